@@ -1,0 +1,224 @@
+"""The kiosk's configuration: one TOML file, validated once, passed down.
+
+Precedence: built-in defaults < the TOML file < ``KIOSK_*`` environment variables.
+A top-level key ``data_dir`` is set by ``KIOSK_DATA_DIR``; a key ``port`` in the
+``[api]`` table by ``KIOSK_API_PORT``. Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from device.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 (JetPack 6)
+    import tomli as tomllib
+
+#: Environment variables with a ``KIOSK_`` prefix that are not settings.
+RESERVED_ENV = frozenset({"KIOSK_CONFIG", "KIOSK_TOKEN", "KIOSK_API_URL"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DeviceConfig(_Section):
+    id: str = Field(
+        "kiosk-dev",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="This box's device id (set at enrolment); part of every message id.",
+    )
+    tenant: str = Field("demo-tenant", min_length=1, description="Tenant (company) id.")
+    site: str = Field("demo-site", min_length=1, description="Site (plant, store, hall) id.")
+
+
+class ApiConfig(_Section):
+    host: str = Field("127.0.0.1", description="Address the local API listens on.")
+    port: int = Field(8470, ge=1, le=65535, description="TCP port of the local API.")
+    unix_socket: Path | None = Field(
+        None, description="Listen on this unix socket instead of host:port when set."
+    )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="Largest request body the API accepts (bytes); larger ones get 413.",
+    )
+
+
+class SessionConfig(_Section):
+    resume_window_h: float = Field(
+        24.0, gt=0, le=24 * 30, description="How long a paused session can be resumed (hours)."
+    )
+    undo_window_min: float = Field(
+        10.0, ge=0, le=120, description="How long a staff terminate can be undone (minutes)."
+    )
+    checkin_max_failures: int = Field(
+        5, ge=1, le=100, description="Wrong invite/resume codes allowed before a lockout."
+    )
+    checkin_lockout_s: float = Field(
+        60.0, ge=1, le=3600, description="Lockout after too many wrong codes (seconds)."
+    )
+    code_length: int = Field(
+        8, ge=6, le=16, description="Length of generated invite and resume codes."
+    )
+
+
+class StoreConfig(_Section):
+    busy_timeout_ms: int = Field(
+        5000, ge=0, le=600_000, description="How long a writer waits for a lock (ms)."
+    )
+    check_integrity: bool = Field(
+        True, description="Run PRAGMA integrity_check when the database is opened."
+    )
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
+    format: Literal["json", "text"] = Field(
+        "json", description="JSON lines (for journald on the box) or plain text."
+    )
+
+
+class KioskConfig(_Section):
+    data_dir: Path = Field(
+        Path("var/kiosk"),
+        description="Directory of the database, media, secrets and models.",
+    )
+    device: DeviceConfig = Field(default_factory=DeviceConfig, description="Identity.")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="Local API.")
+    session: SessionConfig = Field(default_factory=SessionConfig, description="Interview rules.")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="SQLite store.")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "kiosk.db"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+
+def _sections() -> dict[str, type[BaseModel]]:
+    out: dict[str, type[BaseModel]] = {}
+    for name, field in KioskConfig.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out[name] = ann
+    return out
+
+
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """Settings from ``KIOSK_*`` variables, and which variable set which key."""
+    sections = _sections()
+    data: dict[str, Any] = {}
+    origin: dict[tuple[str, ...], str] = {}
+    for var, value in sorted(environ.items()):
+        if not var.startswith("KIOSK_") or var in RESERVED_ENV:
+            continue
+        rest = var[len("KIOSK_") :].lower()
+        placed = False
+        for section, model in sections.items():
+            prefix = section + "_"
+            key = rest[len(prefix) :]
+            if rest.startswith(prefix) and key in model.model_fields:
+                data.setdefault(section, {})[key] = value
+                origin[(section, key)] = var
+                placed = True
+                break
+        if not placed and rest in KioskConfig.model_fields and rest not in sections:
+            data[rest] = value
+            origin[(rest,)] = var
+            placed = True
+        if not placed:
+            known = ", ".join(sorted(env_names()))
+            raise ConfigError(f"{var}: not a setting (settings from the environment: {known})")
+    return data, origin
+
+
+def env_names() -> list[str]:
+    """Every environment variable that sets a configuration key."""
+    names = []
+    sections = _sections()
+    for name in KioskConfig.model_fields:
+        if name in sections:
+            names += [f"KIOSK_{name}_{k}".upper() for k in sections[name].model_fields]
+        else:
+            names.append(f"KIOSK_{name}".upper())
+    return names
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(error: Any, file_label: str, origin: dict[tuple[str, ...], str]) -> str:
+    loc = tuple(str(p) for p in error["loc"])
+    source = origin.get(loc, file_label)
+    key = ".".join(loc) if len(loc) < 2 else f"[{loc[0]}] {'.'.join(loc[1:])}"
+    if error["type"] == "extra_forbidden":
+        section = _sections().get(loc[0]) if len(loc) > 1 else KioskConfig
+        allowed = ", ".join(sorted(section.model_fields)) if section else ""
+        return f"{source}: unknown key {key} (allowed here: {allowed})"
+    got = error.get("input")
+    expected = error["msg"][0].lower() + error["msg"][1:]
+    shown = f", got {got!r}" if not isinstance(got, dict) else ""
+    return f"{source}: {key}: {expected}{shown}"
+
+
+def load_config(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> KioskConfig:
+    """Load, merge and validate the configuration; raise ConfigError with one clear line.
+
+    ``path`` comes from ``--config``; without it ``KIOSK_CONFIG`` is used; without that
+    the built-in defaults apply (a laptop runs with no file at all).
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get("KIOSK_CONFIG"):
+        path = Path(env["KIOSK_CONFIG"])
+    file_data: dict[str, Any] = {}
+    file_label = "defaults"
+    if path is not None:
+        file_label = str(path)
+        try:
+            file_data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: configuration file not found") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    env_data, origin = _env_overrides(env)
+    try:
+        return KioskConfig.model_validate(_merge(file_data, env_data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = len(exc.errors()) - 1
+        line = _describe(first, file_label, origin)
+        raise ConfigError(line + (f" (and {more} more)" if more else "")) from None
