@@ -352,7 +352,7 @@ class Consent(_Model):
 
 
 class Scoring(_Model):
-    """Scoring settings."""
+    """How answers and demonstrations are scored and reported."""
 
     use_expression_in_score: bool = Field(
         default=False,
@@ -393,7 +393,9 @@ class JobPackage(_Model):
         min_length=1, description="Interview items in the order they are presented; unique ids."
     )
     consent: Consent = Field(description="Consent texts and data retention.")
-    scoring: Scoring = Field(default_factory=Scoring, description="Scoring settings.")
+    scoring: Scoring = Field(
+        default_factory=Scoring, description="Scoring settings; omitted settings take defaults."
+    )
 
     def item(self, item_id: str) -> SpokenQuestion | DemonstrationTask:
         """Return the item with this id; raise KeyError if there is none."""

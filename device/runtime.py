@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from device.clock import Clock
 from device.codes import load_or_create_key
@@ -19,6 +20,8 @@ class Kiosk:
     store: Store
     engine: Engine
     interview: Interview
+    #: Set by the API app: its metrics registry.
+    metrics: Any = None
 
     @property
     def identity(self) -> Identity:

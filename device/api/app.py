@@ -1,0 +1,62 @@
+"""The kiosk's FastAPI application: candidate UI API, staff API, health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from device.api import candidate, ops, problems, staff
+from device.api.limits import BodyLimit
+from device.runtime import Kiosk
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 2.0
+
+
+def _sweep(kiosk: Kiosk) -> None:
+    kiosk.interview.finish_overdue()
+    kiosk.engine.expire_due()
+
+
+def create_app(kiosk: Kiosk, *, sweep: bool = True) -> FastAPI:
+    """Build the app around an opened kiosk; the sweeper closes overdue answers."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweeper(kiosk)) if sweep else None
+        yield
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="Interview kiosk local API",
+        version="1",
+        description="Candidate touchscreen and staff API of one kiosk box. Errors are "
+                    "application/problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.kiosk = kiosk
+    kiosk.metrics = ops.Metrics(kiosk)
+    problems.install(app, on_error=kiosk.metrics.count_error)
+    app.include_router(candidate.router)
+    app.include_router(staff.router)
+    app.include_router(ops.router)
+    app.add_middleware(BodyLimit, max_bytes=kiosk.config.api.max_body_bytes)
+    return app
+
+
+async def _sweeper(kiosk: Kiosk) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        try:
+            await run_in_threadpool(_sweep, kiosk)
+        except Exception:
+            log.exception("session sweep failed; retrying")

@@ -1,0 +1,68 @@
+"""Health and metrics for the box's supervisor and for Prometheus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Response
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from device.api.deps import KioskDep
+from device.migrations import SESSION_STATES
+from device.runtime import Kiosk
+
+router = APIRouter(tags=["operations"])
+
+
+class StoreCollector(Collector):
+    """Reads live figures from the store at each scrape."""
+
+    def __init__(self, kiosk: Kiosk) -> None:
+        self.kiosk = kiosk
+
+    def collect(self) -> Iterator[Metric]:
+        store = self.kiosk.store
+        sessions = GaugeMetricFamily("kiosk_sessions", "Sessions by state", labels=["state"])
+        counts = {r["state"]: r["n"] for r in store.all(
+            "SELECT state, count(*) AS n FROM sessions GROUP BY state")}
+        for state in SESSION_STATES:
+            sessions.add_metric([state], counts.get(state, 0))
+        yield sessions
+        outbox = GaugeMetricFamily("kiosk_outbox_depth", "Messages not yet acknowledged by"
+                                   " central", labels=["kind"])
+        for r in store.all("SELECT kind, count(*) AS n FROM outbox WHERE status != 'acked'"
+                           " GROUP BY kind"):
+            outbox.add_metric([r["kind"]], r["n"])
+        yield outbox
+        found = store.one("SELECT count(*) AS n FROM audit")
+        yield GaugeMetricFamily("kiosk_audit_entries", "Entries in the audit log",
+                                value=found["n"] if found else 0)
+
+
+class Metrics:
+    def __init__(self, kiosk: Kiosk) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(StoreCollector(kiosk))
+        self.errors = Counter("kiosk_api_errors", "Error responses of the local API",
+                              ["code"], registry=self.registry)
+
+    def count_error(self, code: str) -> None:
+        self.errors.labels(code=code).inc()
+
+
+@router.get("/healthz", summary="Liveness and store health")
+def healthz(k: KioskDep) -> dict[str, Any]:
+    found = k.store.one("SELECT count(*) AS n FROM sessions WHERE state = 'in_progress'")
+    now = k.store.now()
+    return {"status": "ok", "device_id": k.config.device.id,
+            "sessions_in_progress": found["n"] if found else 0,
+            "clock": {"utc": now.utc, "synced": now.synced, "boot": now.boot}}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(k: KioskDep) -> Response:
+    registry = k.metrics.registry if k.metrics else CollectorRegistry()
+    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,247 @@
+"""``kiosk``: the command line of the interview kiosk.
+
+Configuration is loaded here, once, and passed down. Errors become one clear line on
+stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from device.config import KioskConfig, load_config
+from device.errors import ConfigError, KioskError
+
+#: Subcommands that belong to parts of the product not in this build yet.
+NOT_BUILT = {
+    "sync": "the sync agent (store-and-forward to central HR)",
+    "tui": "the technician's terminal UI",
+    "models": "the model store (install, add, list, verify)",
+    "provision": "provisioning (enrol, status, systemd, wipe)",
+}
+
+Handler = Callable[[argparse.Namespace, KioskConfig], int]
+
+
+def _open(config: KioskConfig) -> Any:
+    from device.runtime import open_kiosk
+
+    return open_kiosk(config)
+
+
+def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
+    import uvicorn
+
+    from device import logs
+    from device.api.app import create_app
+
+    logs.setup(config.logging.level, config.logging.format)
+    kiosk = _open(config)
+    app = create_app(kiosk)
+    socket = args.unix_socket or config.api.unix_socket
+    host = args.host or config.api.host
+    port = args.port or config.api.port
+    try:
+        if socket:
+            uvicorn.run(app, uds=str(socket), log_config=None)
+        else:
+            uvicorn.run(app, host=host, port=port, log_config=None)
+    finally:
+        kiosk.close()
+    return 0
+
+
+def cmd_not_built(args: argparse.Namespace, config: KioskConfig) -> int:
+    what = NOT_BUILT[args.command]
+    print(f"kiosk {args.command}: {what} is not part of this build yet", file=sys.stderr)
+    return 3
+
+
+def cmd_audit_verify(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device import audit
+
+    kiosk = _open(config)
+    with kiosk.store.read() as db:
+        result = audit.verify(db)
+    if result.ok:
+        print(f"audit log intact: {result.entries} entries verified")
+        return 0
+    print(f"audit log FAILED verification after {result.entries} good entries: {result.problem}")
+    return 1
+
+
+def cmd_token_create(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device import tokens
+    from device.audit import Actor
+
+    jobs = [j for j in (args.jobs or "").split(",") if j]
+    created = tokens.create(_open(config).store, args.name, args.role, jobs,
+                            Actor("admin", "console"))
+    print(f"token for {created.name} ({created.role}); shown once, store it safely:")
+    print(created.token)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device import tokens
+
+    for t in tokens.list_tokens(_open(config).store):
+        status = f"revoked {t['revoked']}" if t["revoked"] else "active"
+        scope = ",".join(t["jobs"]) or "-"
+        print(f"{t['name']:<24} {t['role']:<11} jobs={scope:<30} {status}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device import tokens
+    from device.audit import Actor
+
+    tokens.revoke(_open(config).store, args.name, Actor("admin", "console"))
+    print(f"token {args.name} revoked")
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KioskError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def cmd_jobs_import(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device.audit import Actor
+    from device.jobs import import_package
+
+    outcome = import_package(_open(config).store, _read(args.file), str(args.file),
+                             Actor("admin", "console"))
+    verb = "imported" if outcome.status == "imported" else "already active, unchanged:"
+    print(f"{verb} job {outcome.job_id} version {outcome.version}")
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device.jobs import list_jobs
+
+    for job in list_jobs(_open(config).store):
+        title = job["title"].get(job["language"], next(iter(job["title"].values())))
+        print(f"{job['id']:<28} v{job['active_version']:<4} {job['cost_centre']:<18} {title}")
+    return 0
+
+
+def cmd_roster_import(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device.audit import Actor
+    from device.roster import import_roster, parse_roster
+
+    kiosk = _open(config)
+    roster = parse_roster(_read(args.file), str(args.file))
+    for i in import_roster(kiosk.engine, roster, str(args.file), Actor("admin", "console")):
+        code = i.invite_code or "(unchanged)"
+        print(f"{i.candidate_id:<24} {i.status:<16} invite code: {code}")
+    return 0
+
+
+def cmd_drill(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device.audit import Actor
+    from device.roster import start_drill
+
+    invited = start_drill(_open(config).engine, args.job, Actor("technician", "console"))
+    print(f"drill session {invited.session_id}: check in with code {invited.invite_code}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace, config: KioskConfig) -> int:
+    print(json.dumps(config.model_dump(mode="json"), indent=2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.demo import run_demo
+
+    return run_demo(config, as_json=args.json, data_dir=args.data_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk", description="On-site interview kiosk: capture, analysis, sync, operation.")
+    parser.add_argument("--config", type=Path, help="TOML configuration file "
+                        "(default: $KIOSK_CONFIG, else built-in defaults)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    serve = add("serve", cmd_serve, "Run the local API and candidate UI (kiosk-device).")
+    serve.add_argument("--host", help="listen address (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default from config: 8470)")
+    serve.add_argument("--unix-socket", type=Path, help="listen on a unix socket instead")
+
+    for name, what in NOT_BUILT.items():
+        p = add(name, cmd_not_built, f"{what[0].upper()}{what[1:]} (not in this build yet).")
+        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    demo = add("demo", cmd_demo, "Run a scripted interview through the session engine.")
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
+    demo.add_argument("--data-dir", type=Path,
+                      help="keep the demo's data here (default: a fresh temporary directory)")
+
+    audit_p = sub.add_parser("audit", help="Audit log commands.")
+    audit_sub = audit_p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_sub.add_parser("verify", help="Verify the audit log's hash chain.")
+    verify.set_defaults(handler=cmd_audit_verify)
+
+    token = sub.add_parser("token", help="Staff tokens for the local API.")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_sub.add_parser("create", help="Create a token (printed once).")
+    create.add_argument("--role", required=True, choices=["technician", "site_hr", "admin"])
+    create.add_argument("--name", required=True, help="who holds it, e.g. 'alice-hr'")
+    create.add_argument("--jobs", help="comma-separated job ids (required for site_hr)")
+    create.set_defaults(handler=cmd_token_create)
+    token_sub.add_parser("list", help="List tokens.").set_defaults(handler=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="Revoke a token by name.")
+    revoke.add_argument("name")
+    revoke.set_defaults(handler=cmd_token_revoke)
+
+    jobs = sub.add_parser("jobs", help="Job packages.")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    imp = jobs_sub.add_parser("import", help="Import a job package file.")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(handler=cmd_jobs_import)
+    jobs_sub.add_parser("list", help="List active jobs.").set_defaults(handler=cmd_jobs_list)
+
+    roster = sub.add_parser("roster", help="Candidate rosters.")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True, metavar="ACTION")
+    rimp = roster_sub.add_parser("import", help="Invite the candidates of a roster file.")
+    rimp.add_argument("file", type=Path)
+    rimp.set_defaults(handler=cmd_roster_import)
+
+    drill = add("drill", cmd_drill, "Create a drill session (installation test, training).")
+    drill.add_argument("--job", required=True, help="job id")
+
+    config = sub.add_parser("config", help="Configuration.")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    config_sub.add_parser("check", help="Validate and print the effective configuration."
+                          ).set_defaults(handler=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        handler: Handler = args.handler
+        return handler(args, config)
+    except ConfigError as exc:
+        print(f"kiosk: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KioskError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
