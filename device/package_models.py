@@ -30,7 +30,9 @@ Phrases = dict[Language, list[Text]]
 """Word or phrase lists per language."""
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-"""Stable id: 1-64 characters, letters, digits, '.', '_' or '-', starting with a letter/digit."""
+"""Id of a job, competency, item or checklist point: 1-64 characters (letters, digits, '.', '_',
+'-', starting with a letter or digit). Ids stay unchanged across package versions so central HR
+can correlate kiosk scores with later on-the-job performance."""
 
 Metric = Literal[
     "keyword_coverage",
@@ -310,8 +312,7 @@ class DemonstrationTask(_Model):
             for i, cid, _ in _duplicates(self.competencies)
         ]
         problems += [
-            f"checklist[{i}].id: duplicate checklist id '{item_id}' (first used at"
-            f" index {first})"
+            f"checklist[{i}].id: duplicate checklist id '{item_id}' (first used at index {first})"
             for i, item_id, first in _duplicates(check.id for check in self.checklist)
         ]
         problems += [

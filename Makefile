@@ -1,0 +1,49 @@
+# Interview kiosk: the commands a newcomer and CI use.
+#   make demo   run a scripted interview on embedded defaults
+#   make test   ruff, mypy and the whole pytest suite
+#   make bench  every benchmark under benchmarks/, one table
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest bench system-packages venv schemas clean
+
+system-packages:
+	@bash provisioning/install-system-packages.sh
+
+$(STAMP): pyproject.toml
+	@echo "python environment: creating $(VENV) and installing the project with its test tools"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: system-packages $(STAMP)
+
+demo: venv
+	$(BIN)/kiosk demo
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/pytest
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python -m benchmarks
+
+schemas: venv
+	$(BIN)/python -m device.schemas docs/schemas
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,78 @@
+"""Generate the JSON Schemas and the local API's OpenAPI document into ``docs/schemas``.
+
+    python -m device.schemas docs/schemas      (or: make schemas)
+
+A test fails when the committed files differ from what the models generate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from device.config import KioskConfig, load_config
+from device.contract import Envelope
+from device.package import package_json_schema
+from device.roster import roster_json_schema
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _envelope() -> dict[str, Any]:
+    return {"$schema": DRAFT, "$id": "https://schemas.kiosk.local/v1/envelope.json",
+            **Envelope.model_json_schema()}
+
+
+def _config() -> dict[str, Any]:
+    return {"$schema": DRAFT, "$id": "https://schemas.kiosk.local/config.json",
+            **KioskConfig.model_json_schema()}
+
+
+def _openapi() -> dict[str, Any]:
+    from device.api.app import create_app
+    from device.runtime import open_kiosk
+
+    with tempfile.TemporaryDirectory() as tmp:
+        kiosk = open_kiosk(load_config(None, {"KIOSK_DATA_DIR": tmp}))
+        try:
+            return create_app(kiosk, sweep=False).openapi()
+        finally:
+            kiosk.close()
+
+
+GENERATED: dict[str, Callable[[], dict[str, Any]]] = {
+    "job-package.schema.json": package_json_schema,
+    "roster.schema.json": roster_json_schema,
+    "message-envelope.schema.json": _envelope,
+    "config.schema.json": _config,
+    "local-api.openapi.json": _openapi,
+}
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def write_all(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, build in GENERATED.items():
+        path = directory / name
+        path.write_text(render(build()), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path, nargs="?", default=Path("docs/schemas"))
+    for path in write_all(parser.parse_args().directory):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Shared fixtures: a real SQLite store per test, a real uvicorn server on loopback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from device.audit import SYSTEM
+from device.clock import ManualClock
+from device.config import KioskConfig, load_config
+from device.jobs import import_package
+from device.package import example_package_path, load_package
+from device.policy import Staff
+from device.roster import Invite, Invited, Roster, import_roster
+from device.runtime import Kiosk, open_kiosk
+
+JOB = "assembly-line-operator"
+ADMIN = Staff("test-admin", "admin")
+
+
+def make_config(data_dir: Path, **env: str) -> KioskConfig:
+    return load_config(None, {"KIOSK_DATA_DIR": str(data_dir), **env})
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> KioskConfig:
+    return make_config(tmp_path / "data")
+
+
+@pytest.fixture
+def kiosk(config: KioskConfig, clock: ManualClock) -> Iterator[Kiosk]:
+    k = open_kiosk(config, clock)
+    import_package(k.store, example_package_path().read_bytes(), "example", SYSTEM)
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def consent_version() -> str:
+    return load_package(example_package_path()).consent.version
+
+
+InviteFn = Callable[..., Invited]
+
+
+@pytest.fixture
+def invite(kiosk: Kiosk) -> InviteFn:
+    counter = iter(range(1, 10_000))
+
+    def make(**fields: Any) -> Invited:
+        fields.setdefault("candidate_id", f"cand-{next(counter)}")
+        fields.setdefault("job_id", JOB)
+        roster = Roster(format="kiosk-roster/1", invites=[Invite(**fields)])
+        return import_roster(kiosk.engine, roster, "test", SYSTEM)[0]
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, kiosk: Kiosk) -> None:
+        from device.api.app import create_app
+
+        self.kiosk = kiosk
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(kiosk, sweep=False)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(kiosk: Kiosk) -> Iterator[LiveServer]:
+    with LiveServer(kiosk) as server:
+        yield server
+
+
+@pytest.fixture
+def http(live: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live.url, timeout=10) as client:
+        yield client
