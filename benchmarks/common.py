@@ -1,0 +1,237 @@
+"""What every benchmark shares: the result row, statistics, a real server, a prepared kiosk."""
+
+from __future__ import annotations
+
+import math
+import resource
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from device.audit import SYSTEM
+from device.config import load_config
+from device.jobs import import_package
+from device.package import example_package_path, load_package
+from device.roster import Invite, Invited, Roster, import_roster
+from device.runtime import Kiosk, open_kiosk
+from device.tokens import create as create_token
+
+#: Scratch data lives here: the same filesystem as the checkout, never a tmpfs.
+CACHE_DIR = Path(__file__).resolve().parent / ".cache"
+
+#: Column headings of the results table, in the order of :class:`Row`'s fields.
+COLUMNS = (
+    "benchmark",
+    "ours",
+    "baseline (raw library, same run)",
+    "ratio",
+    "unit",
+    "peak RSS (MiB)",
+    "notes",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    benchmark: str
+    ours: float
+    baseline: float | None
+    ratio: float | None
+    unit: str
+    peak_rss_mib: float
+    notes: str = ""
+
+
+def ratio(ours: float, baseline: float | None) -> float | None:
+    """``ours / baseline``, or None when there is no usable baseline."""
+    if baseline is None or baseline == 0 or math.isnan(baseline):
+        return None
+    return ours / baseline
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The ``p``-th percentile (0..100), linearly interpolated between closest ranks."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile {p} is outside 0..100")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = math.floor(rank)
+    high = math.ceil(rank)
+    if low == high:
+        return ordered[low]
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return percentile(values, 50)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(app: FastAPI, *, startup_timeout_s: float = 15.0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on loopback in a background thread; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout_s
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError(f"uvicorn on port {port} exited during startup")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn on port {port} did not start in {startup_timeout_s} s")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@contextmanager
+def scratch_dir(label: str) -> Iterator[Path]:
+    """A fresh directory under ``benchmarks/.cache``, removed afterwards."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=CACHE_DIR))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        try:
+            CACHE_DIR.rmdir()
+        except OSError:
+            pass  # another benchmark is still using it
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A kiosk with the example job imported, candidates invited and an admin token."""
+
+    kiosk: Kiosk
+    invited: list[Invited]
+    admin_token: str
+    consent_version: str
+    job_id: str
+
+    def codes(self) -> list[str]:
+        out = []
+        for invite in self.invited:
+            if invite.invite_code is None:
+                raise RuntimeError(f"candidate {invite.candidate_id} got no invite code")
+            out.append(invite.invite_code)
+        return out
+
+
+def prepare_kiosk(data_dir: Path, candidates: int) -> Prepared:
+    """Open a kiosk in ``data_dir``, import the example job and invite ``candidates``."""
+    config = load_config(environ={"KIOSK_DATA_DIR": str(data_dir)})
+    kiosk = open_kiosk(config)
+    try:
+        package_path = example_package_path()
+        package = load_package(package_path)
+        import_package(kiosk.store, package_path.read_bytes(), "bench", SYSTEM)
+        roster = Roster(
+            format="kiosk-roster/1",
+            invites=[
+                Invite(candidate_id=f"bench-{i:05d}", job_id=package.job.id)
+                for i in range(candidates)
+            ],
+        )
+        invited = import_roster(kiosk.engine, roster, "bench", SYSTEM)
+        token = create_token(kiosk.store, "bench-admin", "admin", [], SYSTEM).token
+    except BaseException:
+        kiosk.close()
+        raise
+    return Prepared(kiosk, invited, token, package.consent.version, package.job.id)
+
+
+def fmt(value: float | None) -> str:
+    """A number for the table: about four significant digits, thousands separated."""
+    if value is None or math.isnan(value):
+        return "–"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 100:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    """The results as one GitHub-flavoured markdown table."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join(["---", "---:", "---:", "---:", "---", "---:", "---"]) + "|",
+    ]
+    for r in rows:
+        cells = [
+            cell(r.benchmark),
+            fmt(r.ours),
+            fmt(r.baseline),
+            "–" if r.ratio is None else f"{r.ratio:.2f}",
+            cell(r.unit),
+            f"{r.peak_rss_mib:.1f}",
+            cell(r.notes),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (stdout carries only the results table)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+__all__ = [
+    "CACHE_DIR",
+    "COLUMNS",
+    "Prepared",
+    "Row",
+    "fmt",
+    "free_port",
+    "markdown_table",
+    "median",
+    "peak_rss_mib",
+    "percentile",
+    "prepare_kiosk",
+    "progress",
+    "ratio",
+    "scratch_dir",
+    "serve",
+]

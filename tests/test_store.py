@@ -1,0 +1,105 @@
+"""The SQLite store: durability settings, migrations, refusals, one-transaction writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from device.clock import ManualClock
+from device.errors import DatabaseCorruptError, DatabaseLockedError
+from device.runtime import Kiosk
+from device.store import Store
+
+
+def test_pragmas_for_durability(tmp_path: Path) -> None:
+    store = Store(tmp_path / "k.db")
+    c = store.conn
+    assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert c.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert c.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+def test_schema_has_every_table_and_migrations_apply_once(tmp_path: Path) -> None:
+    Store(tmp_path / "k.db").close()
+    store = Store(tmp_path / "k.db")
+    tables = {r["name"] for r in store.all("SELECT name FROM sqlite_master WHERE type='table'")}
+    for name in ("jobs", "question_sets", "candidates", "sessions", "answers", "results",
+                 "media", "audit", "outbox", "inbox", "usage", "tokens"):
+        assert name in tables
+    applied = store.all("SELECT name FROM _sqlite_migrations")
+    assert [r["name"] for r in applied] == ["m001_initial_schema"]
+
+
+def test_garbage_file_is_refused_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    path.write_bytes(b"this is not sqlite" * 500)
+    with pytest.raises(DatabaseCorruptError) as err:
+        Store(path)
+    assert str(path) in str(err.value) and "refusing to start" in str(err.value)
+
+
+def test_damaged_pages_fail_the_integrity_check(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    store = Store(path)
+    with store.transaction() as db:
+        for i in range(400):
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"k{i}", "x" * 200))
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    data = bytearray(path.read_bytes())
+    for offset in range(4096 * 3, len(data) - 4096, 4096):  # scribble over later pages
+        data[offset + 8 : offset + 64] = b"\xff" * 56
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatabaseCorruptError, match=str(path)):
+        Store(path)
+
+
+def test_locked_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    Store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        store = Store(path, busy_timeout_ms=100, check_integrity=False)
+    except DatabaseLockedError as exc:
+        assert "locked by another process" in str(exc)
+    else:
+        with pytest.raises(DatabaseLockedError, match="locked by another process"):
+            with store.transaction() as db:
+                db.execute("UPDATE meta SET value = '1' WHERE key = 'message_seq'")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_failed_transition_leaves_no_partial_write(kiosk: Kiosk, invite: object) -> None:
+    invited = invite()  # type: ignore[operator]
+    before = kiosk.store.one("SELECT count(*) AS n FROM outbox")
+    audit_before = kiosk.store.one("SELECT count(*) AS n FROM audit")
+
+    def boom(db: object, session: object, now: object) -> None:
+        raise RuntimeError("disk pulled")
+
+    kiosk.engine.on_final.append(boom)
+    from device.policy import Staff
+
+    with pytest.raises(RuntimeError):
+        # the hook runs inside the transition's transaction: everything must roll back
+        with kiosk.store.transaction() as db:
+            session = kiosk.engine.get(db, invited.session_id)
+            kiosk.engine.transition(db, session, "revoke", Staff("a", "admin").actor,
+                                    kiosk.store.now(), reason="test")
+    assert kiosk.engine.session(invited.session_id)["state"] == "invited"
+    assert kiosk.store.one("SELECT count(*) AS n FROM outbox") == before
+    assert kiosk.store.one("SELECT count(*) AS n FROM audit") == audit_before
+
+
+def test_every_stamp_has_wall_mono_boot_and_sync(tmp_path: Path) -> None:
+    clock = ManualClock(synced=False)
+    store = Store(tmp_path / "k.db", clock=clock)
+    stamp = store.now()
+    assert set(stamp.to_dict()) == {"utc", "mono", "boot", "synced"}
+    assert stamp.synced is False
