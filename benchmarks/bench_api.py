@@ -137,7 +137,7 @@ def _rows(name: str, pair: _Pair, detail: str) -> list[Row]:
             ratio=ratio(ours, base),
             unit="ms",
             peak_rss_mib=rss,
-            notes=f"{detail}; n={len(pair.ours)}; ratio = ours/baseline, lower is better",
+            notes=f"{detail}; n={len(pair.ours)}; lower is better",
         ))
     return out
 
@@ -185,11 +185,12 @@ def _measure(prepared: Prepared, warmup: int) -> list[Row]:
         progress("api: staff pause, then staff resume, of every session")
         for action in ("pause", "resume"):
             for i, (session_id, _token) in enumerate(opened):
-                body = {"action": action, "session_ids": [session_id], "reason": reason}
+                action_body: dict[str, Any] = {
+                    "action": action, "session_ids": [session_id], "reason": reason}
                 response = staff.measure(
                     i,
-                    partial(_timed_post, ours, actions_path, body, staff_headers),
-                    partial(_timed_post, base, actions_path, body, staff_headers),
+                    partial(_timed_post, ours, actions_path, action_body, staff_headers),
+                    partial(_timed_post, base, actions_path, action_body, staff_headers),
                     record=i >= warmup,
                 )
                 out = response.json()

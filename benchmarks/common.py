@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import resource
 import shutil
@@ -127,10 +128,8 @@ def scratch_dir(label: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-        try:
+        with contextlib.suppress(OSError):  # still in use by another benchmark
             CACHE_DIR.rmdir()
-        except OSError:
-            pass  # another benchmark is still using it
 
 
 @dataclass(frozen=True)

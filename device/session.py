@@ -34,7 +34,7 @@ from device.errors import (
 from device.outbox import Identity
 from device.policy import Staff, authorize_session_action
 from device.store import Store, load_stamp, row, rows, stamp_json
-from device.transitions import FINAL_STATES, PAUSABLE, target
+from device.transitions import FINAL_STATES, PAUSABLE, resume_state, target
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ class Engine:
     ) -> str:
         """Apply ``action`` inside the caller's transaction; return the new state."""
         state = session["state"]
-        to = target(action, state, session["previous_state"])
+        to = target(action, state, resume_state(started=session["started"] is not None,
+                                                consented=session["consent_version"] is not None))
         self._account(db, session, to, now)
         values = {
             "state": to,
@@ -343,7 +344,7 @@ class Engine:
     def _undo_terminate(
         self, db: Database, session: dict[str, Any], actor: Actor, now: Stamp, reason: str
     ) -> dict[str, Any]:
-        target("undo_terminate", session["state"], session["previous_state"])
+        target("undo_terminate", session["state"])
         since = load_stamp(session["state_since"])
         spent = elapsed_s(since, now) if since else None
         window = self.rules.undo_window_min * 60

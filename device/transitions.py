@@ -12,7 +12,8 @@ from device.errors import SessionStateError
 
 PAUSABLE = ("checked_in", "consented", "in_progress")
 
-#: action -> {from state: to state}; "resume" goes back to the state before the pause.
+#: action -> {from state: to state}; "resume" goes back to where the interview stood,
+#: derived from the session's record (see :func:`resume_state`).
 TRANSITIONS: dict[str, dict[str, str]] = {
     "check_in": {"invited": "checked_in"},
     "consent": {"checked_in": "consented"},
@@ -21,7 +22,7 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "complete": {"in_progress": "completed"},
     "pause": {s: "paused" for s in PAUSABLE},
     "exit": {s: "paused" for s in PAUSABLE},
-    "resume": {"paused": "@previous"},
+    "resume": {"paused": "@resume"},
     "terminate": {s: "terminated" for s in (*PAUSABLE, "paused")},
     "revoke": {"invited": "revoked", "checked_in": "revoked", "consented": "revoked"},
     "undo_terminate": {"terminated": "paused"},
@@ -38,7 +39,14 @@ def allowed_actions(state: str) -> list[str]:
     return [action for action, table in TRANSITIONS.items() if state in table]
 
 
-def target(action: str, state: str, previous: str | None) -> str:
+def resume_state(started: bool, consented: bool) -> str:
+    """Where a paused session continues: never past a step the candidate has not taken."""
+    if started:
+        return "in_progress"
+    return "consented" if consented else "checked_in"
+
+
+def target(action: str, state: str, resume_to: str = "checked_in") -> str:
     """The state ``action`` leads to from ``state``, or SessionStateError."""
     table = TRANSITIONS[action]
     if state not in table:
@@ -50,6 +58,4 @@ def target(action: str, state: str, previous: str | None) -> str:
             allowed=allowed,
         )
     to = table[state]
-    if to == "@previous":
-        return previous if previous in PAUSABLE else "in_progress"
-    return to
+    return resume_to if to == "@resume" else to

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-
 from conftest import ADMIN, JOB, InviteFn
+
 from device.audit import verify
 from device.clock import ManualClock
 from device.errors import (
@@ -404,7 +404,7 @@ def test_completion_announces_result_and_usage_once(
     assert len(completed) == 1
     result = [m for m in messages if m["kind"] == "session.result"]
     assert len(result) == 1 and len(result[0]["payload"]["body"]["items"]) == 3
-    usage = [m for m in messages if m["kind"] == "usage"][0]["payload"]["body"]
+    usage = next(m for m in messages if m["kind"] == "usage")["payload"]["body"]
     assert usage["cost_centre"] == "CC-4100-ASSEMBLY" and usage["answers"] == 3
     assert usage["answer_s"] == pytest.approx(75) and usage["drill"] is False
     seqs = [m["payload"]["seq"] for m in messages]
@@ -442,3 +442,14 @@ def test_every_transition_is_audited_and_the_chain_verifies(
                            "action": "session.pause", "reason": "candidate unwell"}
     with kiosk.store.read() as db:
         assert verify(db).ok
+
+
+def test_undo_then_resume_never_skips_consent(kiosk: Kiosk, invite: InviteFn) -> None:
+    code = invite().invite_code
+    assert code
+    sid = kiosk.engine.check_in(code).session_id
+    kiosk.engine.staff_action(ADMIN, "terminate", [sid], "wrong person at the kiosk")
+    undone = kiosk.engine.staff_action(ADMIN, "undo_terminate", [sid], "it was them after all")
+    assert kiosk.engine.resume_by_code(undone.ok[0]["resume_code"]).state == "checked_in"
+    with pytest.raises(SessionStateError):
+        kiosk.interview.present(sid)

@@ -63,13 +63,11 @@ def test_locked_database_is_a_clear_error(tmp_path: Path) -> None:
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        store = Store(path, busy_timeout_ms=100, check_integrity=False)
-    except DatabaseLockedError as exc:
-        assert "locked by another process" in str(exc)
-    else:
-        with pytest.raises(DatabaseLockedError, match="locked by another process"):
-            with store.transaction() as db:
-                db.execute("UPDATE meta SET value = '1' WHERE key = 'message_seq'")
+        store = Store(path, busy_timeout_ms=100, check_integrity=False)  # WAL: reads go on
+        locked = pytest.raises(DatabaseLockedError, match=r"by another process \(waited 100")
+        with locked, store.transaction() as db:
+            db.execute("UPDATE meta SET value = '1' WHERE key = 'message_seq'")
+        assert store.one("SELECT value FROM meta WHERE key = 'message_seq'") == {"value": "0"}
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -86,12 +84,11 @@ def test_a_failed_transition_leaves_no_partial_write(kiosk: Kiosk, invite: objec
     kiosk.engine.on_final.append(boom)
     from device.policy import Staff
 
-    with pytest.raises(RuntimeError):
-        # the hook runs inside the transition's transaction: everything must roll back
-        with kiosk.store.transaction() as db:
-            session = kiosk.engine.get(db, invited.session_id)
-            kiosk.engine.transition(db, session, "revoke", Staff("a", "admin").actor,
-                                    kiosk.store.now(), reason="test")
+    # the hook runs inside the transition's transaction: everything must roll back
+    with pytest.raises(RuntimeError), kiosk.store.transaction() as db:
+        session = kiosk.engine.get(db, invited.session_id)
+        kiosk.engine.transition(db, session, "revoke", Staff("a", "admin").actor,
+                                kiosk.store.now(), reason="test")
     assert kiosk.engine.session(invited.session_id)["state"] == "invited"
     assert kiosk.store.one("SELECT count(*) AS n FROM outbox") == before
     assert kiosk.store.one("SELECT count(*) AS n FROM audit") == audit_before
