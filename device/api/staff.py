@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from device import audit
@@ -151,22 +151,24 @@ def jobs(staff: StaffDep, k: KioskDep) -> list[dict[str, Any]]:
     return [j for j in list_jobs(k.store) if staff.role != "site_hr" or staff.sees_job(j["id"])]
 
 
-@router.post("/jobs", summary="Import a job package (admin)")
-async def post_job(request: Request, staff: StaffDep, k: KioskDep,
-                   _doc: Annotated[dict[str, Any], Body(
-                       description="A job package (docs/job-package.md)")] | None = None,
-                   ) -> dict[str, Any]:
+def _json_body(description: str, ref: str) -> dict[str, Any]:
+    """Document a body the handler parses itself (so a bad one is rejected whole, clearly)."""
+    return {"requestBody": {"required": True, "description": description, "content": {
+        "application/json": {"schema": {"type": "object", "description": ref}}}}}
+
+
+@router.post("/jobs", summary="Import a job package (admin)", openapi_extra=_json_body(
+    "A job package", "docs/schemas/job-package.schema.json"))
+async def post_job(request: Request, staff: StaffDep, k: KioskDep) -> dict[str, Any]:
     require_role(staff, "admin", doing="import job packages")
     data = await request.body()
     outcome = import_package(k.store, data, f"api:{staff.name}", staff.actor)
     return {"job_id": outcome.job_id, "version": outcome.version, "status": outcome.status}
 
 
-@router.post("/roster", summary="Invite candidates from a roster (admin, site HR)")
-async def post_roster(request: Request, staff: StaffDep, k: KioskDep,
-                      _doc: Annotated[dict[str, Any], Body(
-                          description="A roster (format kiosk-roster/1)")] | None = None,
-                      ) -> list[dict[str, Any]]:
+@router.post("/roster", summary="Invite candidates from a roster (admin, site HR)",
+             openapi_extra=_json_body("A roster", "docs/schemas/roster.schema.json"))
+async def post_roster(request: Request, staff: StaffDep, k: KioskDep) -> list[dict[str, Any]]:
     require_role(staff, "admin", "site_hr", doing="import rosters")
     roster = parse_roster(await request.body(), f"api:{staff.name}")
     for invite in roster.invites:
