@@ -1,4 +1,9 @@
-"""Request body size limit, enforced while the body streams in."""
+"""Request body size limit: a declared or streamed body over the limit gets 413.
+
+Bodies on the local API are small (codes, consent, job packages), so the guard reads
+the body up to the limit before the application sees it; an oversized one is refused
+without the application ever parsing any of it.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from device.api.problems import MEDIA_TYPE, PROBLEM_BASE
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
-    """Answers 413 for a declared or actual body larger than ``max_bytes``."""
-
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -29,39 +28,37 @@ class BodyLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await self._refuse(send, "Content-Length is not a number", 400)
+                    await self._refuse(send, 400, "Content-Length is not a number")
                     return
                 if declared > self.max_bytes:
-                    await self._refuse(send, self._detail(), 413)
+                    await self._refuse(send, 413, self._detail())
                     return
-        seen = 0
-        started = False
-
-        async def limited() -> Message:
-            nonlocal seen
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                break  # client went away; let the app see the disconnect
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._refuse(send, 413, self._detail())
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
 
-        try:
-            await self.app(scope, limited, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send, self._detail(), 413)
+        await self.app(scope, replay, send)
 
     def _detail(self) -> str:
         return f"request body is larger than the limit of {self.max_bytes} bytes"
 
-    async def _refuse(self, send: Send, detail: str, status: int) -> None:
+    async def _refuse(self, send: Send, status: int, detail: str) -> None:
         code = "body-too-large" if status == 413 else "invalid-request"
         body = json.dumps({"type": PROBLEM_BASE + code, "title": "Request refused",
                            "status": status, "detail": detail}).encode()
