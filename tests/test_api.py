@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import JOB, InviteFn, LiveServer
 
+from conftest import JOB, InviteFn, LiveServer
 from device import tokens
 from device.audit import SYSTEM
 from device.clock import ManualClock

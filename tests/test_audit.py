@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import InviteFn
 
+from conftest import InviteFn
 from device.audit import verify
 from device.runtime import Kiosk
 from kiosk.cli import main

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import ADMIN, JOB
 
+from conftest import ADMIN, JOB
 from device.audit import SYSTEM
 from device.errors import PackageRejectedError
 from device.jobs import active_package, import_package

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import ADMIN, JOB, InviteFn
 
+from conftest import ADMIN, JOB, InviteFn
 from device.audit import verify
 from device.clock import ManualClock
 from device.errors import (

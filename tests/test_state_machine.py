@@ -13,11 +13,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from conftest import JOB, make_config
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from conftest import JOB, make_config
 from device.audit import SYSTEM, verify
 from device.clock import ManualClock
 from device.errors import KioskError
