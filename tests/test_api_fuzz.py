@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -52,7 +53,7 @@ def test_no_server_errors(live: LiveServer, fuzz_target: dict[str, str]) -> None
         @settings(max_examples=25, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy(), token=st.sampled_from(session_tokens))
-        def call(case: Case, token: str) -> None:
+        def call(case: Case[Any], token: str) -> None:
             headers = {"Authorization": f"Bearer {fuzz_target['admin']}",
                        "X-Session-Token": token}
             response = case.call(base_url=live.url, headers=headers)
