@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -130,15 +131,17 @@ def test_serve_listens_where_told(data_env: dict[str, str]) -> None:
 
 
 def _subcommands() -> list[str]:
-    parser = build_parser()
     names: list[str] = []
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        for name, sub in action.choices.items():  # type: ignore[union-attr]
-            nested = [a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction"]
-            if nested:
-                names += [f"{name} {child}" for child in nested[0].choices]  # type: ignore[union-attr]
-            else:
-                names.append(name)
+
+    def walk(parser: argparse.ArgumentParser, prefix: str) -> None:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            names.append(prefix)
+            return
+        for name, child in subs[0].choices.items():
+            walk(child, f"{prefix} {name}".strip())
+
+    walk(build_parser(), "")
     return names
 
 
