@@ -26,10 +26,9 @@ from benchmarks.common import (
     Prepared,
     Row,
     peak_rss_mib,
-    percentile,
+    percentile_rows,
     prepare_kiosk,
     progress,
-    ratio,
     scratch_dir,
     serve,
 )
@@ -125,21 +124,7 @@ class _Pair:
 
 
 def _rows(name: str, pair: _Pair, detail: str) -> list[Row]:
-    rss = peak_rss_mib()
-    out = []
-    for p in (50, 99):
-        ours = percentile(pair.ours, p)
-        base = percentile(pair.base, p)
-        out.append(Row(
-            benchmark=f"api: {name} p{p}",
-            ours=ours,
-            baseline=base,
-            ratio=ratio(ours, base),
-            unit="ms",
-            peak_rss_mib=rss,
-            notes=f"{detail}; n={len(pair.ours)}; lower is better",
-        ))
-    return out
+    return percentile_rows(f"api: {name}", pair.ours, pair.base, "ms", detail, peak_rss_mib())
 
 
 def run(quick: bool) -> list[Row]:

@@ -27,7 +27,7 @@ from benchmarks.common import (
     Row,
     median,
     peak_rss_mib,
-    percentile,
+    percentile_rows,
     prepare_kiosk,
     progress,
     ratio,
@@ -245,18 +245,8 @@ def _measure(prepared: Prepared, data_dir: Path, plan: Plan) -> list[Row]:
                   "higher is better",
         )
     ]
-    for p in (50, 99):
-        ours_p = percentile(ours_lat, p)
-        raw_p = percentile(raw_lat, p)
-        rows.append(Row(
-            benchmark=f"store: transition latency p{p}",
-            ours=ours_p,
-            baseline=raw_p,
-            ratio=ratio(ours_p, raw_p),
-            unit="ms",
-            peak_rss_mib=rss,
-            notes=f"Engine.staff_action vs raw transaction; n={len(ours_lat)}; lower is better",
-        ))
+    rows += percentile_rows("store: transition latency", ours_lat, raw_lat, "ms",
+                            "Engine.staff_action vs raw transaction", rss)
     return rows
 
 

@@ -234,3 +234,15 @@ __all__ = [
     "scratch_dir",
     "serve",
 ]
+
+
+def percentile_rows(name: str, ours: Sequence[float], baseline: Sequence[float], unit: str,
+                    notes: str, rss: float) -> list[Row]:
+    """p50 and p99 rows for one latency measurement, ours against the raw baseline."""
+    rows = []
+    for p in (50, 99):
+        mine, raw = percentile(ours, p), percentile(baseline, p)
+        rows.append(Row(benchmark=f"{name} p{p}", ours=mine, baseline=raw,
+                        ratio=ratio(mine, raw), unit=unit, peak_rss_mib=rss,
+                        notes=f"{notes}; n={len(ours)}; lower is better"))
+    return rows

@@ -188,15 +188,22 @@ class Engine:
             (hash_code(self.code_key, purpose, code),),
         )
 
+    def _by_code(self, db: Database, purpose: str, code: str, client: str, now: Stamp
+                 ) -> dict[str, Any]:
+        """The session a code opens; a wrong code counts against the client's tries."""
+        session = self._find_by_code(db, purpose, code)
+        if session is None:
+            self.limiter.failed(client, now.mono)
+            raise InvalidCodeError(
+                f"this {purpose} code is not known here; check it or ask staff")
+        return session
+
     def check_in(self, code: str, client: str = "kiosk", language: str | None = None) -> Opened:
         """Open an invited session by its invite code."""
         now = self.store.now()
         self.limiter.check(client, now.mono)
         with self.store.transaction() as db:
-            session = self._find_by_code(db, "invite", code)
-            if session is None:
-                self.limiter.failed(client, now.mono)
-                raise InvalidCodeError("this invite code is not known here; check it or ask staff")
+            session = self._by_code(db, "invite", code, client, now)
             token = new_token()
             updates: dict[str, Any] = {"token_hash": hash_token(token), "invite_hash": None}
             if language:
@@ -267,10 +274,7 @@ class Engine:
         now = self.store.now()
         self.limiter.check(client, now.mono)
         with self.store.transaction() as db:
-            session = self._find_by_code(db, "resume", code)
-            if session is None:
-                self.limiter.failed(client, now.mono)
-                raise InvalidCodeError("this resume code is not known here; check it or ask staff")
+            session = self._by_code(db, "resume", code, client, now)
             if session["state"] == "paused" and self._pause_expired(session, now):
                 self.transition(db, session, "expire", audit.SYSTEM, now,
                                 reason="resume window passed")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from device.api.deps import KioskDep, SessionDep
+from device.interview import ItemView
 from device.jobs import active_package
 
 router = APIRouter(prefix="/api/v1", tags=["candidate"])
@@ -46,20 +47,6 @@ class ExitOut(BaseModel):
     state: str
     resume_code: str = Field(description="Show it as text and QR code; needed to come back.")
     resume_window_h: float
-
-
-class ItemOut(BaseModel):
-    session_id: str
-    state: str
-    position: int
-    total: int
-    item: dict[str, Any] | None
-    answer_id: str | None
-    phase: str
-    think_left_s: float | None
-    answer_left_s: float | None
-    retakes_left: int
-    attempt: int
 
 
 def _client(request: Request) -> str:
@@ -101,29 +88,29 @@ def consent(body: ConsentIn, session: SessionDep, k: KioskDep) -> StateOut:
     return StateOut(state=state)
 
 
-@router.post("/session/present", response_model=ItemOut, summary="Show the current item")
-def present(session: SessionDep, k: KioskDep) -> dict[str, Any]:
-    return k.interview.present(session["id"]).to_dict()
+@router.post("/session/present", response_model=ItemView, summary="Show the current item")
+def present(session: SessionDep, k: KioskDep) -> ItemView:
+    return k.interview.present(session["id"])
 
 
-@router.post("/session/answer/start", response_model=ItemOut, summary="Start recording")
-def start_answer(session: SessionDep, k: KioskDep) -> dict[str, Any]:
-    return k.interview.start_answer(session["id"]).to_dict()
+@router.post("/session/answer/start", response_model=ItemView, summary="Start recording")
+def start_answer(session: SessionDep, k: KioskDep) -> ItemView:
+    return k.interview.start_answer(session["id"])
 
 
-@router.post("/session/answer/finish", response_model=ItemOut, summary="Stop recording")
-def finish_answer(session: SessionDep, k: KioskDep) -> dict[str, Any]:
-    return k.interview.finish_answer(session["id"]).to_dict()
+@router.post("/session/answer/finish", response_model=ItemView, summary="Stop recording")
+def finish_answer(session: SessionDep, k: KioskDep) -> ItemView:
+    return k.interview.finish_answer(session["id"])
 
 
-@router.post("/session/answer/retake", response_model=ItemOut, summary="Record again")
-def retake(session: SessionDep, k: KioskDep) -> dict[str, Any]:
-    return k.interview.retake(session["id"]).to_dict()
+@router.post("/session/answer/retake", response_model=ItemView, summary="Record again")
+def retake(session: SessionDep, k: KioskDep) -> ItemView:
+    return k.interview.retake(session["id"])
 
 
-@router.post("/session/next", response_model=ItemOut, summary="Go to the next item")
-def advance(session: SessionDep, k: KioskDep) -> dict[str, Any]:
-    return k.interview.advance(session["id"]).to_dict()
+@router.post("/session/next", response_model=ItemView, summary="Go to the next item")
+def advance(session: SessionDep, k: KioskDep) -> ItemView:
+    return k.interview.advance(session["id"])
 
 
 @router.post("/session/exit", response_model=ExitOut, summary="Leave now, come back later")
