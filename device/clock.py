@@ -12,7 +12,7 @@ import ctypes.util
 import datetime as dt
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +31,8 @@ class Stamp:
     synced: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # written out: dataclasses.asdict deep-copies, and a stamp is made per transition
+        return {"utc": self.utc, "mono": self.mono, "boot": self.boot, "synced": self.synced}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Stamp:
