@@ -209,3 +209,28 @@ def test_healthz_metrics_and_docs(http: httpx.Client, invite: InviteFn) -> None:
 @pytest.mark.parametrize("path", ["/api/v1/nowhere", "/api/v1/staff/sessions/x/y/z"])
 def test_unknown_paths_are_problem_json(http: httpx.Client, path: str) -> None:
     assert_problem(http.get(path), 404, "not-found")
+
+
+def test_locked_database_is_503_and_nothing_half_done(kiosk: Kiosk, invite: InviteFn) -> None:
+    import sqlite3
+
+    from conftest import make_config
+    from device.runtime import open_kiosk
+
+    code = invite().invite_code
+    assert code
+    # a second kiosk process on the same files, with a short busy timeout
+    config = make_config(kiosk.config.data_dir, KIOSK_STORE_BUSY_TIMEOUT_MS="200")
+    second = open_kiosk(config)
+    holder = sqlite3.connect(config.db_path, isolation_level=None)
+    try:
+        with LiveServer(second) as server, httpx.Client(base_url=server.url) as http:
+            holder.execute("BEGIN EXCLUSIVE")
+            body = assert_problem(http.post("/api/v1/checkin", json={"code": code}), 503,
+                                  "database-locked")
+            assert "locked by another process" in str(body["detail"])
+            holder.execute("ROLLBACK")
+            assert http.post("/api/v1/checkin", json={"code": code}).status_code == 200
+    finally:
+        holder.close()
+        second.close()

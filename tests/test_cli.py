@@ -149,3 +149,20 @@ def test_every_command_is_documented() -> None:
     doc = (ROOT / "docs" / "cli.md").read_text()
     missing = [c for c in _subcommands() if f"kiosk {c}" not in doc]
     assert missing == [], f"docs/cli.md does not document: {missing}"
+
+
+@pytest.mark.integration
+def test_serve_on_a_unix_socket(data_env: dict[str, str], tmp_path: Path) -> None:
+    sock = tmp_path / "kiosk.sock"
+    proc = subprocess.Popen([*KIOSK, "serve", "--unix-socket", str(sock)], env=data_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock))) as client:
+            assert client.get("http://kiosk/healthz").json()["status"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
