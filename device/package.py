@@ -52,8 +52,8 @@ from device.package_models import (
     SpokenQuestion,
     StarCues,
     StarElement,
-    localized_texts,
 )
+from device.package_rules import localized_texts
 
 __all__ = [
     "DEMONSTRATION_METRICS",
