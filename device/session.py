@@ -29,12 +29,11 @@ from device.errors import (
     KioskError,
     NotFoundError,
     SessionRuleError,
-    SessionStateError,
 )
 from device.outbox import Identity
 from device.policy import Staff, authorize_session_action
 from device.store import Store, load_stamp, row, rows, stamp_json
-from device.transitions import FINAL_STATES, PAUSABLE, resume_state, target
+from device.transitions import FINAL_STATES, resume_state, target
 
 log = logging.getLogger(__name__)
 
@@ -396,9 +395,3 @@ class Engine:
 def new_session_id() -> str:
     return str(uuid.uuid4())
 
-
-def is_pausable(state: str) -> bool:
-    return state in PAUSABLE
-
-
-__all__ = ["BatchResult", "Engine", "Opened", "SessionStateError", "new_session_id"]
