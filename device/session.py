@@ -180,17 +180,14 @@ class Engine:
 
     # -- candidate: check-in, consent, exit, resume ------------------------------
 
-    def _find_by_code(self, db: Database, purpose: str, code: str) -> dict[str, Any] | None:
-        column = {"invite": "invite_hash", "resume": "resume_hash"}[purpose]
-        return row(
-            db, f"SELECT * FROM sessions WHERE {column} = ?",  # noqa: S608 - fixed names
-            (hash_code(self.code_key, purpose, code),),
-        )
-
     def _by_code(self, db: Database, purpose: str, code: str, client: str, now: Stamp
                  ) -> dict[str, Any]:
         """The session a code opens; a wrong code counts against the client's tries."""
-        session = self._find_by_code(db, purpose, code)
+        column = {"invite": "invite_hash", "resume": "resume_hash"}[purpose]
+        session = row(
+            db, f"SELECT * FROM sessions WHERE {column} = ?",  # noqa: S608 - fixed names
+            (hash_code(self.code_key, purpose, code),),
+        )
         if session is None:
             self.limiter.failed(client, now.mono)
             raise InvalidCodeError(
@@ -355,21 +352,16 @@ class Engine:
             raise SessionRuleError(
                 f"a terminate can only be undone within {self.rules.undo_window_min:g} minutes"
             )
-        held = rows(db, "SELECT seq, status FROM outbox WHERE session_id = ? AND hold_until"
-                    " IS NOT NULL AND status = 'pending'", (session["id"],))
-        sent = row(db, "SELECT count(*) AS n FROM outbox WHERE session_id = ? AND hold_until"
-                   " IS NOT NULL AND status != 'pending'", (session["id"],))
-        if sent and sent["n"]:
+        held = rows(db, "SELECT status FROM outbox WHERE session_id = ? AND hold_until"
+                    " IS NOT NULL", (session["id"],))
+        if any(r["status"] != "pending" for r in held):
             raise SessionRuleError("the terminate has already been delivered to central")
-        db.execute(
-            f"DELETE FROM outbox WHERE seq IN ({', '.join('?' for _ in held)})",  # noqa: S608
-            tuple(r["seq"] for r in held),
-        )
+        db.execute("DELETE FROM outbox WHERE session_id = ? AND hold_until IS NOT NULL",
+                   (session["id"],))
         code = new_code(self.rules.code_length)
-        db.execute("UPDATE sessions SET ended = NULL WHERE id = ?", (session["id"],))
         state = self.transition(
             db, session, "undo_terminate", actor, now, reason=reason,
-            updates={"resume_hash": hash_code(self.code_key, "resume", code)},
+            updates={"resume_hash": hash_code(self.code_key, "resume", code), "ended": None},
             details={"withdrawn_messages": len(held)},
         )
         return {"state": state, "resume_code": code}
