@@ -26,9 +26,20 @@ from device.package import example_package_path, load_package
 from device.roster import Invite, Invited, Roster, import_roster
 from device.runtime import Kiosk, open_kiosk
 from device.tokens import create as create_token
+from kiosk import samples
 
 #: Scratch data lives here: the same filesystem as the checkout, never a tmpfs.
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
+
+def model_files() -> samples.ModelPaths:
+    """The default models, installed (once) into the benchmarks' cache and verified."""
+    return samples.default_models(CACHE_DIR)
+
+
+def crema_clips() -> dict[str, Path]:
+    """CREMA-D clips of actor 1001 by emotion code, fetched once into the cache."""
+    return samples.crema_clips(CACHE_DIR)
+
 
 #: Column headings of the results table, in the order of :class:`Row`'s fields.
 COLUMNS = (

