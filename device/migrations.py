@@ -231,3 +231,40 @@ def _split(script: str) -> list[str]:
     if "".join(buf).strip():
         out.append("\n".join(buf))
     return out
+
+
+_SCHEMA_2 = """
+CREATE TABLE analyses (
+    answer_id TEXT PRIMARY KEY REFERENCES answers (id),
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    item_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('question', 'demonstration')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    body TEXT,
+    error TEXT,
+    cpu_s REAL NOT NULL DEFAULT 0,
+    updated TEXT NOT NULL
+);
+CREATE INDEX analyses_session ON analyses (session_id);
+CREATE INDEX analyses_status ON analyses (status);
+
+CREATE TABLE checklists (
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    item_id TEXT NOT NULL,
+    point_id TEXT NOT NULL,
+    passed INTEGER NOT NULL CHECK (passed IN (0, 1)),
+    actor TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (session_id, item_id, point_id)
+);
+
+ALTER TABLE answers ADD COLUMN follow_up TEXT;
+"""
+
+
+@migrations()
+def m002_analysis(db: Database) -> None:
+    """Per-answer analysis results (resumable after a crash) and staff checklist scores."""
+    for statement in _split(_SCHEMA_2):
+        db.conn.execute(statement)
