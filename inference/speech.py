@@ -1,0 +1,280 @@
+"""Speech recognition with vosk: models loaded once and shared, one stream per answer.
+
+A :class:`SpeechRecognizer` maps languages to vosk model directories. Each model is loaded
+once per process (:class:`inference.vosk_models.ModelCache`, thread-safe) and shared by
+every stream. A :class:`SpeechStream` takes audio as it is captured, at
+any sample rate, resamples it to 16 kHz and feeds the recogniser in fixed 0.2 s blocks, so
+the words do not depend on how the caller chunks the audio, and a one-shot
+:func:`transcribe_file` gives the same words as live streaming. Whenever vosk detects an
+endpoint, the finished segment's words are kept; :meth:`SpeechStream.finish` then only
+decodes the tail after the last endpoint (vosk ends a segment after 20 s at most), so the
+time from the end of an answer to its transcript does not grow with the answer's length.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import vosk
+
+from inference.audio import (
+    SILENCE_DBFS,
+    TARGET_RATE,
+    AudioError,
+    Int16Array,
+    LevelMeter,
+    Resampler,
+    read_wav,
+    to_mono_int16,
+)
+from inference.errors import InferenceError, UnknownLanguage
+from inference.records import ModelRef, Transcript, Word
+from inference.vosk_models import MODELS, ModelCache, load_model
+
+BLOCK_SAMPLES = TARGET_RATE // 5
+"""Audio is fed to vosk in blocks of 0.2 s; endpoints are checked after each block."""
+UNKNOWN_WORDS = frozenset({"[unk]", "<unk>"})
+"""Tokens vosk emits for speech outside its vocabulary; dropped from transcripts."""
+DITHER_SEED = 20_26
+"""Seed of the deterministic dither added in place of Kaldi's random one (see vosk_models)."""
+
+__all__ = [
+    "MODELS",
+    "ModelCache",
+    "SpeechError",
+    "SpeechRecognizer",
+    "SpeechStream",
+    "load_model",
+    "transcribe_file",
+]
+
+
+class SpeechError(InferenceError):
+    """A speech stream was misused (fed after it finished, finished twice)."""
+
+
+class SpeechRecognizer:
+    """Speech to text for the installed languages.
+
+    ``models`` maps a language ("zh-CN", "en", "ko") to its vosk model directory; ``refs``
+    optionally gives the model store's :class:`ModelRef` per language (otherwise one is
+    computed from the directory, once).
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, str | Path],
+        *,
+        refs: Mapping[str, ModelRef] | None = None,
+        cache: ModelCache | None = None,
+        silence_dbfs: float = SILENCE_DBFS,
+        deterministic: bool = True,
+    ) -> None:
+        self._dirs = {lang: Path(d) for lang, d in models.items()}
+        self._refs = dict(refs or {})
+        self._cache = cache or MODELS
+        self.silence_dbfs = silence_dbfs
+        self.deterministic = deterministic
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._dirs)
+
+    def model_dir(self, language: str) -> Path:
+        try:
+            return self._dirs[language]
+        except KeyError:
+            raise UnknownLanguage(language, sorted(self._dirs)) from None
+
+    def model(self, language: str) -> Any:
+        """The shared ``vosk.Model`` of ``language``, loaded on first use."""
+        return self._cache.get(self.model_dir(language), self.deterministic)
+
+    def ref(self, language: str) -> ModelRef:
+        if language in self._refs:
+            return self._refs[language]
+        return self._cache.ref(self.model_dir(language))
+
+    def preload(self, *languages: str) -> None:
+        """Load models (and their refs) now, so the first answer does not wait."""
+        for language in languages or self.languages:
+            self.model(language)
+            self.ref(language)
+
+    def stream(self, language: str, *, partials: bool = True) -> SpeechStream:
+        """A new stream for one answer; ``partials`` turns live caption text on."""
+        return SpeechStream(
+            self.model(language),
+            language,
+            self.ref(language),
+            partials=partials,
+            silence_dbfs=self.silence_dbfs,
+            dither=self.deterministic,
+        )
+
+    def transcribe(
+        self, samples: bytes | npt.NDArray[np.generic], sample_rate: int, language: str
+    ) -> Transcript:
+        """One-shot: the same pipeline and blocks as streaming, so the same words."""
+        stream = self.stream(language, partials=False)
+        stream.feed(samples, sample_rate)
+        return stream.finish()
+
+    def transcribe_file(self, path: str | Path, language: str) -> Transcript:
+        audio = read_wav(path)
+        return self.transcribe(audio.samples, audio.sample_rate, language)
+
+
+def transcribe_file(
+    path: str | Path,
+    language: str,
+    models: Mapping[str, str | Path],
+    *,
+    refs: Mapping[str, ModelRef] | None = None,
+) -> Transcript:
+    """Transcribe a WAV file with the shared model of ``language`` (a one-shot
+    :class:`SpeechRecognizer`; the model is still loaded only once per process)."""
+    return SpeechRecognizer(models, refs=refs).transcribe_file(path, language)
+
+
+class SpeechStream:
+    """One answer's recognition, fed as audio is captured. Not for use by several threads."""
+
+    def __init__(
+        self,
+        model: Any,
+        language: str,
+        ref: ModelRef | None,
+        *,
+        partials: bool = True,
+        silence_dbfs: float = SILENCE_DBFS,
+        dither: bool = False,
+    ) -> None:
+        """``dither``: add seeded 1-LSB dither (for a model loaded with ``--dither=0``)."""
+        self.model, self.language, self.model_ref, self.partials = model, language, ref, partials
+        self._dither = dither
+        self._blocks = 0
+        self._rec = vosk.KaldiRecognizer(model, TARGET_RATE)
+        self._rec.SetWords(True)
+        self._meter = LevelMeter(TARGET_RATE, silence_dbfs)
+        self._resampler: Resampler | None = None
+        self._pending: Int16Array = np.zeros(0, dtype=np.int16)
+        self._words: list[Word] = []
+        self._partial = ""
+        self._input_samples = 0
+        self._finished = False
+
+    @property
+    def sample_rate(self) -> int | None:
+        return None if self._resampler is None else self._resampler.in_rate
+
+    @property
+    def duration_s(self) -> float:
+        """Audio received so far, seconds."""
+        rate = self.sample_rate
+        return self._input_samples / rate if rate else 0.0
+
+    @property
+    def level_dbfs(self) -> float:
+        """Level of the latest 30 ms of audio, for a live meter."""
+        return self._meter.last_dbfs
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        """Words of the segments finished so far (vosk found an endpoint after them)."""
+        return tuple(self._words)
+
+    @property
+    def caption(self) -> str:
+        """The words so far: finished segments and the current partial hypothesis."""
+        return " ".join(filter(None, (" ".join(w.text for w in self._words), self._partial)))
+
+    def feed(self, chunk: bytes | npt.NDArray[np.generic], sample_rate: int) -> str | None:
+        """Add captured audio (int16 bytes/array or float array, any rate from 8 kHz up).
+
+        Returns the live caption when recognition advanced and partials are on, else None.
+        """
+        if self._finished:
+            raise SpeechError("this speech stream is finished; start a new one per answer")
+        if self._resampler is None:
+            self._resampler = Resampler(sample_rate)
+        elif sample_rate != self._resampler.in_rate:
+            raise AudioError(
+                f"audio: sample rate changed from {self._resampler.in_rate} "
+                f"to {sample_rate} Hz within one answer"
+            )
+        samples = to_mono_int16(chunk)
+        self._input_samples += len(samples)
+        if not self._decode(self._resampler.process(samples)) or not self.partials:
+            return None
+        self._partial = json.loads(self._rec.PartialResult()).get("partial", "")
+        return self.caption
+
+    def finish(self) -> Transcript:
+        """Decode what is left and return the answer's transcript; the stream is then closed.
+
+        ``silent`` is True when no 30 ms frame was louder than the silence threshold (any
+        words vosk guessed from such audio are dropped) or when no words were recognised.
+        """
+        if self._finished:
+            raise SpeechError("this speech stream is already finished")
+        self._finished = True
+        if self._resampler is not None:
+            self._decode(self._resampler.flush(), tail=True)
+        self._meter.finish()
+        self._segment(self._rec.FinalResult())
+        self._partial = ""
+        duration = self.duration_s
+        words = [] if self._meter.silent else [_clamp(w, duration) for w in self._words]
+        return Transcript(
+            language=self.language,
+            words=tuple(words),
+            text=" ".join(w.text for w in words),
+            duration_s=duration,
+            silent=not words,
+            model=self.model_ref,
+        )
+
+    def _decode(self, samples: Int16Array, tail: bool = False) -> bool:
+        """Feed whole blocks (and with ``tail`` the rest); True when any block was decoded."""
+        self._meter.update(samples)
+        pending = np.concatenate([self._pending, samples]) if len(self._pending) else samples
+        whole = len(pending) if tail else len(pending) // BLOCK_SAMPLES * BLOCK_SAMPLES
+        for start in range(0, whole, BLOCK_SAMPLES):
+            block = pending[start : min(whole, start + BLOCK_SAMPLES)]
+            if self._dither:
+                block = dither(block, self._blocks)
+            self._blocks += 1
+            if self._rec.AcceptWaveform(block.tobytes()):
+                self._segment(self._rec.Result())
+                self._partial = ""
+        self._pending = pending[whole:]
+        return whole > 0
+
+    def _segment(self, result: str) -> None:
+        for item in json.loads(result).get("result", ()):
+            text = str(item.get("word", "")).strip()
+            if not text or text.lower() in UNKNOWN_WORDS:
+                continue
+            start, end = max(0.0, float(item["start"])), max(0.0, float(item["end"]))
+            conf = min(1.0, max(0.0, float(item.get("conf", 1.0))))
+            self._words.append(Word(text=text, start=start, end=max(start, end), conf=conf))
+
+
+def dither(block: Int16Array, index: int) -> Int16Array:
+    """``block`` plus Gaussian noise of 1 LSB (Kaldi's dither), seeded by block index."""
+    noise = np.random.default_rng((DITHER_SEED, index)).standard_normal(len(block))
+    return np.clip(block + np.rint(noise), -32768, 32767).astype(np.int16)
+
+
+def _clamp(word: Word, duration: float) -> Word:
+    """Keep a word's times inside the audio (vosk can overshoot the end by a frame)."""
+    if word.end <= duration:
+        return word
+    start = min(word.start, duration)
+    return word.model_copy(update={"start": start, "end": max(start, duration)})

@@ -1,0 +1,235 @@
+"""The interview report: JSON model, and the reviewer's self-contained HTML in three languages."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from scoring_fixtures import DEMO, QUESTIONS, rubric, session, spoken, vision
+
+from inference.records import Language
+from inference.report import Report, build_report, render_html
+from inference.scoring import score
+from inference.scoring_models import DemonstrationAnalysis, SpokenAnswerAnalysis
+
+WHEN = datetime(2026, 1, 12, 10, 5, tzinfo=timezone(timedelta(hours=8)))
+LANGS: tuple[Language, ...] = ("zh-CN", "en", "ko")
+Analyses = list[SpokenAnswerAnalysis | DemonstrationAnalysis]
+
+
+def report(
+    analyses: Analyses | None = None, consent: bool = True, use_expression: bool = False
+) -> Report:
+    return build_report(
+        session_id="S-0042",
+        candidate_id="C-7",
+        candidate_name="Li Wei",
+        language="en",
+        consent_version="2026-01",
+        expression_consent=consent,
+        generated_at=WHEN,
+        interviewed_at=WHEN - timedelta(minutes=30),
+        rubric=rubric(use_expression),
+        questions=QUESTIONS,
+        demonstrations=[DEMO],
+        analyses=session() if analyses is None else analyses,
+    )
+
+
+@pytest.fixture(scope="module")
+def pages() -> dict[str, str]:
+    r = report(session(expressions=True))
+    return {lang: render_html(r, lang) for lang in LANGS}
+
+
+def test_report_is_deterministic() -> None:
+    a, b = report(session(expressions=True)), report(session(expressions=True))
+    assert a.model_dump_json() == b.model_dump_json()
+    assert render_html(a, "en") == render_html(b, "en")
+
+
+def test_report_json_round_trips() -> None:
+    r = report(session(expressions=True))
+    again = Report.model_validate_json(r.model_dump_json())
+    assert again == r
+    assert again.format == "kiosk-report/1"
+    assert again.rubric_version == "2026.1" and again.generated_at == WHEN
+    assert {m.name for m in again.models} == {"vosk-small-en", "face-detect"}
+
+
+def test_a_given_score_card_and_iso_times_are_used() -> None:
+    analyses = session()
+    card = score(rubric(), QUESTIONS, [DEMO], analyses, True)
+    kw = {
+        "session_id": "S-1",
+        "candidate_id": "C-1",
+        "language": "ko",
+        "consent_version": "2026-01",
+        "expression_consent": True,
+        "generated_at": "2026-01-12T02:05:00+00:00",
+        "rubric": rubric(),
+        "questions": QUESTIONS,
+        "demonstrations": [DEMO],
+        "analyses": analyses,
+    }
+    r = build_report(**kw, scorecard=card)  # type: ignore[arg-type]
+    assert r.scorecard is card
+    assert r.generated_at == datetime(2026, 1, 12, 2, 5, tzinfo=timezone.utc)
+    assert r == build_report(**kw)  # type: ignore[arg-type]
+    other = score(rubric(), QUESTIONS[:1], [DEMO], analyses[:1] + analyses[2:], True)
+    with pytest.raises(ValueError, match="score card"):
+        build_report(**kw, scorecard=other)  # type: ignore[arg-type]
+
+
+def test_words_carry_the_evidence_they_support() -> None:
+    r = report()
+    first = r.items[0]
+    assert first.kind == "question" and first.analysis is not None
+    words = first.analysis.transcript.words
+    tagged = {words[w.index].text: w.tags for w in first.word_evidence}
+    assert any(t.kind == "keyword" and t.competency == "problem_solving" for t in tagged["root"])
+    assert any(t.kind == "star" and t.element == "result" for t in tagged["end"])
+    assert [t.kind for t in tagged["um"]] == ["filler"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "strings"),
+    [
+        (
+            "en",
+            [
+                "Interview report",
+                "Problem Solving",
+                "Tell us about a time",
+                "Staff checklist",
+                "support the reviewer&#x27;s judgement, not to replace it",
+            ],
+        ),
+        (
+            "zh-CN",
+            [
+                "面试评估报告",
+                "问题解决",
+                "请讲一次你在工作中发现质量问题的经历",
+                "装配线操作工",
+                "辅助而不是代替评审人的判断",
+                "风扇电机支架组装",
+            ],
+        ),
+        (
+            "ko",
+            [
+                "면접 평가 보고서",
+                "문제 해결",
+                "품질 문제를 발견했던",
+                "조립라인 작업자",
+                "판단을 대신하지 않습니다",
+                "팬 모터 브래킷 조립",
+            ],
+        ),
+    ],
+)
+def test_html_is_in_the_chosen_language(
+    pages: dict[str, str], lang: str, strings: list[str]
+) -> None:
+    page = pages[lang]
+    assert f'<html lang="{lang}">' in page
+    for s in strings:
+        assert s in page
+    if lang != "en":
+        for english in ("Interview report", "Overall score", "Transcript", "Staff checklist"):
+            assert english not in page
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_html_is_self_contained(pages: dict[str, str], lang: str) -> None:
+    page = pages[lang]
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert "http://" not in page and "https://" not in page
+    assert "<script" not in page.lower()
+    assert "<link" not in page.lower() and "@import" not in page
+    assert page.count("<svg") >= 4  # attention x2, expressions x2, speaking rate, activity
+    assert 'role="img"' in page and "<title id=" in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+
+
+def test_untrusted_transcript_text_is_escaped() -> None:
+    words = "one day I typed <script>alert('x')</script> and " + '"quoted" & <b>bold</b>'
+    analyses = session()
+    analyses[0] = spoken(QUESTIONS[0].id, words, QUESTIONS[0].competencies)
+    page = render_html(report(analyses), "en")
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "<b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+
+
+def test_evidence_words_are_highlighted_with_timestamps(pages: dict[str, str]) -> None:
+    en = pages["en"]
+    assert re.search(
+        r'<mark class="evidence" title="Problem Solving · keyword “root cause” · 0:17">root</mark>',
+        en,
+    )
+    assert '<mark class="cue" title="STAR result cue “in the end” · ' in en
+    # the words of one match share one highlight
+    assert 'keyword “stopped the line” · 0:13">stopped the line</mark>' in en
+    assert '<span class="filler" title="Filler “um” · ' in en
+    assert re.search(
+        r'<mark class="evidence" title="问题解决 · 关键词“root cause” · 0:17">root', pages["zh-CN"]
+    )
+
+
+def test_declined_expression_consent_is_stated_and_nothing_is_shown() -> None:
+    r = report(session(expressions=True), consent=False, use_expression=True)
+    assert r.scorecard.expression == "declined"
+    for item in r.items:
+        v = item.analysis.vision if item.analysis is not None else None
+        assert v is None or (not v.expression_run and v.expression_distribution is None)
+        assert v is None or all(p.expression is None for p in v.timeline)
+    en, zh, ko = (render_html(r, lang) for lang in ("en", "zh-CN", "ko"))
+    assert "not run: the candidate did not consent" in en
+    assert "Expressions over time" not in en
+    assert "未进行：候选人未同意" in zh
+    assert "실행하지 않음: 지원자가 동의하지 않음" in ko
+
+
+def test_expression_observation_is_charted_but_not_scored(pages: dict[str, str]) -> None:
+    assert "Expressions over time" in pages["en"]
+    assert "observation only: not counted in the score" in pages["en"]
+    assert "表情随时间分布" in pages["zh-CN"]
+
+
+def test_checklist_awaiting_staff_is_explained() -> None:
+    page = render_html(report(session(pending=True)), "en")
+    assert "Awaiting staff scoring" in page
+    assert "Staff have not scored the checklist yet." in page
+    assert (
+        "Provisional: Operation Proficiency, Attention to Detail await the staff checklist" in page
+    )
+    assert "等待工作人员完成检查表评分" in render_html(report(session(pending=True)), "zh-CN")
+
+
+def test_silent_answer_and_missing_video_are_stated() -> None:
+    analyses: Analyses = [
+        spoken(QUESTIONS[0].id, "", QUESTIONS[0].competencies),
+        spoken(QUESTIONS[1].id, "", QUESTIONS[1].competencies, with_vision=vision()),
+    ]
+    page = render_html(report(analyses), "en")
+    assert "No speech was recorded." in page
+    assert "No video analysis for this item." in page
+    assert "This item was not recorded." in page  # the demonstration
+
+
+def test_rendering_is_thread_safe() -> None:
+    r = report(session(expressions=True))
+    serial = [render_html(r, lang) for lang in LANGS]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        parallel = list(pool.map(lambda lang: render_html(r, lang), LANGS))
+    assert parallel == serial
+
+
+def test_unknown_language_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        render_html(report(), "fr")  # type: ignore[arg-type]
