@@ -22,13 +22,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 from sqlite_utils import Database
 
-from device import outbox
+from device import audit, outbox
+from device.audit import SYSTEM
 from device.clock import Stamp
 from device.outbox import Identity
 from device.package_models import JobPackage, SpokenQuestion
 from device.results import RESULT_STATES
 from device.rubric import ScoringInputs, scoring_inputs, vocabulary
 from device.store import Store, dumps, row, rows, stamp_json
+from inference.content import decide_follow_up
+from inference.records import FollowUp, Transcript
 from inference.report_models import Report
 from inference.scoring import score
 from inference.scoring_models import DemonstrationAnalysis, ItemAnalysis, ScoreCard
@@ -53,6 +56,7 @@ class Job:
     duration_s: float
     media: dict[str, Path]
     package: JobPackage
+    follow_up: FollowUp | None = None
 
 
 def session_package(db: Database, session: dict[str, Any]) -> JobPackage:
@@ -197,6 +201,32 @@ class AnalysisService:
             schedule(db, answer_id, now)
         self._wake.set()
 
+    def follow_up(self, answer_id: str, transcript: Transcript) -> FollowUp | None:
+        """Decide the one follow-up for a just-finished spoken answer from its final transcript
+        (the live stream's, ready moments after the answer ends) and record it with the answer.
+        None when the package does not allow follow-ups or the answer covers the STAR elements
+        that have templates."""
+        now = self.store.now()
+        with self.store.transaction() as db:
+            answer = row(db, "SELECT n.*, s.language, s.job_id, s.job_version FROM answers n"
+                             " JOIN sessions s ON s.id = n.session_id WHERE n.id = ?",
+                         (answer_id,))
+            if answer is None:
+                raise LookupError(f"no answer {answer_id}")
+            package = session_package(db, answer)
+            item = next(i for i in package.items if i.id == answer["item_id"])
+            if not isinstance(item, SpokenQuestion) or answer["follow_up"]:
+                return None
+            language = answer["language"] or package.job.language
+            chosen = decide_follow_up(
+                vocabulary(item, language, package.scoring.follow_up_enabled), transcript)
+            if chosen is not None:
+                db.execute("UPDATE answers SET follow_up = ? WHERE id = ?",
+                           (chosen.model_dump_json(), answer_id))
+                audit.append(db, now, SYSTEM, "answer.follow_up", subject=answer["session_id"],
+                             details={"answer_id": answer_id, "element": chosen.element})
+            return chosen
+
     def drain(self, timeout_s: float = 600.0) -> int:
         """Analyse everything pending in this thread (for scripts and tests); returns how many."""
         deadline = time.monotonic() + timeout_s
@@ -262,7 +292,8 @@ class AnalysisService:
         now = self.store.now()
         with self.store.transaction() as db:
             found = row(db, "SELECT a.*, s.language, s.expression_consent, s.job_id,"
-                            " s.job_version, n.timed_out, n.duration_s FROM analyses a"
+                            " s.job_version, n.timed_out, n.duration_s, n.follow_up"
+                            " FROM analyses a"
                             " JOIN sessions s ON s.id = a.session_id"
                             " JOIN answers n ON n.id = a.answer_id"
                             " WHERE a.status = 'pending' ORDER BY a.updated LIMIT 1")
@@ -280,15 +311,19 @@ class AnalysisService:
                    language=found["language"] or package.job.language,
                    expression=bool(found["expression_consent"]),
                    timed_out=bool(found["timed_out"]), duration_s=found["duration_s"] or 0.0,
-                   media=media, package=package)
+                   media=media, package=package,
+                   follow_up=FollowUp.model_validate_json(found["follow_up"])
+                   if found["follow_up"] else None)
 
     def _analyse(self, analyzer: Analyzer, job: Job) -> Any:
         item = next(i for i in job.package.items if i.id == job.item_id)
         if isinstance(item, SpokenQuestion):
             vocab = vocabulary(item, job.language, job.package.scoring.follow_up_enabled)
-            return analyzer.spoken(vocab, audio=job.media.get("audio"),
-                                   video=job.media.get("video"), expression=job.expression,
-                                   timed_out=job.timed_out)
+            result = analyzer.spoken(vocab, audio=job.media.get("audio"),
+                                     video=job.media.get("video"), expression=job.expression,
+                                     timed_out=job.timed_out)
+            # the report names the follow-up that was actually asked, not one that could be
+            return result.model_copy(update={"follow_up": job.follow_up})
         inputs = scoring_inputs(job.package)
         spec = next(d for d in inputs.demonstrations if d.id == job.item_id)
         return analyzer.demonstration(spec, video=job.media.get("video"),

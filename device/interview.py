@@ -55,6 +55,8 @@ class ItemView:
     answer_left_s: float | None
     retakes_left: int
     attempt: int
+    follow_up: dict[str, Any] | None = None
+    """A follow-up question the box chose for this answer (STAR element, prompt, language)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,6 +149,7 @@ class Interview:
             item=item, answer_id=answer["id"] if answer else None, phase=phase,
             think_left_s=think_left, answer_left_s=answer_left, retakes_left=retakes_left,
             attempt=int(answer["attempt"]) if answer else 0,
+            follow_up=json.loads(answer["follow_up"]) if answer and answer["follow_up"] else None,
         )
 
     # -- actions -----------------------------------------------------------------

@@ -44,12 +44,30 @@ def _openapi() -> dict[str, Any]:
             kiosk.close()
 
 
+def _report() -> dict[str, Any]:
+    from inference.report_models import Report
+
+    return _titled(Report.model_json_schema(), "Interview report (kiosk-report/1)")
+
+
+def _model_manifest() -> dict[str, Any]:
+    from inference.manifest import Manifest
+
+    return _titled(Manifest.model_json_schema(), "Model manifest (kiosk-model-manifest/1)")
+
+
+def _titled(schema: dict[str, Any], title: str) -> dict[str, Any]:
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": title}
+
+
 GENERATED: dict[str, Callable[[], dict[str, Any]]] = {
     "job-package.schema.json": package_json_schema,
     "roster.schema.json": roster_json_schema,
     "message-envelope.schema.json": _envelope,
     "config.schema.json": _config,
     "local-api.openapi.json": _openapi,
+    "report.schema.json": _report,
+    "model-manifest.schema.json": _model_manifest,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import wave
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -154,17 +155,18 @@ class Resampler:
     its cutoff is 90 % of the output Nyquist frequency, so content above it is removed
     rather than aliased. Output sample ``n`` lies at input time ``n * in_rate / out_rate``
     (no delay, timestamps stay aligned). With ``up / down`` the reduced rate ratio, every
-    ``down`` inputs give ``up`` outputs through one dense ``up x (down + taps)`` matrix, so a
-    chunk costs one matrix product. The weights are integers (scaled by 2^16) held in
-    float64, so every product and sum is exact whatever order BLAS adds in: any chunking
-    gives exactly the same samples as one call. State is kept between :meth:`process`
-    calls; :meth:`flush` returns the tail.
+    ``down`` inputs give ``up`` outputs through an ``up x (down + taps)`` matrix, so a chunk
+    costs a few banded products (``einsum``, which stays on the calling thread: BLAS worker
+    threads would compete with the recogniser for the CPU). The weights are integers (scaled
+    by 2^16) held in float64, so every product and sum is exact whatever the order of
+    addition: any chunking gives exactly the same samples as one call. State is kept between
+    :meth:`process` calls; :meth:`flush` returns the tail.
     """
 
     ZERO_CROSSINGS = 16
     ROLLOFF = 0.9
     SCALE = 65536.0
-    MAX_MATRIX = 4_000_000  # entries; odd rate pairs with a larger period use a gather
+    MAX_MATRIX = 1_000_000  # entries (8 MB); odd rate pairs with a longer period use a gather
 
     def __init__(self, in_rate: int, out_rate: int = TARGET_RATE) -> None:
         check_rate(in_rate, "resampler input")
@@ -176,17 +178,22 @@ class Resampler:
         half = self._half = math.ceil(self.ZERO_CROSSINGS / cutoff)
         self._width = self._down + 2 * half - 1  # inputs one period of outputs reads
         table = np.rint(_kernel_table(self._up, cutoff, half) * self.SCALE)
-        rows = np.arange(self._up)
-        table[rows, np.argmax(table, axis=1)] += self.SCALE - table.sum(axis=1)  # DC gain 1
         r = np.arange(self._up)
+        table[r, np.argmax(table, axis=1)] += self.SCALE - table.sum(axis=1)  # DC gain 1
         self._offset, self._phase = (r * self._down) // self._up, (r * self._down) % self._up
         self._table = table
-        self._matrix: FloatArray | None = None
+        # Row r of the period matrix is non-zero in columns offset[r] .. offset[r] + 2*half
+        # only; bands of consecutive rows keep the product to those columns.
+        self._bands: list[tuple[int, int, int, int, FloatArray]] = []
         if self._up * self._width <= self.MAX_MATRIX:
             m = np.zeros((self._up, self._width), dtype=np.float64)
             cols = self._offset[:, None] + np.arange(2 * half)[None, :]
             m[r[:, None], cols] = table[self._phase]
-            self._matrix = np.ascontiguousarray(m.T)
+            bands = max(1, min(self._up, self._down // (2 * half)))
+            edges = [int(e) for e in np.linspace(0, self._up, bands + 1)]
+            for r0, r1 in pairwise(edges):
+                c0, c1 = int(self._offset[r0]), int(self._offset[r1 - 1]) + 2 * half
+                self._bands.append((r0, r1, c0, c1, np.ascontiguousarray(m[r0:r1, c0:c1].T)))
         self._reset()
 
     def _reset(self) -> None:
@@ -227,8 +234,12 @@ class Resampler:
         start = self._period * self._down - self._half + 1 - self._base
         span = self._buf[start : start + (count - 1) * self._down + self._width]
         windows = np.lib.stride_tricks.sliding_window_view(span, self._width)[:: self._down]
-        if self._matrix is not None:
-            out = (windows @ self._matrix).ravel()
+        out: FloatArray
+        if self._bands:
+            periods_out = np.empty((len(windows), self._up), dtype=np.float64)
+            for r0, r1, c0, c1, band in self._bands:
+                periods_out[:, r0:r1] = np.einsum("ij,jk->ik", windows[:, c0:c1], band)
+            out = periods_out.ravel()
         else:  # gather: each output reads its own 2 * half inputs
             cols = self._offset[:, None] + np.arange(2 * self._half)[None, :]
             out = np.concatenate(

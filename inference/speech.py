@@ -42,6 +42,9 @@ UNKNOWN_WORDS = frozenset({"[unk]", "<unk>"})
 """Tokens vosk emits for speech outside its vocabulary; dropped from transcripts."""
 DITHER_SEED = 20_26
 """Seed of the deterministic dither added in place of Kaldi's random one (see vosk_models)."""
+PARTIAL_BLOCKS = 2
+"""Live captions are refreshed at most every this many blocks (0.4 s of audio)."""
+_NOISE = np.rint(np.random.default_rng(DITHER_SEED).standard_normal(1 << 16)).astype(np.int32)
 
 __all__ = [
     "MODELS",
@@ -159,6 +162,7 @@ class SpeechStream:
         self.model, self.language, self.model_ref, self.partials = model, language, ref, partials
         self._dither = dither
         self._blocks = 0
+        self._partial_at = 0
         self._rec = vosk.KaldiRecognizer(model, TARGET_RATE)
         self._rec.SetWords(True)
         self._meter = LevelMeter(TARGET_RATE, silence_dbfs)
@@ -197,7 +201,8 @@ class SpeechStream:
     def feed(self, chunk: bytes | npt.NDArray[np.generic], sample_rate: int) -> str | None:
         """Add captured audio (int16 bytes/array or float array, any rate from 8 kHz up).
 
-        Returns the live caption when recognition advanced and partials are on, else None.
+        Returns the live caption when partials are on and at least 0.4 s more audio was
+        decoded since the last caption, else None.
         """
         if self._finished:
             raise SpeechError("this speech stream is finished; start a new one per answer")
@@ -210,8 +215,10 @@ class SpeechStream:
             )
         samples = to_mono_int16(chunk)
         self._input_samples += len(samples)
-        if not self._decode(self._resampler.process(samples)) or not self.partials:
+        decoded = self._decode(self._resampler.process(samples))
+        if not decoded or not self.partials or self._blocks - self._partial_at < PARTIAL_BLOCKS:
             return None
+        self._partial_at = self._blocks
         self._partial = json.loads(self._rec.PartialResult()).get("partial", "")
         return self.caption
 
@@ -267,9 +274,12 @@ class SpeechStream:
 
 
 def dither(block: Int16Array, index: int) -> Int16Array:
-    """``block`` plus Gaussian noise of 1 LSB (Kaldi's dither), seeded by block index."""
-    noise = np.random.default_rng((DITHER_SEED, index)).standard_normal(len(block))
-    return np.clip(block + np.rint(noise), -32768, 32767).astype(np.int16)
+    """``block`` plus Gaussian noise of 1 LSB (Kaldi's dither), the same for the same block
+    index: a slice of a fixed noise table at an offset hopping with the index."""
+    offset = (index * 7919) % (len(_NOISE) - BLOCK_SAMPLES)
+    noise = _NOISE[offset : offset + len(block)]
+    out: Int16Array = np.clip(block.astype(np.int32) + noise, -32768, 32767).astype(np.int16)
+    return out
 
 
 def _clamp(word: Word, duration: float) -> Word:

@@ -16,7 +16,7 @@ from typing import Any
 from device.config import KioskConfig, load_config
 from device.errors import ConfigError, KioskError
 from inference.errors import InferenceError
-from kiosk import cli_models
+from kiosk import analyze, cli_models
 
 #: Subcommands that belong to parts of the product not in this build yet.
 NOT_BUILT = {
@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     cli_models.register(sub)
+    analyze.register(sub)
 
     demo = add("demo", cmd_demo, "Run a scripted interview through the session engine.")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -20,6 +20,7 @@ from device.tokens import create as create_token
 from inference.errors import ModelVerificationError
 from inference.modelstore import ModelFiles
 from inference.pipeline import Analyzer, Settings
+from inference.records import Transcript, Word
 from kiosk.samples import ModelPaths
 
 SITE_HR = Staff("hr-1", "site_hr", frozenset({"assembly-line-operator"}))
@@ -221,3 +222,74 @@ def test_staff_score_the_checklist_and_the_report_is_revised(
     messages = kiosk.store.all("SELECT payload FROM outbox WHERE session_id = ? AND"
                                " kind = 'session.report' ORDER BY seq", (sid,))
     assert [json.loads(m["payload"])["body"]["revision"] for m in messages] == [1, 2]
+
+
+def _answer_first_question(kiosk: Kiosk, clock: ManualClock, invite: InviteFn,
+                           consent_version: str, language: str) -> tuple[str, str]:
+    invited = invite()
+    assert invited.invite_code is not None
+    sid = kiosk.engine.check_in(invited.invite_code, language=language).session_id
+    kiosk.engine.consent(sid, accept=True, consent_version=consent_version)
+    kiosk.interview.present(sid)
+    clock.advance(5)
+    kiosk.interview.start_answer(sid)
+    clock.advance(30)
+    kiosk.interview.finish_answer(sid)
+    return sid, _last_answer(kiosk, sid)
+
+
+def _words(*timed: tuple[str, float]) -> Transcript:
+    words = tuple(Word(text=t, start=s, end=s + 0.4, conf=0.9) for t, s in timed)
+    return Transcript(language="en", words=words, text=" ".join(w.text for w in words),
+                      duration_s=30.0, silent=False)
+
+
+def test_an_answer_without_a_result_gets_the_packages_follow_up_within_a_second(
+    kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent_version: str,
+    analyzer: Analyzer, tmp_path: Path,
+) -> None:
+    sid, answer_id = _answer_first_question(kiosk, clock, invite, consent_version, "en")
+    no_result = _words(("one", 0.5), ("day", 0.9), ("I", 2.0), ("found", 2.3), ("a", 2.6),
+                       ("defect", 2.8), ("and", 4.0), ("I", 4.3), ("had", 4.5), ("to", 4.8),
+                       ("report", 5.0), ("it", 5.4))
+    started = time.perf_counter()
+    chosen = kiosk.analysis.follow_up(answer_id, no_result)
+    assert time.perf_counter() - started < 1.0
+    assert chosen is not None and chosen.element == "result"
+    assert chosen.prompt.startswith("How did it turn out")
+    view = kiosk.interview.present(sid)
+    assert view.follow_up is not None and view.follow_up["element"] == "result"
+    # asked once: a second decision for the same answer asks nothing more
+    assert kiosk.analysis.follow_up(answer_id, no_result) is None
+    entries = kiosk.store.all("SELECT action FROM audit WHERE subject = ?", (sid,))
+    assert "answer.follow_up" in [e["action"] for e in entries]
+
+
+def test_the_follow_up_decision_after_a_live_stream_ends_is_quick(
+    kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent_version: str,
+    analyzer: Analyzer, tmp_path: Path,
+) -> None:
+    """Real audio streamed through vosk as it would be captured; the decision comes moments
+    after the last chunk (the Korean model hears espeak's Korean as other words, so the
+    answer lacks a result and the follow-up is asked)."""
+    import subprocess
+    import wave
+
+    _, answer_id = _answer_first_question(kiosk, clock, invite, consent_version, "ko")
+    wav = tmp_path / "answer.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(wav),
+                    "그때 라인에서 불량을 발견했습니다. 반장님께 보고했습니다."], check=True)
+    stream = analyzer.stream("ko")
+    with wave.open(str(wav)) as w:
+        rate = w.getframerate()
+        while chunk := w.readframes(rate // 5):
+            stream.feed(chunk, rate)
+    started = time.perf_counter()
+    transcript = stream.finish()
+    chosen = kiosk.analysis.follow_up(answer_id, transcript)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"follow-up decided {elapsed:.2f} s after the answer ended"
+    assert transcript.words and not transcript.silent
+    assert chosen is None or chosen.element in ("result", "action", "task", "situation")
+    stored = kiosk.store.one("SELECT follow_up FROM answers WHERE id = ?", (answer_id,))
+    assert stored is not None and (stored["follow_up"] is None) == (chosen is None)
