@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from inference.errors import InferenceError
+
 TARGET_RATE = 16_000
 MIN_RATE = 8_000
 MAX_RATE = 192_000
@@ -28,7 +30,7 @@ Int16Array = npt.NDArray[np.int16]
 FloatArray = npt.NDArray[np.float64]
 
 
-class AudioError(ValueError):
+class AudioError(InferenceError, ValueError):
     """Audio the pipeline cannot use; the message names the file (when there is one) and why."""
 
 
