@@ -8,6 +8,7 @@ language (:class:`QuestionVocabulary`).
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
@@ -24,6 +25,14 @@ from inference.speech import SpeechRecognizer, SpeechStream
 from inference.vision.analyzer import FaceAnalyzer
 from inference.vision.frames import RateController, probe, read_frames
 from inference.vision.motion import ActivityMeter
+
+
+def cpu_load() -> float | None:
+    """The 1-minute load average per core (1.0 = every core busy), None where unknown."""
+    try:
+        return os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,7 @@ class Analyzer:
         for frame in read_frames(video, fps=self.settings.frame_rate, controller=controller):
             started = time.perf_counter()
             observed.append(faces.analyse(frame.image, frame.t))
-            controller.report(time.perf_counter() - started)
+            controller.report(time.perf_counter() - started, cpu_load=cpu_load())
         return faces.summarise(observed)
 
     def _activity(self, video: Path, time_limit_s: float, expression: bool,
@@ -135,7 +144,7 @@ class Analyzer:
             started = time.perf_counter()
             meter.update(frame.t, frame.image)
             observed.append(faces.analyse(frame.image, frame.t))
-            controller.report(time.perf_counter() - started)
+            controller.report(time.perf_counter() - started, cpu_load=cpu_load())
         if duration_s is None or duration_s <= 0:
             duration_s = probe(video).duration_s
         return meter.summary(time_limit_s, duration_s=duration_s), faces.summarise(observed)

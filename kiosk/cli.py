@@ -41,8 +41,20 @@ def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.api.app import create_app
 
     logs.setup(config.logging.level, config.logging.format)
+    analyzer = None
+    if config.analysis.enabled:
+        from device.runtime import load_analyzer
+
+        try:  # a model that fails verification is never loaded: refuse to start
+            analyzer = load_analyzer(config)
+        except InferenceError as exc:
+            raise ConfigError(
+                f"{exc} (to run without on-device analysis, set [analysis] enabled = false)"
+            ) from None
     kiosk = _open(config)
-    app = create_app(kiosk)
+    if analyzer is not None:
+        kiosk.analysis.use(analyzer)
+    app = create_app(kiosk, analyse=analyzer is not None)
     socket = args.unix_socket or config.api.unix_socket
     host = args.host or config.api.host
     port = args.port or config.api.port

@@ -18,6 +18,7 @@ import pytest
 from conftest import free_port
 from device.package import example_package_path
 from kiosk.cli import NOT_BUILT, build_parser, main
+from kiosk.samples import ModelPaths
 
 ROOT = Path(__file__).resolve().parents[1]
 KIOSK = [sys.executable, "-m", "kiosk"]
@@ -107,9 +108,11 @@ def test_demo_json(data_env: dict[str, str]) -> None:
 
 @pytest.mark.integration
 def test_serve_listens_where_told(data_env: dict[str, str]) -> None:
+    """Without on-device analysis the box needs no models."""
     port = free_port()
+    env = {**data_env, "KIOSK_ANALYSIS_ENABLED": "false"}
     proc = subprocess.Popen([*KIOSK, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=data_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -152,9 +155,11 @@ def test_every_command_is_documented() -> None:
 
 
 @pytest.mark.integration
-def test_serve_on_a_unix_socket(data_env: dict[str, str], tmp_path: Path) -> None:
+def test_serve_on_a_unix_socket(data_env: dict[str, str], tmp_path: Path,
+                                model_files: ModelPaths) -> None:
     sock = tmp_path / "kiosk.sock"
-    proc = subprocess.Popen([*KIOSK, "serve", "--unix-socket", str(sock)], env=data_env,
+    env = {**data_env, "KIOSK_ANALYSIS_MODELS_DIR": str(model_files.store.root)}
+    proc = subprocess.Popen([*KIOSK, "serve", "--unix-socket", str(sock)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30

@@ -144,3 +144,20 @@ def test_manifest_entries_are_pinned() -> None:
     for spec in load_manifest().models:
         assert isinstance(spec, ModelSpec)
         assert isinstance(spec.source, PypiSource) and len(spec.source.sha256) == 64
+
+
+def test_serve_refuses_to_start_with_a_damaged_model(
+    model_files: ModelPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = _small_store(model_files, tmp_path / "data" / "models")
+    target = store.model_dir("blazeface-short-range") / "face_detection_short_range.tflite"
+    target.write_bytes(b"not a model")
+    monkeypatch.setenv("KIOSK_DATA_DIR", str(tmp_path / "data"))
+    assert cli.main(["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "face_detection_short_range.tflite has changed" in err
+    assert "[analysis] enabled = false" in err
+    monkeypatch.setenv("KIOSK_ANALYSIS_MODELS_DIR", str(tmp_path / "empty"))
+    assert cli.main(["serve", "--port", "1"]) == 2
+    assert "kiosk models install" in capsys.readouterr().err
