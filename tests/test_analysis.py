@@ -293,3 +293,19 @@ def test_the_follow_up_decision_after_a_live_stream_ends_is_quick(
     assert chosen is None or chosen.element in ("result", "action", "task", "situation")
     stored = kiosk.store.one("SELECT follow_up FROM answers WHERE id = ?", (answer_id,))
     assert stored is not None and (stored["follow_up"] is None) == (chosen is None)
+
+
+def test_progress_is_visible_in_health_and_metrics(
+    kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent_version: str,
+    crema_clips: dict[str, Path], analyzer: Analyzer,
+) -> None:
+    kiosk.analysis.use(analyzer)
+    _interview(kiosk, clock, invite, consent_version, crema_clips, expression=False)
+    with LiveServer(kiosk) as server, httpx.Client(base_url=server.url) as client:
+        assert client.get("/healthz").json()["analysis"]["pending"] == 3
+        assert 'kiosk_analyses{status="pending"} 3.0' in client.get("/metrics").text
+        kiosk.analysis.drain()
+        assert client.get("/healthz").json()["analysis"]["pending"] == 0
+        text = client.get("/metrics").text
+        assert 'kiosk_analyses{status="done"} 3.0' in text
+        assert "kiosk_analysis_cpu_seconds" in text

@@ -202,6 +202,10 @@ def test_healthz_metrics_and_docs(http: httpx.Client, invite: InviteFn) -> None:
     assert 'kiosk_sessions{state="invited"} 1.0' in text
     assert 'kiosk_api_errors_total{code="invalid-code"} 1.0' in text
     assert "kiosk_audit_entries" in text
+    assert 'kiosk_analyses{status="pending"} 0.0' in text
+    health = http.get("/healthz").json()
+    assert health["analysis"] == {"enabled": True, "running": False, "pending": 0,
+                                  "last_error": None}
     assert http.get("/docs").status_code == 200
     assert http.get("/openapi.json").json()["info"]["title"] == "Interview kiosk local API"
 

@@ -37,6 +37,16 @@ class StoreCollector(Collector):
                            " GROUP BY kind"):
             outbox.add_metric([r["kind"]], r["n"])
         yield outbox
+        analyses = GaugeMetricFamily("kiosk_analyses", "Answer analyses by status",
+                                     labels=["status"])
+        counts = {r["status"]: r["n"] for r in store.all(
+            "SELECT status, count(*) AS n FROM analyses GROUP BY status")}
+        for status in ("pending", "running", "done", "failed"):
+            analyses.add_metric([status], counts.get(status, 0))
+        yield analyses
+        cpu = store.one("SELECT COALESCE(sum(cpu_s), 0) AS s FROM analyses")
+        yield GaugeMetricFamily("kiosk_analysis_cpu_seconds", "CPU time spent analysing"
+                                " answers", value=cpu["s"] if cpu else 0)
         found = store.one("SELECT count(*) AS n FROM audit")
         yield GaugeMetricFamily("kiosk_audit_entries", "Entries in the audit log",
                                 value=found["n"] if found else 0)
@@ -57,8 +67,14 @@ class Metrics:
 def healthz(k: KioskDep) -> dict[str, Any]:
     found = k.store.one("SELECT count(*) AS n FROM sessions WHERE state = 'in_progress'")
     now = k.store.now()
+    pending = k.store.one("SELECT count(*) AS n FROM analyses WHERE status IN"
+                          " ('pending', 'running')")
     return {"status": "ok", "device_id": k.config.device.id,
             "sessions_in_progress": found["n"] if found else 0,
+            "analysis": {"enabled": k.config.analysis.enabled,
+                         "running": k.analysis.running,
+                         "pending": pending["n"] if pending else 0,
+                         "last_error": k.analysis.last_error},
             "clock": {"utc": now.utc, "synced": now.synced, "boot": now.boot}}
 
 
