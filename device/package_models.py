@@ -15,6 +15,10 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from inference.scoring_metrics import DEMONSTRATION_METRICS as DEMONSTRATION_METRICS
+from inference.scoring_metrics import SPOKEN_METRICS as SPOKEN_METRICS
+from inference.scoring_models import Metric as Metric
+
 FORMAT = "kiosk-job-package/1"
 
 Language = Literal["zh-CN", "en", "ko"]
@@ -34,38 +38,8 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._
 '-', starting with a letter or digit). Ids stay unchanged across package versions so central HR
 can correlate kiosk scores with later on-the-job performance."""
 
-Metric = Literal[
-    "keyword_coverage",
-    "star_coverage",
-    "structure",
-    "speaking_rate",
-    "pause_ratio",
-    "filler_rate",
-    "word_confidence",
-    "answer_duration",
-    "completion_time",
-    "checklist",
-    "activity",
-    "facing_screen",
-    "expression",
-]
 METRICS: tuple[str, ...] = get_args(Metric)
-
-SPOKEN_METRICS: frozenset[str] = frozenset(
-    {
-        "keyword_coverage",
-        "star_coverage",
-        "structure",
-        "speaking_rate",
-        "pause_ratio",
-        "filler_rate",
-        "word_confidence",
-        "answer_duration",
-    }
-)
-"""Metrics measured on spoken answers; they need a question whose evidence names the competency."""
-DEMONSTRATION_METRICS: frozenset[str] = frozenset({"completion_time", "checklist", "activity"})
-"""Metrics measured on demonstrations; they need a demonstration listing the competency."""
+"""Metric names, defined once with the scoring that measures them."""
 
 StarElement = Literal["situation", "task", "action", "result"]
 STAR_ELEMENTS: tuple[str, ...] = get_args(StarElement)
