@@ -125,14 +125,19 @@ class FaceAnalyzer:
             yaw = pitch = facing = None
             expression = None
             if rank < self.analyse_faces:
-                mesh = self.mesh.estimate(frame, face) if self.mesh is not None else None
+                # Both crops while the face's pixels are in cache, then both models back to
+                # back, then the arithmetic on their outputs (each invoke evicts the caches).
+                meshing, classifier = self.mesh, self.expression
+                matrix = meshing.prepare(frame, face) if meshing is not None else None
+                read = classifier is not None and classifier.prepare(frame, face)
+                mesh = None if meshing is None or matrix is None else meshing.run(matrix)
+                probs = classifier.run() if classifier is not None and read else None
                 if mesh is not None and mesh.presence >= self.min_presence:
                     pose = mesh.pose()
                     yaw, pitch = pose.yaw, pose.pitch
                     facing = pose.facing(self.max_yaw, self.max_pitch)
-                if self.expression is not None:
-                    probs = self.expression.probabilities(frame, face)
-                    expression = None if probs is None else expression_dict(probs)
+                if probs is not None:
+                    expression = expression_dict(probs)
             observed.append(
                 FaceObservation(
                     box=face.to_box(),

@@ -128,10 +128,11 @@ def weighted_nms(
         for j in remaining[1:]:
             (cluster if iou(boxes[best], boxes[j]) > iou_threshold else rest).append(j)
         total = sum(scores[j] for j in cluster)
-        merged = [
-            sum(scores[j] * rows[j][c] for j in cluster) / total for c in range(len(rows[best]))
-        ]
-        out.append((merged, scores[best]))
+        merged = [0.0] * len(rows[best])  # summed row by row, in the cluster's order
+        for j in cluster:
+            weight = scores[j]
+            merged = [m + weight * v for m, v in zip(merged, rows[j], strict=True)]
+        out.append(([m / total for m in merged], scores[best]))
         remaining = rest
     return out
 

@@ -41,22 +41,32 @@ class ExpressionClassifier:
             )
         self.model = model
         self.margin = margin
+        self._crop = np.empty((INPUT_SIZE, INPUT_SIZE, 3), np.uint8)  # reused every face
+        self._gray = np.empty((INPUT_SIZE, INPUT_SIZE), np.uint8)
 
     def probabilities(
         self, frame: npt.NDArray[np.uint8], face: Detection
     ) -> npt.NDArray[np.float32] | None:
         """Seven probabilities for ``face`` in the BGR ``frame``; None when the face box lies
         outside the frame."""
+        return self.run() if self.prepare(frame, face) else None
+
+    def prepare(self, frame: npt.NDArray[np.uint8], face: Detection) -> bool:
+        """Write ``face``'s gray crop into the model's input; False (nothing written) when
+        the face box lies outside the frame. :meth:`run` then invokes the model."""
         h, w = frame.shape[:2]
         cx, cy = face.centre
         size = max(face.w * w, face.h * h) * (1 + 2 * self.margin)
-        found = square_crop(frame, cx * w, cy * h, size, INPUT_SIZE)
-        if found is None:
-            return None
-        gray = cv2.cvtColor(found[0], cv2.COLOR_BGR2GRAY)
+        if square_crop(frame, cx * w, cy * h, size, INPUT_SIZE, self._crop) is None:
+            return False
+        cv2.cvtColor(self._crop, cv2.COLOR_BGR2GRAY, dst=self._gray)
         view = self.model.input_view()
-        to_input(gray, _TO_SIGNED, view[0, :, :, 0])
+        to_input(self._gray, _TO_SIGNED, view[0, :, :, 0])
         del view  # the runtime will not run while a view of its memory is alive
+        return True
+
+    def run(self) -> npt.NDArray[np.float32]:
+        """Invoke the model on the input :meth:`prepare` wrote: the seven probabilities."""
         probs: npt.NDArray[np.float32] = self.model.invoke()[0].reshape(-1)
         return probs
 

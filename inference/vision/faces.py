@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
@@ -28,7 +27,7 @@ from inference.vision.anchors import (
     ssd_anchors,
     weighted_nms,
 )
-from inference.vision.crops import lookup_table, to_input
+from inference.vision.crops import lookup_table
 from inference.vision.errors import check_frame
 
 INPUT_SIZE = 128
@@ -69,6 +68,19 @@ class Scan:
 
     faces: list[Detection]
     brightness: float
+
+
+@dataclass(frozen=True, eq=False)
+class _Letterbox:
+    """Buffers for one image size: the black 128x128 BGR canvas whose ``inner`` view the
+    scaled image is written into (the padding stays black), its RGB copy, and the decoder
+    of that geometry."""
+
+    size: tuple[int, int]
+    canvas: npt.NDArray[np.uint8]
+    inner: npt.NDArray[np.uint8]
+    rgb: npt.NDArray[np.uint8]
+    decoder: Decoder
 
 
 class FaceDetector:
@@ -113,7 +125,7 @@ class FaceDetector:
             )
         self._box_out = model.outputs.index(regressors)
         self._score_out = 1 - self._box_out
-        self._decoders: dict[tuple[int, int], Decoder] = {}
+        self._letterboxes: dict[tuple[int, ...], _Letterbox] = {}
         self._min_logit = logit(min_score)
 
     def detect(self, frame: npt.NDArray[np.uint8], *, fine: bool = False) -> list[Detection]:
@@ -129,9 +141,7 @@ class FaceDetector:
         """
         check_frame(frame)
         h, w = frame.shape[:2]
-        found, small = self._detect_square(frame)
-        b, g, r, _ = cv2.mean(small)
-        brightness = 0.114 * b + 0.587 * g + 0.299 * r
+        found, brightness = self._detect_square(frame, measure=True)
         side = 0
         if fine:
             side = round(self.fine_tile * min(h, w))
@@ -139,24 +149,22 @@ class FaceDetector:
             side = min(h, w)
         if side >= MIN_TILE:
             found = _hard_nms(found + self._detect_tiles(frame, side), self.iou_threshold)
-        return Scan(faces=found[: self.max_faces], brightness=float(brightness))
+        return Scan(faces=found[: self.max_faces], brightness=brightness)
 
     def _detect_square(
-        self, image: npt.NDArray[np.uint8]
-    ) -> tuple[list[Detection], npt.NDArray[Any]]:
-        """Letterbox ``image`` to 128x128, run the model, map faces back to 0-1 of it."""
-        h, w = image.shape[:2]
-        scale = INPUT_SIZE / max(h, w)
-        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        small: npt.NDArray[Any] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        px, py = (INPUT_SIZE - nw) // 2, (INPUT_SIZE - nh) // 2
-        view = self.model.input_view()[0]  # filled in place: no copy into the runtime
-        view[:py] = view[py + nh :] = -1.0  # black padding; the runtime may reuse its memory
-        view[:, :px] = view[:, px + nw :] = -1.0
-        to_input(
-            cv2.cvtColor(small, cv2.COLOR_BGR2RGB), _TO_SIGNED, view[py : py + nh, px : px + nw]
-        )
-        del view
+        self, image: npt.NDArray[np.uint8], *, measure: bool = False
+    ) -> tuple[list[Detection], float]:
+        """Letterbox ``image`` to 128x128, run the model, map faces back to 0-1 of it; and
+        with ``measure`` the mean luma of the scaled image (else 0)."""
+        box = self._letterboxes.get(image.shape[:2]) or self._letterbox(image.shape[:2])
+        cv2.resize(image, box.size, dst=box.inner, interpolation=cv2.INTER_LINEAR)
+        brightness = 0.0
+        if measure:  # while the scaled image is still in cache
+            b, g, r, _ = cv2.mean(box.inner)
+            brightness = float(0.114 * b + 0.587 * g + 0.299 * r)
+        cv2.cvtColor(box.canvas, cv2.COLOR_BGR2RGB, dst=box.rgb)
+        # Black (-1) padding included: the input is written whole, in place, every pass.
+        cv2.LUT(box.rgb, _TO_SIGNED, dst=self.model.input_view()[0])
         self.model.invoke(copy_outputs=False)
         logits = self.model.output_view(self._score_out).reshape(-1)
         keep = np.flatnonzero(logits >= self._min_logit)
@@ -165,17 +173,32 @@ class FaceDetector:
         kept_logits = logits[keep].tolist()
         del logits  # views of the runtime's memory must be gone before its next invoke
         if not kept_logits:
-            return [], small
-        decoder = self._decoders.get((nw, nh))
-        if decoder is None:
-            decoder = Decoder(self.anchors, INPUT_SIZE, (px, py), (nw, nh))
-            self._decoders[(nw, nh)] = decoder
-        rows = decoder(self.model.output_view(self._box_out)[0], keep).tolist()
+            return [], brightness
+        rows = box.decoder(self.model.output_view(self._box_out)[0], keep).tolist()
         scores = [sigmoid(v) for v in kept_logits]
         faces = [
             _detection(row, score) for row, score in weighted_nms(rows, scores, self.iou_threshold)
         ]
-        return faces, small
+        return faces, brightness
+
+    def _letterbox(self, shape: tuple[int, ...]) -> _Letterbox:
+        """The letterbox of an image of ``shape`` (height, width), made once per shape."""
+        if len(self._letterboxes) >= 16:  # frames (and tiles) of many sizes: start over
+            self._letterboxes.clear()
+        h, w = shape[0], shape[1]
+        scale = INPUT_SIZE / max(h, w)
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        px, py = (INPUT_SIZE - nw) // 2, (INPUT_SIZE - nh) // 2
+        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+        box = _Letterbox(
+            size=(nw, nh),
+            canvas=canvas,
+            inner=canvas[py : py + nh, px : px + nw],
+            rgb=np.empty_like(canvas),
+            decoder=Decoder(self.anchors, INPUT_SIZE, (px, py), (nw, nh)),
+        )
+        self._letterboxes[(h, w)] = box
+        return box
 
     def _detect_tiles(self, frame: npt.NDArray[np.uint8], side: int) -> list[Detection]:
         """Faces found in a grid of overlapping ``side``-pixel square tiles (overlap at least

@@ -26,10 +26,11 @@ import numpy.typing as npt
 
 from inference.tflite import TFLiteModel
 from inference.vision.crops import (
+    Matrix,
     crop_to_image,
     lookup_table,
     rotated_crop,
-    square_crop,
+    square_input,
     to_input,
 )
 from inference.vision.faces import Detection
@@ -147,23 +148,36 @@ class FaceMesh:
         self.model = model
         self.rotate_min = math.radians(rotate_min_deg)
         self._points_out = next(i for i, s in enumerate(model.outputs) if s.shape[-1] == 1404)
+        self._crop = np.empty((INPUT_SIZE, INPUT_SIZE, 3), np.uint8)  # reused every face
+        self._scratch = (self._crop.reshape(-1), np.empty(self._crop.size, np.float32))
 
     def estimate(self, frame: npt.NDArray[np.uint8], face: Detection) -> Mesh | None:
         """Landmarks of ``face`` in the BGR ``frame`` (frame pixels); None when its ROI
         lies outside the frame."""
+        matrix = self.prepare(frame, face)
+        return None if matrix is None else self.run(matrix)
+
+    def prepare(self, frame: npt.NDArray[np.uint8], face: Detection) -> Matrix | None:
+        """Write ``face``'s crop into the model's input; its crop-to-frame affine, or None
+        when the ROI lies outside the frame. :meth:`run` then invokes the model (the two
+        are split so other crops of the same face can be cut while it is in cache)."""
         h, w = frame.shape[:2]
         roi = face_roi(face, w, h)
+        view = self.model.input_view()[0]
+        matrix: Matrix | None
         if abs(roi.angle) >= self.rotate_min:
-            crop, matrix = rotated_crop(frame, roi.cx, roi.cy, roi.size, roi.angle, INPUT_SIZE)
+            crop, matrix = rotated_crop(
+                frame, roi.cx, roi.cy, roi.size, roi.angle, INPUT_SIZE, self._crop
+            )
+            cv2.cvtColor(crop, cv2.COLOR_BGR2RGB, dst=crop)
+            to_input(crop, _TO_UNIT, view)
         else:
-            found = square_crop(frame, roi.cx, roi.cy, roi.size, INPUT_SIZE)
-            if found is None:
-                return None
-            crop, matrix = found
-        cv2.cvtColor(crop, cv2.COLOR_BGR2RGB, dst=crop)
-        view = self.model.input_view()
-        to_input(crop, _TO_UNIT, view[0])
+            matrix = square_input(frame, roi.cx, roi.cy, roi.size, _TO_UNIT, view, self._scratch)
         del view  # the runtime will not run while a view of its memory is alive
+        return matrix
+
+    def run(self, matrix: Matrix) -> Mesh:
+        """Invoke the model on the input :meth:`prepare` wrote; ``matrix`` is its affine."""
         outputs = self.model.invoke()
         raw = outputs[self._points_out].reshape(-1, 3)
         flag = float(outputs[1 - self._points_out].reshape(-1)[0])
