@@ -124,30 +124,27 @@ class Analyzer:
                 raise MediaError(f"{video}: no audio track to transcribe")
             return self.transcribe(wav, language)
 
-    def _vision(self, video: Path, expression: bool) -> VisionSummary:
+    def _vision(self, video: Path, expression: bool,
+                meter: ActivityMeter | None = None) -> VisionSummary:
+        """Faces on frames sampled from ``video`` (and motion into ``meter``, when given)."""
         faces = self.faces(expression)
         controller = RateController(self.settings.frame_rate)
         observed: list[FrameObservation] = []
         for frame in read_frames(video, fps=self.settings.frame_rate, controller=controller):
             started = time.perf_counter()
+            if meter is not None:
+                meter.update(frame.t, frame.image)
             observed.append(faces.analyse(frame.image, frame.t))
             controller.report(time.perf_counter() - started, cpu_load=cpu_load())
         return faces.summarise(observed)
 
     def _activity(self, video: Path, time_limit_s: float, expression: bool,
                   duration_s: float | None) -> tuple[ActivitySummary, VisionSummary]:
-        faces = self.faces(expression)
         meter = ActivityMeter()
-        controller = RateController(self.settings.frame_rate)
-        observed: list[FrameObservation] = []
-        for frame in read_frames(video, fps=self.settings.frame_rate, controller=controller):
-            started = time.perf_counter()
-            meter.update(frame.t, frame.image)
-            observed.append(faces.analyse(frame.image, frame.t))
-            controller.report(time.perf_counter() - started, cpu_load=cpu_load())
+        vision = self._vision(video, expression, meter)
         if duration_s is None or duration_s <= 0:
             duration_s = probe(video).duration_s
-        return meter.summary(time_limit_s, duration_s=duration_s), faces.summarise(observed)
+        return meter.summary(time_limit_s, duration_s=duration_s), vision
 
 
 __all__ = ["Analyzer", "QuestionVocabulary", "Settings", "content_analysis"]
