@@ -115,6 +115,67 @@ class AnalysisConfig(_Section):
     )
 
 
+class SyncConfig(_Section):
+    enabled: bool = Field(True, description="Run delivery to central (`kiosk sync`).")
+    transport: Literal["mqtt", "https"] = Field(
+        "mqtt", description="How messages travel: MQTT 5, or HTTPS for sites where MQTT is"
+        " blocked. Media always goes over HTTPS.")
+    mqtt_host: str = Field("localhost", description="Central's MQTT broker host.")
+    mqtt_port: int = Field(8883, ge=1, le=65535, description="Broker port (TLS).")
+    keepalive_s: int = Field(
+        30, ge=5, le=3600, description="MQTT keepalive; a dead link is noticed within two.")
+    session_expiry_s: int = Field(
+        7 * 86400, ge=0, le=0xFFFFFFFF,
+        description="How long the broker keeps the box's MQTT session while it is away.")
+    https_url: str | None = Field(
+        None, description="Central's HTTPS base URL (ingest, media upload, document polling).")
+    ca_file: Path | None = Field(
+        None, description="Central's CA certificate (pinned); `<data_dir>/secrets/central-ca.pem`"
+        " when unset.")
+    cert_file: Path | None = Field(
+        None, description="Device certificate for mutual TLS; `<data_dir>/secrets/device.pem`"
+        " when unset (used if present).")
+    key_file: Path | None = Field(
+        None, description="Device private key; `<data_dir>/secrets/device.key` when unset.")
+    signing_key_file: Path | None = Field(
+        None, description="Central's Ed25519 public key for documents (pinned at provisioning);"
+        " `<data_dir>/secrets/central-signing.pub` when unset.")
+    window: int = Field(
+        32, ge=1, le=1000, description="Messages in flight at once, awaiting central's ack.")
+    ack_timeout_s: float = Field(
+        60.0, ge=1, le=86400, description="Resend a message central has not acked after this.")
+    backoff_initial_s: float = Field(
+        1.0, gt=0, le=600, description="First wait after a failed connection (seconds).")
+    backoff_max_s: float = Field(
+        300.0, gt=0, le=86400, description="Longest wait between connection attempts.")
+    poll_interval_s: float = Field(
+        300.0, ge=1, le=86400, description="How often documents are fetched over HTTPS.")
+    chunk_bytes: int = Field(
+        1_048_576, ge=4096, le=64 * 1_048_576, description="Media upload chunk size.")
+    bandwidth_kbps: int = Field(
+        0, ge=0, description="Upload cap in kilobits per second; 0 for none.")
+    metered: bool = Field(
+        False, description="Metered link: results and reports go, media waits.")
+    upload_media: bool = Field(
+        False, description="Send recordings to central (when the job's consent allows).")
+    max_document_bytes: int = Field(
+        4 * 1_048_576, ge=1024, le=64 * 1_048_576,
+        description="Largest signed document from central; larger ones are rejected unread.")
+
+
+class StorageConfig(_Section):
+    quota_mb: int = Field(
+        8192, ge=16, description="Space the box may use for media and queued messages (MiB).")
+    reserve_mb: int = Field(
+        512, ge=0, description="Stop taking new sessions when less than this is left of the"
+        " quota or of the disk (MiB), so sessions in progress can finish.")
+    media_retention_days: float = Field(
+        30.0, ge=0, le=3650,
+        description="Days a recording stays on the box after central has it.")
+    acked_retention_days: float = Field(
+        7.0, ge=0, le=3650, description="Days a delivered message is kept for inspection.")
+
+
 class KioskConfig(_Section):
     data_dir: Path = Field(
         Path("var/kiosk"),
@@ -128,6 +189,9 @@ class KioskConfig(_Section):
     analysis: AnalysisConfig = Field(
         default_factory=AnalysisConfig, description="On-device analysis."
     )
+    sync: SyncConfig = Field(default_factory=SyncConfig, description="Delivery to central.")
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Storage budget and retention.")
 
     @property
     def db_path(self) -> Path:
@@ -140,6 +204,10 @@ class KioskConfig(_Section):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    def secret(self, configured: Path | None, name: str) -> Path:
+        """A secret file: the configured path, or ``<data_dir>/secrets/<name>``."""
+        return configured or self.secrets_dir / name
 
     @property
     def models_dir(self) -> Path:

@@ -268,3 +268,57 @@ def m002_analysis(db: Database) -> None:
     """Per-answer analysis results (resumable after a crash) and staff checklist scores."""
     for statement in _split(_SCHEMA_2):
         db.conn.execute(statement)
+
+
+_SCHEMA_3 = """
+ALTER TABLE outbox ADD COLUMN session_seq INTEGER;
+ALTER TABLE outbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox SET bytes = length(payload);
+
+CREATE TABLE session_seqs (
+    session_id TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
+
+ALTER TABLE inbox ADD COLUMN doc_kind TEXT;
+ALTER TABLE inbox ADD COLUMN scope TEXT;
+ALTER TABLE inbox ADD COLUMN version INTEGER;
+ALTER TABLE inbox ADD COLUMN digest TEXT;
+ALTER TABLE inbox ADD COLUMN via TEXT;
+
+CREATE TABLE document_versions (
+    kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    applied TEXT NOT NULL,
+    PRIMARY KEY (kind, scope)
+);
+
+CREATE TABLE central_settings (
+    section TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    PRIMARY KEY (section, key)
+);
+
+CREATE TABLE sync_link (
+    transport TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    since TEXT NOT NULL,
+    detail TEXT,
+    reconnects INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0,
+    acked INTEGER NOT NULL DEFAULT 0,
+    updated TEXT NOT NULL
+);
+"""
+
+
+@migrations()
+def m003_sync(db: Database) -> None:
+    """Delivery order per session, signed documents from central, link state for staff."""
+    for statement in _split(_SCHEMA_3):
+        db.conn.execute(statement)

@@ -7,6 +7,7 @@ agent reads rows in order and marks them done only when central acknowledges the
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,17 +65,19 @@ def enqueue(
         recorded_at=StampModel(**at.to_dict()),
         body=body,
     )
+    payload = dumps(envelope.model_dump(mode="json", exclude={"session_seq"}))
     db.execute(
-        "INSERT INTO outbox (message_id, kind, session_id, priority, payload, created, hold_until)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (message_id, kind, session_id, priority, payload, created, hold_until,"
+        " bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             message_id,
             kind,
             session_id,
             PRIORITY[kind],
-            dumps(envelope.model_dump(mode="json")),
+            payload,
             stamp_json(at),
             stamp_json(hold_until) if hold_until else None,
+            len(payload.encode()),
         ),
     )
     return message_id
@@ -112,3 +115,127 @@ def depth(db: Database) -> dict[str, int]:
             db, "SELECT kind, count(*) AS n FROM outbox WHERE status != 'acked' GROUP BY kind"
         )
     }
+
+
+# -- delivery (used by the sync agent) ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message on its way: the row's order keys and the exact bytes to send."""
+
+    seq: int
+    message_id: str
+    kind: str
+    session_id: str | None
+    session_seq: int | None
+    payload: bytes
+
+
+def next_batch(
+    db: Database, now: Stamp, limit: int, in_flight: Collection[str] = (),
+    *, metered: bool = False,
+) -> list[dict[str, Any]]:
+    """Rows that may be sent now, in delivery order (priority, then outbox order).
+
+    A session's messages go strictly in outbox order: a message waits while an earlier
+    one of its session is neither acknowledged, nor in flight, nor chosen before it in
+    this batch (a held terminate holds back the report that follows it). In metered mode
+    media stays queued.
+    """
+    if limit <= 0:
+        return []
+    busy = set(in_flight)
+    scan = rows(
+        db,
+        "SELECT seq, message_id, kind, session_id, hold_until FROM outbox"
+        " WHERE status != 'acked' ORDER BY priority, seq LIMIT ?",
+        (limit + len(busy) + 64,),
+    )
+    sessions = sorted({r["session_id"] for r in scan if r["session_id"]})
+    earlier: dict[str, list[dict[str, Any]]] = {}
+    for chunk in _chunks(sessions, 500):
+        marks = ",".join("?" * len(chunk))
+        for r in rows(db, f"SELECT seq, message_id, session_id FROM outbox WHERE status !="  # noqa: S608
+                      f" 'acked' AND session_id IN ({marks}) ORDER BY seq", tuple(chunk)):
+            earlier.setdefault(r["session_id"], []).append(r)
+    chosen: list[dict[str, Any]] = []
+    for r in scan:
+        if r["message_id"] in busy:
+            continue
+        if metered and r["kind"] == "media":
+            continue
+        if not is_due(load_stamp(r["hold_until"]), now):
+            continue
+        sid = r["session_id"]
+        if sid and any(e["seq"] < r["seq"] and e["message_id"] not in busy
+                       for e in earlier.get(sid, ())):
+            continue
+        chosen.append(r)
+        busy.add(r["message_id"])
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def claim(db: Database, message_ids: Sequence[str], now: Stamp) -> list[Outgoing]:
+    """Mark rows as sent (inside the caller's transaction) and return what to send.
+
+    A message gets its place in its session (``session_seq``) the first time it is
+    claimed and keeps it for every resend, so central can put a session's messages back
+    in order whatever the network did to them.
+    """
+    out: list[Outgoing] = []
+    for message_id in message_ids:
+        r = row(db, "SELECT seq, message_id, kind, session_id, session_seq, payload, status"
+                " FROM outbox WHERE message_id = ?", (message_id,))
+        if r is None or r["status"] == "acked":
+            continue
+        session_seq = r["session_seq"]
+        if session_seq is None and r["session_id"]:
+            counter = row(db, "INSERT INTO session_seqs (session_id, last) VALUES (?, 1)"
+                          " ON CONFLICT (session_id) DO UPDATE SET last = last + 1"
+                          " RETURNING last", (r["session_id"],))
+            assert counter is not None
+            session_seq = int(counter["last"])
+        db.execute("UPDATE outbox SET status = 'sent', attempts = attempts + 1,"
+                   " last_attempt = ?, session_seq = ? WHERE message_id = ?",
+                   (stamp_json(now), session_seq, message_id))
+        envelope = json.loads(r["payload"])
+        if session_seq is not None:
+            envelope["session_seq"] = session_seq
+        out.append(Outgoing(r["seq"], message_id, r["kind"], r["session_id"], session_seq,
+                            dumps(envelope).encode()))
+    return out
+
+
+def mark_acked(db: Database, message_ids: Iterable[str], now: Stamp) -> int:
+    """Central has these messages: finish their rows. Returns how many were newly done.
+
+    Unknown and already acknowledged ids are ignored (acks can be late or duplicated).
+    A ``media`` message's ack also marks its recording as held by central.
+    """
+    done = 0
+    at = stamp_json(now)
+    for message_id in message_ids:
+        r = row(db, "UPDATE outbox SET status = 'acked', acked = ?, last_error = NULL"
+                " WHERE message_id = ? AND status != 'acked' RETURNING kind, payload",
+                (at, message_id))
+        if r is None:
+            continue
+        done += 1
+        if r["kind"] == "media":
+            media_id = json.loads(r["payload"])["body"].get("media_id")
+            db.execute("UPDATE media SET acked = ? WHERE id = ? AND acked IS NULL",
+                       (at, media_id))
+    return done
+
+
+def record_error(db: Database, message_id: str, error: str) -> None:
+    """Keep the row and say why it has not gone (central refused it, the link failed)."""
+    db.execute("UPDATE outbox SET last_error = ? WHERE message_id = ? AND status != 'acked'",
+               (error[:500], message_id))

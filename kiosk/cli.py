@@ -16,11 +16,10 @@ from typing import Any
 from device.config import KioskConfig, load_config
 from device.errors import ConfigError, KioskError
 from inference.errors import InferenceError
-from kiosk import analyze, cli_models
+from kiosk import analyze, cli_models, cli_receiver, cli_sync
 
 #: Subcommands that belong to parts of the product not in this build yet.
 NOT_BUILT = {
-    "sync": "the sync agent (store-and-forward to central HR)",
     "tui": "the technician's terminal UI",
     "provision": "provisioning (enrol, status, systemd, wipe)",
 }
@@ -199,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     cli_models.register(sub)
+    cli_sync.register(sub)
+    cli_receiver.register(sub)
     analyze.register(sub)
 
     demo = add("demo", cmd_demo, "Run a scripted interview through the session engine.")

@@ -27,10 +27,12 @@ def test_schema_has_every_table_and_migrations_apply_once(tmp_path: Path) -> Non
     store = Store(tmp_path / "k.db")
     tables = {r["name"] for r in store.all("SELECT name FROM sqlite_master WHERE type='table'")}
     for name in ("jobs", "question_sets", "candidates", "sessions", "answers", "results",
-                 "media", "audit", "outbox", "inbox", "usage", "tokens", "analyses", "checklists"):
+                 "media", "audit", "outbox", "inbox", "usage", "tokens", "analyses", "checklists",
+                 "session_seqs", "document_versions", "central_settings", "sync_link"):
         assert name in tables
     applied = store.all("SELECT name FROM _sqlite_migrations")
-    assert [r["name"] for r in applied] == ["m001_initial_schema", "m002_analysis"]
+    assert [r["name"] for r in applied] == ["m001_initial_schema", "m002_analysis",
+                                                   "m003_sync"]
 
 
 def test_garbage_file_is_refused_with_its_path(tmp_path: Path) -> None:
