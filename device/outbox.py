@@ -133,14 +133,15 @@ class Outgoing:
 
 def next_batch(
     db: Database, now: Stamp, limit: int, in_flight: Collection[str] = (),
-    *, metered: bool = False,
+    *, metered: bool = False, held: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """Rows that may be sent now, in delivery order (priority, then outbox order).
 
     A session's messages go strictly in outbox order: a message waits while an earlier
     one of its session is neither acknowledged, nor in flight, nor chosen before it in
-    this batch (a held terminate holds back the report that follows it). In metered mode
-    media stays queued.
+    this batch (a held terminate holds back the report that follows it). ``held`` names
+    messages not to send now (waiting out a retry delay); they hold back their session's
+    later messages too. In metered mode media stays queued.
     """
     if limit <= 0:
         return []
@@ -149,7 +150,7 @@ def next_batch(
         db,
         "SELECT seq, message_id, kind, session_id, hold_until FROM outbox"
         " WHERE status != 'acked' ORDER BY priority, seq LIMIT ?",
-        (limit + len(busy) + 64,),
+        (limit + len(busy) + len(held) + 64,),
     )
     sessions = sorted({r["session_id"] for r in scan if r["session_id"]})
     earlier: dict[str, list[dict[str, Any]]] = {}
@@ -159,21 +160,24 @@ def next_batch(
                       f" 'acked' AND session_id IN ({marks}) ORDER BY seq", tuple(chunk)):
             earlier.setdefault(r["session_id"], []).append(r)
     chosen: list[dict[str, Any]] = []
-    for r in scan:
-        if r["message_id"] in busy:
-            continue
-        if metered and r["kind"] == "media":
-            continue
-        if not is_due(load_stamp(r["hold_until"]), now):
-            continue
+    waiting = [r for r in scan if r["message_id"] not in busy and r["message_id"] not in held
+               and not (metered and r["kind"] == "media")
+               and is_due(load_stamp(r["hold_until"]), now)]
+
+    def free(r: dict[str, Any]) -> bool:
         sid = r["session_id"]
-        if sid and any(e["seq"] < r["seq"] and e["message_id"] not in busy
-                       for e in earlier.get(sid, ())):
-            continue
+        return not (sid and any(e["seq"] < r["seq"] and e["message_id"] not in busy
+                                for e in earlier.get(sid, ())))
+
+    while waiting and len(chosen) < limit:
+        # Take the first free message in priority order; choosing it can free the next one
+        # of its session, so look again from the top.
+        first = next((i for i, r in enumerate(waiting) if free(r)), None)
+        if first is None:
+            break
+        r = waiting.pop(first)
         chosen.append(r)
         busy.add(r["message_id"])
-        if len(chosen) >= limit:
-            break
     return chosen
 
 

@@ -3,14 +3,100 @@
 from __future__ import annotations
 
 import argparse
+import json
+import signal
+import sys
+import threading
+import time
 from typing import Any
+
+from device.config import KioskConfig
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("sync", help="Deliver the outbox to central and apply what it sends.",
-                       description="Deliver the outbox to central and apply what it sends.")
-    p.set_defaults(handler=_not_yet)
+    p = sub.add_parser(
+        "sync", help="Deliver the outbox to central and apply what central sends.",
+        description="Run the sync agent (kiosk-sync): deliver the outbox to central over MQTT 5"
+        " or HTTPS, upload recordings, and apply signed documents from central. Runs until"
+        " stopped (SIGTERM/SIGINT).")
+    p.add_argument("--until-drained", action="store_true",
+                   help="exit 0 once every queued message is acknowledged by central")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="with --until-drained: give up after this many seconds (exit 1)")
+    p.set_defaults(handler=cmd_sync)
+    actions = p.add_subparsers(dest="sync_command", metavar="ACTION")
+    st = actions.add_parser("status", help="Link state and what is waiting for central.")
+    st.add_argument("--json", action="store_true", help="print JSON")
+    st.set_defaults(handler=cmd_sync_status)
 
 
-def _not_yet(args: argparse.Namespace, config: Any) -> int:
-    raise SystemExit("kiosk sync: not wired yet")
+def _open_store(config: KioskConfig) -> Any:
+    from device.store import Store
+
+    return Store(config.db_path, busy_timeout_ms=config.store.busy_timeout_ms,
+                 check_integrity=config.store.check_integrity)
+
+
+def cmd_sync(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device import logs
+    from sync_agent.service import build
+
+    logs.setup(config.logging.level, config.logging.format)
+    if not config.sync.enabled:
+        print("kiosk sync: [sync] enabled = false; nothing to do", file=sys.stderr)
+        return 0
+    store = _open_store(config)
+    try:
+        service = build(config, store)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        if not args.until_drained:
+            service.run(stop)
+            return 0
+        deadline = None if args.timeout is None else time.monotonic() + args.timeout
+        worker = threading.Thread(target=service.run, args=(stop,), name="kiosk-sync")
+        worker.start()
+        try:
+            while not stop.is_set():
+                if service.agent.drained():
+                    print("kiosk sync: every message is acknowledged by central")
+                    return 0
+                if deadline is not None and time.monotonic() > deadline:
+                    print(f"kiosk sync: not drained after {args.timeout:g} s", file=sys.stderr)
+                    return 1
+                stop.wait(0.2)
+            return 0
+        finally:
+            stop.set()
+            worker.join()
+    finally:
+        store.close()
+
+
+def cmd_sync_status(args: argparse.Namespace, config: KioskConfig) -> int:
+    from sync_agent.service import status
+
+    store = _open_store(config)
+    try:
+        found = status(store)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+        return 0
+    if not found["links"]:
+        print("link: the sync agent has not run yet")
+    for link in found["links"]:
+        detail = f" ({link['detail']})" if link["detail"] else ""
+        print(f"link {link['transport']}: {link['state']}{detail}; reconnects"
+              f" {link['reconnects']}, sent {link['sent']}, acked {link['acked']}")
+    depth = found["outbox_depth"]
+    total = sum(depth.values())
+    parts = ", ".join(f"{kind} {n}" for kind, n in sorted(depth.items()))
+    print(f"waiting for central: {total}" + (f" ({parts})" if parts else ""))
+    oldest = found["oldest"]
+    if oldest and oldest["last_error"]:
+        print(f"oldest: {oldest['message_id']} ({oldest['kind']}), {oldest['attempts']}"
+              f" attempts, last error: {oldest['last_error']}")
+    return 0

@@ -1,0 +1,318 @@
+"""The sync agent: the outbox to central, and central's documents to the store.
+
+One loop owns the store connection; the links' threads only hand it events. A message
+leaves the outbox only when central's application-level ack names it. Until then it is
+re-sent: after every new connection (in order, from the outbox, never from paho's memory)
+and when its ack is overdue. Central dedupes by message id and puts a session's messages
+back in order by ``session_seq``, so a resend is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from device import outbox
+from device.config import KioskConfig
+from device.outbox import Identity, Outgoing
+from device.store import Store
+from sync_agent.backoff import Backoff, Throttle
+from sync_agent.errors import LinkError
+from sync_agent.events import (
+    AckReceived,
+    Disconnected,
+    DocumentReceived,
+    Event,
+    MediaFailed,
+    MediaUploaded,
+    Published,
+)
+from sync_agent.linkstate import LinkState
+from sync_agent.media import MediaUploader, Upload
+
+log = logging.getLogger(__name__)
+
+
+class Link(Protocol):
+    name: str
+    epoch: int
+
+    @property
+    def connected(self) -> bool: ...
+
+    def connect(self) -> None: ...
+
+    def publish(self, out: Outgoing) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class InFlight:
+    out: Outgoing
+    sent_at: float
+    epoch: int
+
+
+DocumentHandler = Callable[[bytes, str], str]
+
+
+class SyncAgent:
+    """Delivery loop over one link. ``step()`` is one turn; ``run()`` turns until stopped."""
+
+    def __init__(
+        self, config: KioskConfig, store: Store, link: Link, events: queue.Queue[Event], *,
+        on_document: DocumentHandler | None = None,
+        uploader: MediaUploader | None = None,
+        poll: Callable[[], None] | None = None,
+        publish_status: Callable[[int], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.link = link
+        self.events = events
+        self.identity = Identity(config.device.id, config.device.tenant, config.device.site)
+        self.on_document = on_document
+        self.uploader = uploader
+        self.poll = poll
+        self.publish_status = publish_status
+        self.monotonic = monotonic
+        sync = config.sync
+        self.backoff = Backoff(sync.backoff_initial_s, sync.backoff_max_s)
+        self.throttle = Throttle(sync.bandwidth_kbps)
+        self.state = LinkState(link.name)
+        self.in_flight: dict[str, InFlight] = {}
+        self.mids: dict[tuple[int, int], str] = {}
+        self.retry_at: dict[str, float] = {}
+        self.retry_backoff: dict[str, Backoff] = {}
+        self.uploading: set[str] = set()
+        self.uploaded: set[str] = set()
+        self.next_connect = 0.0
+        self.next_status = 0.0
+        self.next_poll = 0.0
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("sync agent started (%s, device %s)", self.link.name, self.identity.device_id)
+        try:
+            while not stop.is_set():
+                self.step(wait_s=0.05)
+        finally:
+            self.link.close()
+            self.state.set("stopped")
+            self.state.flush(self.store, force=True)
+            if self.uploader is not None:
+                self.uploader.close()
+
+    def step(self, wait_s: float = 0.0) -> None:
+        now = self.monotonic()
+        if not self.link.connected:
+            if now < self.next_connect:
+                self._handle_events(min(wait_s, self.next_connect - now))
+                self.state.flush(self.store)
+                return
+            self._connect()
+            if not self.link.connected:
+                return
+        self._expire_overdue(now)
+        self._fill()
+        self._handle_events(wait_s)
+        self._periodic()
+        self.state.flush(self.store)
+
+    def _connect(self) -> None:
+        self.state.set("connecting")
+        try:
+            self.link.connect()
+        except LinkError as exc:
+            delay = self.backoff.next_delay()
+            self.next_connect = self.monotonic() + delay
+            self.state.set("offline", str(exc))
+            log.warning("link to central down: %s (next try in %.1f s)", exc, delay)
+            self.state.flush(self.store, force=True)
+            return
+        if self.state.reconnects or self.state.sent:
+            log.info("link to central up again")
+        self.state.reconnects += 1
+        self.backoff.reset()
+        # A new connection: everything not acked goes again, from the outbox, in order.
+        self.in_flight.clear()
+        self.mids.clear()
+        self.state.set("online")
+        self.next_status = 0.0
+        self.state.flush(self.store, force=True)
+
+    def _lost(self, reason: str) -> None:
+        self.link.close()
+        self.in_flight.clear()
+        self.mids.clear()
+        delay = self.backoff.next_delay()
+        self.next_connect = self.monotonic() + delay
+        self.state.set("offline", reason)
+        log.warning("link to central lost: %s (reconnecting in %.1f s)", reason, delay)
+
+    # -- sending ------------------------------------------------------------------------
+
+    def _expire_overdue(self, now: float) -> None:
+        timeout = self.config.sync.ack_timeout_s
+        for message_id, item in list(self.in_flight.items()):
+            if now - item.sent_at > timeout:
+                del self.in_flight[message_id]  # eligible again: resent below
+        for message_id, at in list(self.retry_at.items()):
+            if now >= at:
+                del self.retry_at[message_id]
+
+    def _fill(self) -> None:
+        room = self.config.sync.window - len(self.in_flight)
+        if room <= 0:
+            return
+        busy = set(self.in_flight) | self.uploading
+        with self.store.transaction() as db:
+            batch = outbox.next_batch(db, self.store.now(), room, busy,
+                                      metered=self.config.sync.metered, held=self.retry_at)
+            ready = []
+            for r in batch:
+                if r["kind"] == "media" and r["message_id"] not in self.uploaded:
+                    self._start_upload(db, r["message_id"])
+                else:
+                    ready.append(r["message_id"])
+            claimed = outbox.claim(db, ready, self.store.now())
+        for out in claimed:
+            if not self._send(out):
+                return
+
+    def _send(self, out: Outgoing) -> bool:
+        self.throttle.take(len(out.payload))
+        try:
+            mid = self.link.publish(out)
+        except LinkError as exc:
+            self._lost(str(exc))
+            return False
+        epoch = self.link.epoch
+        self.in_flight[out.message_id] = InFlight(out, self.monotonic(), epoch)
+        if mid:
+            self.mids[(epoch, mid)] = out.message_id
+        self.state.count(sent=1)
+        return True
+
+    def _start_upload(self, db: Any, message_id: str) -> None:
+        if self.uploader is None:
+            outbox.record_error(db, message_id, "media waits: no HTTPS URL for uploads is set")
+            self.retry_at[message_id] = self.monotonic() + self.config.sync.backoff_max_s
+            return
+        found = db.execute("SELECT payload FROM outbox WHERE message_id = ?",
+                           (message_id,)).fetchone()
+        body = json.loads(found[0])["body"]
+        media = db.execute("SELECT path, bytes, sha256, session_id FROM media WHERE id = ?",
+                           (body["media_id"],)).fetchone()
+        if media is None or media[2] is None:
+            outbox.record_error(db, message_id, f"media {body['media_id']} is not on the box")
+            self._defer(message_id)
+            return
+        self.uploading.add(message_id)
+        self.uploader.submit(Upload(message_id, body["media_id"], Path(media[0]), {
+            "bytes": media[1], "sha256": media[2], "session_id": media[3],
+            "content_type": body.get("content_type", "application/octet-stream")}))
+
+    def _defer(self, message_id: str) -> None:
+        """Retry one message later, with its own backoff (central refused it, or the ACL)."""
+        backoff = self.retry_backoff.setdefault(
+            message_id, Backoff(self.config.sync.backoff_initial_s,
+                                self.config.sync.backoff_max_s))
+        self.retry_at[message_id] = self.monotonic() + backoff.next_delay()
+        self.in_flight.pop(message_id, None)
+
+    # -- events -------------------------------------------------------------------------
+
+    def _handle_events(self, wait_s: float) -> None:
+        batch: list[Event] = []
+        try:
+            batch.append(self.events.get(timeout=wait_s) if wait_s > 0
+                         else self.events.get_nowait())
+            while len(batch) < 1000:
+                batch.append(self.events.get_nowait())
+        except queue.Empty:
+            pass
+        if not batch:
+            return
+        acked: list[str] = []
+        errors: dict[str, str] = {}
+        for event in batch:
+            if isinstance(event, AckReceived):
+                acked.extend(event.ack.acked)
+                for rejection in event.ack.rejected:
+                    errors[rejection.message_id] = f"central refused it: {rejection.reason}"
+            elif isinstance(event, Published):
+                message_id = self.mids.pop((event.epoch, event.mid), None)
+                if message_id is not None and event.failure is not None:
+                    errors[message_id] = f"the broker refused it: {event.failure}"
+            elif isinstance(event, Disconnected):
+                if event.epoch == self.link.epoch:  # not a connection already given up
+                    self._lost(event.reason)
+            elif isinstance(event, DocumentReceived):
+                self._document(event)
+            elif isinstance(event, MediaUploaded):
+                self.uploading.discard(event.message_id)
+                self.uploaded.add(event.message_id)
+            elif isinstance(event, MediaFailed):
+                self.uploading.discard(event.message_id)
+                errors[event.message_id] = event.reason
+        self._settle(acked, errors)
+
+    def _settle(self, acked: list[str], errors: dict[str, str]) -> None:
+        if not acked and not errors:
+            return
+        with self.store.transaction() as db:
+            done = outbox.mark_acked(db, acked, self.store.now()) if acked else 0
+            for message_id, reason in errors.items():
+                outbox.record_error(db, message_id, reason)
+        for message_id in acked:
+            self.in_flight.pop(message_id, None)
+            self.retry_backoff.pop(message_id, None)
+            self.uploaded.discard(message_id)
+        for message_id, reason in errors.items():
+            if message_id not in acked:
+                log.warning("message %s not delivered: %s", message_id, reason)
+                self._defer(message_id)
+        self.state.count(acked=done)
+
+    def _document(self, event: DocumentReceived) -> None:
+        if self.on_document is None:
+            log.warning("a document from central arrived but this agent cannot apply documents")
+            return
+        outcome = self.on_document(event.data, event.via)
+        log.info("document from central (%s): %s", event.via, outcome)
+
+    def _periodic(self) -> None:
+        now = self.monotonic()
+        if self.publish_status is not None and now >= self.next_status:
+            self.next_status = now + 60.0
+            with self.store.read() as db:
+                depth = sum(outbox.depth(db).values())
+            try:
+                self.publish_status(depth)
+            except LinkError as exc:
+                self._lost(str(exc))
+        if self.poll is not None and now >= self.next_poll:
+            self.next_poll = now + self.config.sync.poll_interval_s
+            try:
+                self.poll()
+            except LinkError as exc:
+                log.warning("document poll failed: %s", exc)
+                self.next_poll = now + min(60.0, self.config.sync.poll_interval_s)
+
+    # -- for tests, benchmarks and ``kiosk sync --until-drained`` ------------------------
+
+    def drained(self) -> bool:
+        with self.store.read() as db:
+            waiting = outbox.depth(db)
+        return not self.in_flight and not self.uploading and not waiting

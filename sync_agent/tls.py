@@ -1,0 +1,43 @@
+"""TLS for both transports: central's CA pinned, the device certificate when provisioned."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.config import KioskConfig
+from sync_agent.errors import LinkError
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path
+    cert: Path | None
+    key: Path | None
+
+    @classmethod
+    def from_config(cls, config: KioskConfig) -> TlsFiles:
+        sync = config.sync
+        cert = config.secret(sync.cert_file, "device.pem")
+        key = config.secret(sync.key_file, "device.key")
+        has_cert = sync.cert_file is not None or cert.exists()
+        return cls(ca=config.secret(sync.ca_file, "central-ca.pem"),
+                   cert=cert if has_cert else None, key=key if has_cert else None)
+
+    def context(self) -> ssl.SSLContext:
+        """A client context trusting only central's CA (not the system store)."""
+        try:
+            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.ca))
+        except (OSError, ssl.SSLError) as exc:
+            raise LinkError(f"{self.ca}: central's CA certificate cannot be loaded ({exc});"
+                            " the box cannot talk to central until it is provisioned") from None
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.cert is not None:
+            try:
+                ctx.load_cert_chain(str(self.cert), str(self.key) if self.key else None)
+            except (OSError, ssl.SSLError) as exc:
+                raise LinkError(
+                    f"{self.cert}: the device certificate or its key cannot be loaded ({exc})"
+                ) from None
+        return ctx
