@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sqlite_utils import Database
 
+from device import outbox
 from device.clock import Stamp
 from device.errors import SessionRuleError
-from device.store import row, stamp_json
+from device.outbox import Identity
+from device.store import row, rows, stamp_json
 
 MediaKind = Literal["audio", "video"]
 
@@ -38,3 +41,34 @@ def attach(db: Database, answer_id: str, kind: MediaKind, path: Path, now: Stamp
     db.execute("UPDATE usage SET media_bytes = media_bytes + ? WHERE session_id = ?",
                (size, answer["session_id"]))
     return media_id
+
+
+CONTENT_TYPES = {"audio": "audio/wav", "video": "video/mp4"}
+
+
+def announce_session_media(db: Database, identity: Identity, now: Stamp, session: Mapping[str, Any]
+                           ) -> list[str]:
+    """Queue a ``media`` message for each recording of a session not yet on its way.
+
+    The sync agent uploads the file (HTTPS, resumable) before it sends the message; central's
+    ack of the message is what marks the recording as held by central. Called when a session
+    ends, if the box is set to send recordings (``[sync] upload_media``).
+    """
+    found = rows(
+        db,
+        "SELECT id, answer_id, kind, bytes, sha256 FROM media m WHERE session_id = ?"
+        " AND acked IS NULL AND purged IS NULL AND sha256 IS NOT NULL AND NOT EXISTS"
+        " (SELECT 1 FROM outbox o WHERE o.kind = 'media' AND o.session_id = m.session_id"
+        " AND json_extract(o.payload, '$.body.media_id') = m.id) ORDER BY created, id",
+        (session["id"],),
+    )
+    return [
+        outbox.enqueue(
+            db, identity, now, "media",
+            {"media_id": m["id"], "answer_id": m["answer_id"], "kind": m["kind"],
+             "bytes": m["bytes"], "sha256": m["sha256"],
+             "content_type": CONTENT_TYPES.get(m["kind"], "application/octet-stream")},
+            session_id=session["id"], drill=bool(session["drill"]),
+        )
+        for m in found
+    ]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from device.config import KioskConfig, load_config
-from device.contract import Envelope
+from device.contract import Ack, ConfigBody, DeletionBody, Envelope, SignedDocument, Status
 from device.package import package_json_schema
 from device.roster import roster_json_schema
 
@@ -56,6 +56,14 @@ def _model_manifest() -> dict[str, Any]:
     return _titled(Manifest.model_json_schema(), "Model manifest (kiosk-model-manifest/1)")
 
 
+def _contract(model: type[Any], name: str, title: str) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        return {"$schema": DRAFT, "$id": f"https://schemas.kiosk.local/v1/{name}",
+                **model.model_json_schema(), "title": title}
+
+    return build
+
+
 def _titled(schema: dict[str, Any], title: str) -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": title}
 
@@ -64,6 +72,14 @@ GENERATED: dict[str, Callable[[], dict[str, Any]]] = {
     "job-package.schema.json": package_json_schema,
     "roster.schema.json": roster_json_schema,
     "message-envelope.schema.json": _envelope,
+    "ack.schema.json": _contract(Ack, "ack.json", "Central's application-level ack"),
+    "signed-document.schema.json": _contract(
+        SignedDocument, "signed-document.json", "Signed document from central"),
+    "config-document.schema.json": _contract(
+        ConfigBody, "config-document.json", "Body of a config document"),
+    "deletion-document.schema.json": _contract(
+        DeletionBody, "deletion-document.json", "Body of a deletion request"),
+    "device-status.schema.json": _contract(Status, "device-status.json", "Retained link status"),
     "config.schema.json": _config,
     "local-api.openapi.json": _openapi,
     "report.schema.json": _report,
