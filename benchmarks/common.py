@@ -108,11 +108,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: FastAPI, *, startup_timeout_s: float = 15.0) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on loopback in a background thread; yield its base URL."""
+def serve(app: FastAPI, *, startup_timeout_s: float = 15.0,
+          tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on loopback in a background thread; yield its base URL.
+
+    With ``tls`` (certificate, key) it serves HTTPS.
+    """
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                       ssl_certfile=str(tls[0]) if tls else None,
+                       ssl_keyfile=str(tls[1]) if tls else None)
     )
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -124,7 +130,7 @@ def serve(app: FastAPI, *, startup_timeout_s: float = 15.0) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"uvicorn on port {port} did not start in {startup_timeout_s} s")
             time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -141,7 +141,7 @@ class SyncConfig(_Section):
         None, description="Central's Ed25519 public key for documents (pinned at provisioning);"
         " `<data_dir>/secrets/central-signing.pub` when unset.")
     window: int = Field(
-        32, ge=1, le=1000, description="Messages in flight at once, awaiting central's ack.")
+        128, ge=1, le=1000, description="Messages in flight at once, awaiting central's ack.")
     ack_timeout_s: float = Field(
         60.0, ge=1, le=86400, description="Resend a message central has not acked after this.")
     backoff_initial_s: float = Field(

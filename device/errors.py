@@ -6,7 +6,8 @@ the edges: the API into ``application/problem+json``, the CLI into one clear lin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class KioskError(Exception):
@@ -105,6 +106,20 @@ class PackageRejectedError(KioskError):
     code = "package-rejected"
 
 
+class DiskFullError(StoreError):
+    """A write failed because the disk is full; the transaction was rolled back whole."""
+
+    status = 507
+    code = "disk-full"
+
+
 class StorageFullError(KioskError):
+    """The storage budget is spent: no new session starts (those in progress go on)."""
+
     status = 507
     code = "storage-full"
+
+    def __init__(self, message: str, usage: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        #: The figures behind the refusal (bytes used, quota, free disk...), for staff tools.
+        self.usage = dict(usage or {})

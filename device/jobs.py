@@ -32,7 +32,7 @@ def import_package(store: Store, data: bytes, source: str, actor: Actor) -> Impo
         package = parse_package(data, source)
         digest = package_digest(data)
         with store.transaction() as db:
-            outcome = _apply(db, package, digest, source, now, actor)
+            outcome = apply_package(db, package, digest, source, now, actor)
         return outcome
     except (PackageError, PackageRejectedError) as exc:
         with store.transaction() as db:
@@ -44,8 +44,12 @@ def import_package(store: Store, data: bytes, source: str, actor: Actor) -> Impo
         raise PackageRejectedError(str(exc)) from None
 
 
-def _apply(db: Any, package: JobPackage, digest: str, source: str, now: Any, actor: Actor
-           ) -> ImportOutcome:
+def apply_package(db: Any, package: JobPackage, digest: str, source: str, now: Any,
+                  actor: Actor) -> ImportOutcome:
+    """Activate a parsed package inside the caller's transaction (audited as imported).
+
+    PackageRejectedError when it is older than, or conflicts with, the active version.
+    """
     job_id, version = package.job.id, package.package_version
     active = row(db, "SELECT j.active_version, p.digest FROM jobs j JOIN job_packages p ON"
                  " p.job_id = j.id AND p.version = j.active_version WHERE j.id = ?", (job_id,))

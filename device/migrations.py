@@ -275,6 +275,9 @@ ALTER TABLE outbox ADD COLUMN session_seq INTEGER;
 ALTER TABLE outbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
 UPDATE outbox SET bytes = length(payload);
 
+CREATE INDEX outbox_waiting ON outbox (priority, seq) WHERE status = 'pending';
+CREATE INDEX outbox_waiting_session ON outbox (session_id, seq) WHERE status = 'pending';
+
 CREATE TABLE session_seqs (
     session_id TEXT PRIMARY KEY,
     last INTEGER NOT NULL

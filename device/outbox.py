@@ -112,7 +112,8 @@ def depth(db: Database) -> dict[str, int]:
     return {
         r["kind"]: r["n"]
         for r in rows(
-            db, "SELECT kind, count(*) AS n FROM outbox WHERE status != 'acked' GROUP BY kind"
+            db, "SELECT kind, count(*) AS n FROM outbox WHERE status IN ('pending', 'sent')"
+            " GROUP BY kind"
         )
     }
 
@@ -137,11 +138,14 @@ def next_batch(
 ) -> list[dict[str, Any]]:
     """Rows that may be sent now, in delivery order (priority, then outbox order).
 
-    A session's messages go strictly in outbox order: a message waits while an earlier
-    one of its session is neither acknowledged, nor in flight, nor chosen before it in
-    this batch (a held terminate holds back the report that follows it). ``held`` names
-    messages not to send now (waiting out a retry delay); they hold back their session's
-    later messages too. In metered mode media stays queued.
+    Only ``pending`` rows are candidates: a ``sent`` row is in flight on the current
+    connection (the agent puts rows back to ``pending`` with :func:`release` when their
+    connection or their ack timeout is gone). A session's messages go strictly in outbox
+    order: a message waits while an earlier one of its session is neither acknowledged,
+    nor in flight, nor chosen before it in this batch (a held terminate holds back the
+    report that follows it). ``held`` names messages not to send now (waiting out a retry
+    delay); they hold back their session's later messages too. In metered mode media
+    stays queued.
     """
     if limit <= 0:
         return []
@@ -149,15 +153,15 @@ def next_batch(
     scan = rows(
         db,
         "SELECT seq, message_id, kind, session_id, hold_until FROM outbox"
-        " WHERE status != 'acked' ORDER BY priority, seq LIMIT ?",
+        " WHERE status = 'pending' ORDER BY priority, seq LIMIT ?",
         (limit + len(busy) + len(held) + 64,),
     )
     sessions = sorted({r["session_id"] for r in scan if r["session_id"]})
     earlier: dict[str, list[dict[str, Any]]] = {}
     for chunk in _chunks(sessions, 500):
         marks = ",".join("?" * len(chunk))
-        for r in rows(db, f"SELECT seq, message_id, session_id FROM outbox WHERE status !="  # noqa: S608
-                      f" 'acked' AND session_id IN ({marks}) ORDER BY seq", tuple(chunk)):
+        for r in rows(db, f"SELECT seq, message_id, session_id FROM outbox WHERE status ="  # noqa: S608
+                      f" 'pending' AND session_id IN ({marks}) ORDER BY seq", tuple(chunk)):
             earlier.setdefault(r["session_id"], []).append(r)
     chosen: list[dict[str, Any]] = []
     waiting = [r for r in scan if r["message_id"] not in busy and r["message_id"] not in held
@@ -193,28 +197,51 @@ def claim(db: Database, message_ids: Sequence[str], now: Stamp) -> list[Outgoing
     claimed and keeps it for every resend, so central can put a session's messages back
     in order whatever the network did to them.
     """
+    if not message_ids:
+        return []
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(message_ids), 500):
+        marks = ",".join("?" * len(chunk))
+        for r in rows(db, "SELECT seq, message_id, kind, session_id, session_seq, payload"  # noqa: S608
+                      f" FROM outbox WHERE status != 'acked' AND message_id IN ({marks})",
+                      tuple(chunk)):
+            found[r["message_id"]] = r
     out: list[Outgoing] = []
-    for message_id in message_ids:
-        r = row(db, "SELECT seq, message_id, kind, session_id, session_seq, payload, status"
-                " FROM outbox WHERE message_id = ?", (message_id,))
-        if r is None or r["status"] == "acked":
+    updates: list[tuple[str, int | None, str]] = []
+    at = stamp_json(now)
+    for message_id in message_ids:  # in the caller's order: a session's numbers follow it
+        item = found.get(message_id)
+        if item is None:
             continue
-        session_seq = r["session_seq"]
-        if session_seq is None and r["session_id"]:
+        session_seq = item["session_seq"]
+        if session_seq is None and item["session_id"]:
             counter = row(db, "INSERT INTO session_seqs (session_id, last) VALUES (?, 1)"
                           " ON CONFLICT (session_id) DO UPDATE SET last = last + 1"
-                          " RETURNING last", (r["session_id"],))
+                          " RETURNING last", (item["session_id"],))
             assert counter is not None
             session_seq = int(counter["last"])
-        db.execute("UPDATE outbox SET status = 'sent', attempts = attempts + 1,"
-                   " last_attempt = ?, session_seq = ? WHERE message_id = ?",
-                   (stamp_json(now), session_seq, message_id))
-        envelope = json.loads(r["payload"])
-        if session_seq is not None:
-            envelope["session_seq"] = session_seq
-        out.append(Outgoing(r["seq"], message_id, r["kind"], r["session_id"], session_seq,
-                            dumps(envelope).encode()))
+        updates.append((at, session_seq, message_id))
+        payload: str = item["payload"]
+        if session_seq is not None:  # the stored envelope, with its place in the session
+            payload = f'{payload[:-1]},"session_seq":{session_seq}}}'
+        out.append(Outgoing(item["seq"], message_id, item["kind"], item["session_id"], session_seq,
+                            payload.encode()))
+    db.conn.executemany("UPDATE outbox SET status = 'sent', attempts = attempts + 1,"
+                        " last_attempt = ?, session_seq = ? WHERE message_id = ?", updates)
     return out
+
+
+def release(db: Database, message_ids: Iterable[str] | None = None) -> None:
+    """Sent but not acknowledged: back to ``pending``, to be sent again.
+
+    For every row when the connection they went out on is gone (``None``), or for the
+    named rows when their ack is overdue or they wait out a retry delay.
+    """
+    if message_ids is None:
+        db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sent'")
+        return
+    db.conn.executemany("UPDATE outbox SET status = 'pending' WHERE message_id = ?"
+                        " AND status = 'sent'", [(m,) for m in message_ids])
 
 
 def mark_acked(db: Database, message_ids: Iterable[str], now: Stamp) -> int:

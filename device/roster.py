@@ -115,24 +115,31 @@ def import_roster(engine: Engine, roster: Roster, source: str, actor: Actor) -> 
     A candidate who already has an open session for the same job is left as is.
     """
     now = engine.store.now()
-    out: list[Invited] = []
     with engine.store.transaction() as db:
-        for invite in roster.invites:
-            open_session = row(
-                db, "SELECT id FROM sessions WHERE candidate_id = ? AND job_id = ? AND state"
-                " IN ('invited', 'checked_in', 'consented', 'in_progress', 'paused')",
-                (invite.candidate_id, invite.job_id),
-            )
-            if open_session:
-                out.append(Invited(invite.candidate_id, open_session["id"], None,
-                                   "already_invited"))
-                continue
-            session_id, code = create_session(db, engine, invite, now)
-            out.append(Invited(invite.candidate_id, session_id, code, "invited"))
-        audit.append(db, now, actor, "roster.imported", subject=source, details={
-            "invited": sum(1 for i in out if i.status == "invited"),
-            "already_invited": sum(1 for i in out if i.status != "invited"),
-        })
+        return invite_roster(db, engine, roster, source, actor, now)
+
+
+def invite_roster(
+    db: Database, engine: Engine, roster: Roster, source: str, actor: Actor, now: Stamp
+) -> list[Invited]:
+    """:func:`import_roster` inside the caller's transaction (audited as imported)."""
+    out: list[Invited] = []
+    for invite in roster.invites:
+        open_session = row(
+            db, "SELECT id FROM sessions WHERE candidate_id = ? AND job_id = ? AND state"
+            " IN ('invited', 'checked_in', 'consented', 'in_progress', 'paused')",
+            (invite.candidate_id, invite.job_id),
+        )
+        if open_session:
+            out.append(Invited(invite.candidate_id, open_session["id"], None,
+                               "already_invited"))
+            continue
+        session_id, code = create_session(db, engine, invite, now)
+        out.append(Invited(invite.candidate_id, session_id, code, "invited"))
+    audit.append(db, now, actor, "roster.imported", subject=source, details={
+        "invited": sum(1 for i in out if i.status == "invited"),
+        "already_invited": sum(1 for i in out if i.status != "invited"),
+    })
     return out
 
 
@@ -156,4 +163,5 @@ def roster_json_schema() -> dict[str, Any]:
             "$id": "https://schemas.kiosk.local/roster/1.json", **schema}
 
 
-__all__ = ["Invite", "Invited", "Roster", "import_roster", "parse_roster", "start_drill"]
+__all__ = ["Invite", "Invited", "Roster", "import_roster", "invite_roster", "parse_roster",
+           "start_drill"]

@@ -69,6 +69,9 @@ class Engine:
         #: Called inside a transition's transaction when a session reaches a final
         #: state, so later stages (analysis, results) can add to the same transaction.
         self.on_final: list[Callable[[Database, dict[str, Any], Stamp], None]] = []
+        #: Checks run when an invited session checks in (never on a resume); one that
+        #: raises refuses the new session (the storage budget, for one).
+        self.admission: list[Callable[[], None]] = []
 
     # -- reading -----------------------------------------------------------------
 
@@ -200,6 +203,8 @@ class Engine:
         self.limiter.check(client, now.mono)
         with self.store.transaction() as db:
             session = self._by_code(db, "invite", code, client, now)
+            for admit in self.admission:
+                admit()
             token = new_token()
             updates: dict[str, Any] = {"token_hash": hash_token(token), "invite_hash": None}
             if language:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from device.clock import Clock, Stamp, SystemClock
-from device.errors import DatabaseCorruptError, DatabaseLockedError, StoreError
+from device.errors import DatabaseCorruptError, DatabaseLockedError, DiskFullError, StoreError
 from device.migrations import migrations
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,10 @@ class Store:
 
     def _translate(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
+        if getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in text:  # SQLITE_FULL
+            return DiskFullError(
+                f"{self.path}: the disk is full ({text}); the change was not saved. Free space"
+                " on the disk and try again.")
         if "locked" in text or "busy" in text:
             return DatabaseLockedError(
                 f"{self.path}: database is locked by another process "
@@ -132,6 +136,9 @@ class Store:
                 raise self._translate(exc) from None
             try:
                 yield self.db
+            except sqlite3.OperationalError as exc:  # e.g. the page cache spilling on a full disk
+                self._rollback()
+                raise self._translate(exc) from None
             except BaseException:
                 self._rollback()
                 raise

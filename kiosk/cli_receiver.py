@@ -1,16 +1,245 @@
-"""``kiosk hr-receiver``: the reference central receiver (the central side of the contract)."""
+"""``kiosk hr-receiver``: the reference central receiver (the central side of the contract).
+
+``serve`` runs it; ``keygen`` makes the signing key a box pins; ``publish`` and
+``messages`` talk to a running receiver's admin API.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import ssl
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from device.contract import DocumentKind
+from device.errors import KioskError
+
+PROG = "kiosk hr-receiver"
+DOCUMENT_KINDS: tuple[DocumentKind, ...] = ("job_package", "roster", "config", "deletion")
+Handler = Callable[[argparse.Namespace, Any], int]
+
+
+class UsageError(Exception):
+    """Bad arguments or an unreadable file: exit status 2."""
+
+
+def _usage(handler: Handler) -> Handler:
+    def run(args: argparse.Namespace, config: Any) -> int:
+        try:
+            return handler(args, config)
+        except UsageError as exc:
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _file(path: Path | None, what: str) -> Path | None:
+    if path is not None and not path.is_file():
+        raise UsageError(f"{what} {path}: no such file")
+    return path
+
+
+# -- serve / keygen -------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace, config: Any) -> int:
+    import uvicorn
+
+    from device import logs
+    from sync_agent.receiver import MqttSettings, Receiver, TlsSettings
+    from sync_agent.receiver.errors import MqttConnectError, MqttRefusedError
+    from sync_agent.receiver.server import uvicorn_config
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if args.client_ca is not None and args.tls_cert is None:
+        raise UsageError("--client-ca (mutual TLS) needs --tls-cert and --tls-key")
+    mqtt_files = (args.mqtt_ca, args.mqtt_cert, args.mqtt_key)
+    if args.mqtt_host is None and any(f is not None for f in mqtt_files):
+        raise UsageError("--mqtt-ca/--mqtt-cert/--mqtt-key need --mqtt-host")
+    if (args.mqtt_cert is None) != (args.mqtt_key is None):
+        raise UsageError("--mqtt-cert and --mqtt-key go together")
+    for path, what in ((args.tls_cert, "--tls-cert"), (args.tls_key, "--tls-key"),
+                       (args.client_ca, "--client-ca"), (args.mqtt_ca, "--mqtt-ca"),
+                       (args.mqtt_cert, "--mqtt-cert"), (args.mqtt_key, "--mqtt-key")):
+        _file(path, what)
+    tls = TlsSettings(args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
+    mqtt = None
+    if args.mqtt_host is not None:
+        mqtt = MqttSettings(args.mqtt_host, args.mqtt_port, ca=args.mqtt_ca,
+                            cert=args.mqtt_cert, key=args.mqtt_key)
+    receiver = Receiver(args.data_dir, mqtt=mqtt)
+    logs.setup("INFO", "text")
+    try:
+        if mqtt is not None:
+            try:
+                receiver.start_mqtt(wait_s=10.0)
+            except MqttRefusedError:
+                raise
+            except MqttConnectError as exc:
+                print(f"{PROG}: warning: {exc}", file=sys.stderr)
+        scheme = "https" if tls else "http"
+        print(f"{PROG}: serving {scheme}://{args.host}:{args.port} (signing key"
+              f" {receiver.key_id}, data in {args.data_dir})", file=sys.stderr)
+        uvicorn.Server(uvicorn_config(receiver.app, args.host, args.port, tls,
+                                      log_config=None)).run()
+    finally:
+        receiver.close()
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace, config: Any) -> int:
+    from device.signing import key_id
+    from sync_agent.receiver.documents import key_path, load_or_create_key, public_key_pem
+
+    key, created = load_or_create_key(args.data_dir)
+    pem = public_key_pem(key)
+    state = "created" if created else "kept the existing"
+    print(f"{PROG}: {state} signing key {key_path(args.data_dir)} (key id"
+          f" {key_id(key.public_key())})", file=sys.stderr)
+    if args.public_out is None:
+        print(pem, end="")
+        return 0
+    try:
+        args.public_out.parent.mkdir(parents=True, exist_ok=True)
+        args.public_out.write_text(pem)
+    except OSError as exc:
+        raise UsageError(f"--public-out {args.public_out}: cannot write: {exc.strerror}"
+                         ) from None
+    print(f"public key written to {args.public_out}")
+    return 0
+
+
+# -- admin client ----------------------------------------------------------------------------
+
+def _client(args: argparse.Namespace) -> Any:
+    import httpx
+
+    verify: ssl.SSLContext | bool = True
+    if args.ca is not None or args.cert is not None:
+        if (args.cert is None) != (args.key is None):
+            raise UsageError("--cert and --key go together")
+        for path, what in ((args.ca, "--ca"), (args.cert, "--cert"), (args.key, "--key")):
+            _file(path, what)
+        context = ssl.create_default_context(cafile=str(args.ca) if args.ca else None)
+        if args.cert is not None:
+            context.load_cert_chain(str(args.cert), str(args.key))
+        verify = context
+    return httpx.Client(base_url=args.url.rstrip("/"), verify=verify, timeout=30)
+
+
+def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    import httpx
+
+    with _client(args) as client:
+        try:
+            response = client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise KioskError(f"cannot reach the receiver at {args.url}: {exc}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"detail": response.text[:200]}
+    if response.status_code >= 400:
+        detail = body.get("detail", body) if isinstance(body, dict) else body
+        raise KioskError(f"the receiver refused ({response.status_code}): {detail}")
+    return body
+
+
+def cmd_publish(args: argparse.Namespace, config: Any) -> int:
+    if args.tenant is None and args.device is None:
+        raise UsageError("give --tenant (or --device for a box the receiver has heard from)")
+    try:
+        body = json.loads(args.file.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"{args.file}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"{args.file}: not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise UsageError(f"{args.file}: the document body must be a JSON object")
+    request = {"kind": args.kind, "scope": args.scope, "tenant": args.tenant,
+               "site": args.site, "device_id": args.device, "version": args.version,
+               "body": body}
+    document = _call(args, "POST", "/v1/admin/documents",
+                     json={k: v for k, v in request.items() if v is not None})
+    target = document.get("device_id") or f"every box of {document['tenant']}" + (
+        f"/{document['site']}" if document.get("site") else "")
+    print(f"published {document['kind']} {document['scope']} version {document['version']}"
+          f" ({document['document_id']}) for {target}")
+    return 0
+
+
+def cmd_messages(args: argparse.Namespace, config: Any) -> int:
+    params = {"device_id": args.device} if args.device else {}
+    found = _call(args, "GET", "/v1/admin/messages", params=params)["messages"]
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return 0
+    if not found:
+        print("no messages stored")
+        return 0
+    print(f"{'ORDER':>6}  {'MESSAGE':<34} {'KIND':<17} {'SESSION':<20} {'SSEQ':>4} "
+          f"{'COPIES':>6}  RECEIVED")
+    for m in found:
+        order = m["delivered_order"] if m["delivered_order"] is not None else "held"
+        print(f"{order:>6}  {m['message_id']:<34} {m['kind']:<17} {m['session_id'] or '-':<20}"
+              f" {m['session_seq'] or '-':>4} {m['copies']:>6}  {m['received']}")
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+def _admin_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", required=True, help="the receiver, e.g. https://127.0.0.1:8443")
+    p.add_argument("--ca", type=Path, help="CA certificate to check the receiver with")
+    p.add_argument("--cert", type=Path, help="client certificate (mutual TLS)")
+    p.add_argument("--key", type=Path, help="client certificate's private key")
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("hr-receiver", help="Run the reference central receiver.",
-                       description="Run the reference central receiver.")
-    p.set_defaults(handler=_not_yet)
+                       description="The reference central receiver: the central side of the"
+                       " box-to-central contract.")
+    rsub = p.add_subparsers(dest="receiver_command", required=True, metavar="ACTION")
 
+    serve = rsub.add_parser("serve", help="Serve the receiver's HTTPS API and ingest MQTT.")
+    serve.add_argument("--data-dir", type=Path, required=True, help="database, media, key")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8443, help="TCP port (8443)")
+    serve.add_argument("--tls-cert", type=Path, help="server certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, help="server certificate's key (PEM)")
+    serve.add_argument("--client-ca", type=Path,
+                       help="require client certificates signed by this CA (mutual TLS)")
+    serve.add_argument("--mqtt-host", help="MQTT broker to ingest from (default: no MQTT)")
+    serve.add_argument("--mqtt-port", type=int, default=8883, help="broker port (8883)")
+    serve.add_argument("--mqtt-ca", type=Path, help="CA certificate of the broker")
+    serve.add_argument("--mqtt-cert", type=Path, help="central's client certificate (CN central)")
+    serve.add_argument("--mqtt-key", type=Path, help="central's client key")
+    serve.set_defaults(handler=_usage(cmd_serve))
 
-def _not_yet(args: argparse.Namespace, config: Any) -> int:
-    raise SystemExit("kiosk hr-receiver: not wired yet")
+    keygen = rsub.add_parser("keygen", help="Create the signing key (if absent) and print the"
+                             " public key a box pins.")
+    keygen.add_argument("--data-dir", type=Path, required=True, help="the receiver's data dir")
+    keygen.add_argument("--public-out", type=Path, help="write the public key PEM here")
+    keygen.set_defaults(handler=_usage(cmd_keygen))
+
+    publish = rsub.add_parser("publish", help="Sign and publish a document from a JSON file.")
+    _admin_options(publish)
+    publish.add_argument("kind", choices=DOCUMENT_KINDS, help="document kind")
+    publish.add_argument("file", type=Path, help="the document body (JSON object)")
+    publish.add_argument("--scope", required=True,
+                         help="job id for job_package, 'device' for config, any for others")
+    publish.add_argument("--device", help="only this box")
+    publish.add_argument("--tenant", help="tenant (default: the box's, with --device)")
+    publish.add_argument("--site", help="only boxes of this site")
+    publish.add_argument("--version", type=int, help="version (default: the scope's last + 1)")
+    publish.set_defaults(handler=_usage(cmd_publish))
+
+    msgs = rsub.add_parser("messages", help="List stored messages in delivery order.")
+    _admin_options(msgs)
+    msgs.add_argument("--device", help="only this box's messages")
+    msgs.add_argument("--json", action="store_true", help="print as JSON")
+    msgs.set_defaults(handler=_usage(cmd_messages))

@@ -99,6 +99,13 @@ class SyncAgent:
         self.next_status = 0.0
         self.next_poll = 0.0
 
+    def reconfigure(self, config: KioskConfig) -> None:
+        """Central changed settings (metered mode, bandwidth, poll interval): use them now."""
+        self.config = config
+        self.throttle = Throttle(config.sync.bandwidth_kbps)
+        log.info("settings from central applied (metered %s, bandwidth %s kbit/s)",
+                 config.sync.metered, config.sync.bandwidth_kbps or "unlimited")
+
     # -- the loop -----------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
@@ -145,16 +152,20 @@ class SyncAgent:
         self.state.reconnects += 1
         self.backoff.reset()
         # A new connection: everything not acked goes again, from the outbox, in order.
-        self.in_flight.clear()
-        self.mids.clear()
+        self._release_all()
         self.state.set("online")
         self.next_status = 0.0
         self.state.flush(self.store, force=True)
 
-    def _lost(self, reason: str) -> None:
-        self.link.close()
+    def _release_all(self) -> None:
+        with self.store.transaction() as db:
+            outbox.release(db)
         self.in_flight.clear()
         self.mids.clear()
+
+    def _lost(self, reason: str) -> None:
+        self.link.close()
+        self._release_all()
         delay = self.backoff.next_delay()
         self.next_connect = self.monotonic() + delay
         self.state.set("offline", reason)
@@ -164,16 +175,21 @@ class SyncAgent:
 
     def _expire_overdue(self, now: float) -> None:
         timeout = self.config.sync.ack_timeout_s
-        for message_id, item in list(self.in_flight.items()):
-            if now - item.sent_at > timeout:
-                del self.in_flight[message_id]  # eligible again: resent below
+        overdue = [m for m, item in self.in_flight.items() if now - item.sent_at > timeout]
+        if overdue:
+            with self.store.transaction() as db:
+                outbox.release(db, overdue)  # eligible again: resent below
+            for message_id in overdue:
+                del self.in_flight[message_id]
         for message_id, at in list(self.retry_at.items()):
             if now >= at:
                 del self.retry_at[message_id]
 
     def _fill(self) -> None:
-        room = self.config.sync.window - len(self.in_flight)
-        if room <= 0:
+        window = self.config.sync.window
+        room = window - len(self.in_flight)
+        # Refill in batches, not one message per ack: each refill is a query and a commit.
+        if room <= 0 or (self.in_flight and room < max(1, window // 4)):
             return
         busy = set(self.in_flight) | self.uploading
         with self.store.transaction() as db:
@@ -279,10 +295,13 @@ class SyncAgent:
             self.in_flight.pop(message_id, None)
             self.retry_backoff.pop(message_id, None)
             self.uploaded.discard(message_id)
-        for message_id, reason in errors.items():
-            if message_id not in acked:
-                log.warning("message %s not delivered: %s", message_id, reason)
-                self._defer(message_id)
+        retry = [m for m in errors if m not in acked]
+        if retry:
+            with self.store.transaction() as db:
+                outbox.release(db, retry)
+        for message_id in retry:
+            log.warning("message %s not delivered: %s", message_id, errors[message_id])
+            self._defer(message_id)
         self.state.count(acked=done)
 
     def _document(self, event: DocumentReceived) -> None:
@@ -313,6 +332,8 @@ class SyncAgent:
     # -- for tests, benchmarks and ``kiosk sync --until-drained`` ------------------------
 
     def drained(self) -> bool:
+        if self.in_flight or self.uploading:
+            return False
         with self.store.read() as db:
-            waiting = outbox.depth(db)
-        return not self.in_flight and not self.uploading and not waiting
+            return db.execute("SELECT 1 FROM outbox WHERE status IN ('pending', 'sent') LIMIT 1"
+                              ).fetchone() is None

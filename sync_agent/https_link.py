@@ -91,7 +91,8 @@ class HttpsLink:
     def fetch_documents(self, after: int) -> tuple[list[bytes], int]:
         """Documents for this box published after ``after``; returns them and the new cursor."""
         response = self._request("GET", f"/v1/devices/{self.identity.device_id}/documents",
-                                 params={"after": str(after)})
+                                 params={"after": str(after), "tenant": self.identity.tenant,
+                                         "site": self.identity.site})
         if response.status_code != 200:
             raise LinkError(f"document poll failed: HTTP {response.status_code}"
                             f" {_detail(response)}")

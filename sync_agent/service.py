@@ -45,8 +45,18 @@ class Service:
 
 def build(config: KioskConfig, store: Store) -> Service:
     """The agent for this box; :class:`ConfigError` when the box is not provisioned for it."""
+    from device.central_settings import effective_config
+    from device.codes import load_or_create_key
+    from device.erasure import finish_pending
+    from device.session import Engine
+
+    config = effective_config(config, store)  # with the settings central has sent
     sync = config.sync
     identity = Identity(config.device.id, config.device.tenant, config.device.site)
+    # Rosters from central create sessions through the same engine the kiosk uses.
+    engine = Engine(store, config.session, identity,
+                    load_or_create_key(config.secrets_dir / "codes.key"))
+    finish_pending(store, identity)  # an erasure a crash interrupted gets its receipt
     try:
         tls = TlsFiles.from_config(config).context()
     except LinkError as exc:
@@ -88,7 +98,9 @@ def build(config: KioskConfig, store: Store) -> Service:
         from device.inbound import apply_document
 
         outcome = apply_document(store, identity, data, public_key, via=via,
-                                 max_bytes=sync.max_document_bytes)
+                                 max_bytes=sync.max_document_bytes, engine=engine)
+        if outcome.status == "applied" and outcome.kind == "config":
+            agent.reconfigure(effective_config(config, store))
         return f"{outcome.status}{': ' + outcome.reason if outcome.reason else ''}"
 
     poll = None

@@ -24,6 +24,8 @@ from device.roster import Invite, Invited, Roster, import_roster
 from device.runtime import Kiosk, open_kiosk
 from kiosk import samples
 
+pytest_plugins = ["sync_fixtures"]
+
 JOB = "assembly-line-operator"
 #: Models and sample media fetched from PyPI once and kept across runs (never committed).
 TEST_CACHE = Path(os.environ.get("KIOSK_TEST_CACHE", Path(__file__).resolve().parent.parent

@@ -77,7 +77,11 @@ def test_every_setting_can_come_from_its_environment_variable() -> None:
                "KIOSK_STORE_CHECK_INTEGRITY": "false", "KIOSK_API_MAX_BODY_BYTES": "4096",
                "KIOSK_SESSION_CHECKIN_LOCKOUT_S": "7", "KIOSK_SESSION_CODE_LENGTH": "7",
                "KIOSK_ANALYSIS_ENABLED": "false", "KIOSK_ANALYSIS_MODELS_DIR": "/srv/models",
-               "KIOSK_ANALYSIS_REPORT_LANGUAGE": "ko", "KIOSK_ANALYSIS_PAUSE_THRESHOLD_S": "2"}
+               "KIOSK_ANALYSIS_REPORT_LANGUAGE": "ko", "KIOSK_ANALYSIS_PAUSE_THRESHOLD_S": "2",
+               "KIOSK_SYNC_ENABLED": "false", "KIOSK_SYNC_TRANSPORT": "https",
+               "KIOSK_SYNC_CHUNK_BYTES": "65536", "KIOSK_SYNC_METERED": "true",
+               "KIOSK_SYNC_UPLOAD_MEDIA": "true", "KIOSK_SYNC_MAX_DOCUMENT_BYTES": "65536",
+               "KIOSK_STORAGE_QUOTA_MB": "64", "KIOSK_STORAGE_ACKED_RETENTION_DAYS": "2"}
     names = env_names()
     assert "KIOSK_DATA_DIR" in names and "KIOSK_API_PORT" in names
     defaults = load_config(None, {}).model_dump(mode="json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ ME = Identity("dev-1", "acme", "plant-7")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "k.db", clock=ManualClock())
     yield s
     s.close()
@@ -30,9 +31,11 @@ def put(store: Store, kind: str, session: str | None, hold: Stamp | None = None)
                               session_id=session, hold_until=hold)
 
 
-def batch(store: Store, limit: int = 100, **kw: object) -> list[str]:
+def batch(store: Store, limit: int = 100, *, in_flight: frozenset[str] | set[str] = frozenset(),
+          metered: bool = False, held: frozenset[str] | set[str] = frozenset()) -> list[str]:
     with store.read() as db:
-        return [r["message_id"] for r in outbox.next_batch(db, store.now(), limit, **kw)]
+        return [r["message_id"] for r in outbox.next_batch(db, store.now(), limit, in_flight,
+                                                           metered=metered, held=held)]
 
 
 def test_priority_first_but_a_session_keeps_its_own_order(store: Store) -> None:
@@ -88,6 +91,9 @@ def test_acks_finish_rows_once_and_ignore_unknown_and_repeated_ids(store: Store)
         outbox.claim(db, ids, store.now())
         assert outbox.mark_acked(db, [ids[0], "dev-1:999999999999"], store.now()) == 1
         assert outbox.mark_acked(db, [ids[0]], store.now()) == 0
+    assert batch(store) == []  # the other one is in flight
+    with store.transaction() as db:
+        outbox.release(db)  # its connection is gone
     assert batch(store) == [ids[1]]
     assert outbox.depth(store.db) == {"session.result": 1}
 

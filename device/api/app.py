@@ -22,6 +22,7 @@ SWEEP_INTERVAL_S = 2.0
 def _sweep(kiosk: Kiosk) -> None:
     kiosk.interview.finish_overdue()
     kiosk.engine.expire_due()
+    kiosk.storage.sweep()
 
 
 def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True) -> FastAPI:

@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from device.api.deps import KioskDep
 from device.migrations import SESSION_STATES
 from device.runtime import Kiosk
+from device.storage import Usage, refusal
 
 router = APIRouter(tags=["operations"])
 
@@ -50,6 +51,23 @@ class StoreCollector(Collector):
         found = store.one("SELECT count(*) AS n FROM audit")
         yield GaugeMetricFamily("kiosk_audit_entries", "Entries in the audit log",
                                 value=found["n"] if found else 0)
+        yield from storage_metrics(self.kiosk.storage.usage())
+
+
+def storage_metrics(u: Usage) -> Iterator[Metric]:
+    size = GaugeMetricFamily(
+        "kiosk_storage_bytes", "Storage by kind: media and database count against the quota"
+        " (the outbox lives in the database); unconfirmed = not yet confirmed by central",
+        labels=["kind"])
+    for kind, value in (("media", u.media_bytes), ("media_unconfirmed", u.media_unconfirmed_bytes),
+                        ("outbox_unconfirmed", u.outbox_bytes), ("database", u.database_bytes),
+                        ("used", u.used_bytes), ("quota", u.quota_bytes),
+                        ("reserve", u.reserve_bytes), ("disk_free", u.disk_free_bytes)):
+        size.add_metric([kind], value)
+    yield size
+    yield GaugeMetricFamily("kiosk_storage_accepting_sessions", "1 while new sessions may start"
+                            " (storage budget not spent), else 0",
+                            value=int(u.accepting_sessions))
 
 
 class Metrics:
@@ -75,7 +93,16 @@ def healthz(k: KioskDep) -> dict[str, Any]:
                          "running": k.analysis.running,
                          "pending": pending["n"] if pending else 0,
                          "last_error": k.analysis.last_error},
-            "clock": {"utc": now.utc, "synced": now.synced, "boot": now.boot}}
+            "clock": {"utc": now.utc, "synced": now.synced, "boot": now.boot},
+            "storage": _storage_health(k)}
+
+
+def _storage_health(k: Kiosk) -> dict[str, Any]:
+    u = k.storage.usage()
+    return {"used_bytes": u.used_bytes, "quota_bytes": u.quota_bytes,
+            "remaining_bytes": u.remaining_bytes, "reserve_bytes": u.reserve_bytes,
+            "disk_free_bytes": u.disk_free_bytes, "unconfirmed_bytes": u.unconfirmed_bytes,
+            "accepting_sessions": u.accepting_sessions, "reason": refusal(u, k.config)}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

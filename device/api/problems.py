@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from device.errors import KioskError, RateLimitedError, SessionStateError
+from device.errors import KioskError, RateLimitedError, SessionStateError, StorageFullError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ def install(app: FastAPI, on_error: Any = None) -> None:
             extra = {"state": exc.state, "allowed": exc.allowed}
         if isinstance(exc, RateLimitedError):
             extra = {"retry_after_s": round(exc.retry_after_s, 1)}
+        if isinstance(exc, StorageFullError) and exc.usage:
+            extra = {"storage": exc.usage}
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         return problem(exc.status, exc.code, _title(exc.code), str(exc), **extra)
