@@ -308,7 +308,11 @@ class SyncAgent:
         if self.on_document is None:
             log.warning("a document from central arrived but this agent cannot apply documents")
             return
-        outcome = self.on_document(event.data, event.via)
+        try:
+            outcome = self.on_document(event.data, event.via)
+        except Exception:  # the delivery loop must outlive one document (it comes again)
+            log.exception("applying a document from central (%s) failed", event.via)
+            return
         log.info("document from central (%s): %s", event.via, outcome)
 
     def _periodic(self) -> None:

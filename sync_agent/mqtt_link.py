@@ -61,6 +61,7 @@ class MqttLink:
         self._client: mqtt.Client | None = None
         self._connack = threading.Event()
         self._connack_failure: str | None = None
+        self._last_error: str | None = None
         self._root = device_topic(identity.tenant, identity.site, identity.device_id)
 
     @property
@@ -86,6 +87,8 @@ class MqttLink:
         client.on_disconnect = lambda c, u, f, rc, p: self._on_disconnect(epoch, rc)
         client.on_publish = lambda c, u, mid, rc, p: self._on_publish(epoch, mid, rc)
         client.on_message = self._on_message
+        client.on_log = self._on_log
+        self._last_error = None
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.session_expiry_s
         self._connack.clear()
@@ -124,8 +127,21 @@ class MqttLink:
             self._connack_failure = f"{reason_code.getName()} (0x{reason_code.value:02x})"
         self._connack.set()
 
+    def _on_log(self, client: mqtt.Client, userdata: Any, level: int, text: str) -> None:
+        if level == mqtt.MQTT_LOG_ERR:
+            self._last_error = text  # e.g. "failed to receive on socket: [SSL: ...] ..."
+
     def _on_disconnect(self, epoch: int, reason_code: Any) -> None:
         name = reason_code.getName() if hasattr(reason_code, "getName") else str(reason_code)
+        if not self._connack.is_set():
+            # Closed before the CONNACK: the broker refused the TLS client (revoked
+            # certificate, or one from another CA) right after the handshake.
+            self._connack_failure = (
+                f"the connection was closed before the broker answered"
+                f" ({self._last_error or name}); is the device certificate revoked or from"
+                " another CA?")
+            self._connack.set()
+            return
         self.events.put(Disconnected(epoch, name))
 
     def close(self) -> None:

@@ -178,3 +178,207 @@ def assert_exactly_once_in_order(db_path: Path, central: Central, device_id: str
         seqs = [outbox_order[m["message_id"]] for m in delivered]
         assert seqs == sorted(seqs), f"session {session} delivered out of order"
         assert [m["session_seq"] for m in delivered] == list(range(1, len(delivered) + 1))
+
+
+# -- for the security, HTTPS, media and document tests ------------------------------------
+
+def stop_https(central: Central) -> None:
+    """Take central's HTTPS server down (the receiver and its data stay).
+
+    The graceful shutdown is cut short: the box's idle TLS keep-alive connection would
+    otherwise hold it until the box answers the server's close_notify.
+    """
+    if central.server is not None:
+        central.server.config.timeout_graceful_shutdown = 1
+        central.server.should_exit = True
+        central.thread.join(timeout=10)
+        central.server = None
+
+
+def start_https(central: Central, pki: Pki) -> None:
+    """Serve central's HTTPS API again, on the same port as before."""
+    config = uvicorn.Config(
+        central.receiver.app, host="127.0.0.1", port=central.port, log_level="warning",
+        ssl_certfile=str(pki.https.cert), ssl_keyfile=str(pki.https.key),
+        ssl_ca_certs=str(pki.ca.cert), ssl_cert_reqs=ssl.CERT_REQUIRED)
+    server = uvicorn.Server(config)
+    central.server = server
+    central.thread = threading.Thread(target=server.run, daemon=True)
+    central.thread.start()
+    wait_until(lambda: server.started, 15, "uvicorn restart")
+
+
+def link_state(db_path: Path, transport: str) -> dict[str, Any] | None:
+    """The sync link's state as the agent last wrote it (``kiosk sync status`` reads this)."""
+    store = Store(db_path)
+    try:
+        return store.one("SELECT transport, state, detail, reconnects, sent, acked"
+                         " FROM sync_link WHERE transport = ?", (transport,))
+    finally:
+        store.close()
+
+
+def outbox_rows(db_path: Path, kind: str | None = None) -> list[dict[str, Any]]:
+    """The box's outbox rows (all, or of one kind), in outbox order."""
+    store = Store(db_path)
+    try:
+        return store.all("SELECT message_id, kind, status, attempts, last_error, payload"
+                         " FROM outbox WHERE ? IS NULL OR kind = ? ORDER BY seq", (kind, kind))
+    finally:
+        store.close()
+
+
+def central_bodies(central: Central, device_id: str, kind: str) -> list[dict[str, Any]]:
+    """Bodies of the messages of one kind central holds from a box."""
+    return [m["envelope"]["body"] for m in central.messages(device_id) if m["kind"] == kind]
+
+
+# -- for the fault and clock tests ---------------------------------------------------------
+
+def soak_cycles(default: int) -> int:
+    """How many fault cycles a test runs: ``KIOSK_SOAK_CYCLES`` when set, ten times
+    ``default`` under ``KIOSK_SOAK=1``, otherwise ``default`` (the bounded normal run)."""
+    raw = os.environ.get("KIOSK_SOAK_CYCLES", "").strip()
+    if raw:
+        return max(1, int(raw))
+    return default * 10 if os.environ.get("KIOSK_SOAK") == "1" else default
+
+
+def outbox_payloads(db_path: Path) -> dict[str, str]:
+    """Every outbox row's id and payload, byte for byte as the box wrote it."""
+    store = Store(db_path, check_integrity=True)
+    try:
+        return {r["message_id"]: r["payload"]
+                for r in store.all("SELECT message_id, payload FROM outbox ORDER BY seq")}
+    finally:
+        store.close()
+
+
+def assert_box_intact(db_path: Path, written: dict[str, str] | None = None) -> None:
+    """The box's database passes ``integrity_check``; its message ids are contiguous
+    (``seq`` 1…n, nothing reused or skipped); ``written`` rows are still there unchanged."""
+    store = Store(db_path, check_integrity=False)
+    try:
+        check = [r["integrity_check"] for r in store.all("PRAGMA integrity_check")]
+        found = store.all("SELECT seq, message_id, payload FROM outbox ORDER BY seq")
+        device = store.all("SELECT value FROM meta WHERE key = 'message_seq'")
+    finally:
+        store.close()
+    assert check == ["ok"], f"the box's database is damaged: {check[:3]}"
+    seqs = [r["seq"] for r in found]
+    assert seqs == list(range(1, len(seqs) + 1)), "outbox seqs are not 1..n without gaps"
+    assert int(device[0]["value"]) == len(seqs), "meta.message_seq differs from the outbox"
+    for r in found:
+        assert r["message_id"].endswith(f":{r['seq']:012d}"), f"{r['message_id']}: id != seq"
+    if written is not None:
+        now = {r["message_id"]: r["payload"] for r in found}
+        lost = sorted(set(written) - set(now))
+        assert not lost, f"{len(lost)} written messages vanished from the outbox: {lost[:3]}"
+        changed = [m for m, payload in written.items() if now[m] != payload]
+        assert not changed, f"{len(changed)} outbox payloads changed, e.g. {changed[:3]}"
+
+
+def assert_central_has_what_the_box_wrote(db_path: Path, central: Central,
+                                          device_id: str) -> list[dict[str, Any]]:
+    """Central stored each envelope exactly as the box wrote it (``recorded_at`` included):
+    the agent only adds the ``session_seq`` it gave. Returns central's messages."""
+    import json
+
+    box = {m: json.loads(p) for m, p in outbox_payloads(db_path).items()}
+    got = central.messages(device_id)
+    for m in got:
+        expected = dict(box[m["message_id"]])
+        expected["session_seq"] = m["session_seq"]
+        assert m["envelope"] == expected, (
+            f"central's copy of {m['message_id']} differs from what the box wrote:"
+            f" {m['envelope']} != {expected}")
+    return got
+
+
+def unacked(store: Store) -> int:
+    found = store.one("SELECT count(*) AS n FROM outbox WHERE status != 'acked'")
+    return int(found["n"]) if found else 0
+
+
+def wait_drained(store: Store, timeout_s: float, stall_s: float = 20.0) -> None:
+    """Wait until the outbox has nothing unacked; fail early when nothing is acked for
+    ``stall_s`` seconds although messages wait (a stuck agent, not a slow one)."""
+    deadline = time.monotonic() + timeout_s
+    last, last_change = unacked(store), time.monotonic()
+    while last:
+        time.sleep(0.1)
+        now_left, now = unacked(store), time.monotonic()
+        if now_left != last:
+            last, last_change = now_left, now
+        elif now - last_change > stall_s:
+            raise AssertionError(f"delivery stalled: {last} messages unacked and none acked"
+                                 f" for {stall_s:g} s")
+        if now > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s: {last} messages unacked")
+
+
+def kiosk_sync(env: dict[str, str], log: Path, *args: str,
+               wrapper: tuple[str, ...] = ()) -> Popen[bytes]:
+    """``kiosk sync ARGS`` as its own process, optionally under ``wrapper`` (``faketime``)."""
+    full = {**os.environ, **env}
+    with log.open("ab") as out:
+        return Popen([*wrapper, sys.executable, "-m", "kiosk", "sync", *args], env=full,
+                     stdout=out, stderr=out)
+
+
+def set_faults(central: Central, pki: Pki, **faults: Any) -> dict[str, Any]:
+    """Switch central's ack faults through its admin API (``POST /v1/admin/faults``)."""
+    import httpx
+
+    ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
+    ctx.load_cert_chain(str(pki.central.cert), str(pki.central.key))
+    with httpx.Client(base_url=central.url, verify=ctx, timeout=10) as client:
+        response = client.post("/v1/admin/faults", json=faults)
+    assert response.status_code == 200, f"setting faults failed: {response.text}"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+class Producer:
+    """Writes sessions of ``per_session`` messages on its own thread and store connection,
+    a new session every ``every_s``, until stopped; ``ids`` are the committed message ids."""
+
+    def __init__(self, db_path: Path, identity: Identity, *, per_session: int = 4,
+                 every_s: float = 0.1, body_bytes: int = 2000) -> None:
+        self.db_path = db_path
+        self.identity = identity
+        self.per_session = per_session
+        self.every_s = every_s
+        self.body_bytes = body_bytes
+        self.ids: list[str] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="producer", daemon=True)
+
+    def __enter__(self) -> Producer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> list[str]:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        if self.error is not None:
+            raise AssertionError(f"the producer failed: {self.error!r}") from self.error
+        return self.ids
+
+    def _run(self) -> None:
+        store = Store(self.db_path)
+        try:
+            n = 0
+            while not self._stop.is_set():
+                self.ids += produce(store, self.identity, 1, self.per_session,
+                                    prefix=f"live{n}-", body_bytes=self.body_bytes)
+                n += 1
+                self._stop.wait(self.every_s)
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            store.close()
