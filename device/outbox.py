@@ -152,7 +152,7 @@ def next_batch(
     busy = set(in_flight)
     scan = rows(
         db,
-        "SELECT seq, message_id, kind, session_id, hold_until FROM outbox"
+        "SELECT seq, message_id, kind, session_id, hold_until, priority FROM outbox"
         " WHERE status = 'pending' ORDER BY priority, seq LIMIT ?",
         (limit + len(busy) + len(held) + 64,),
     )
@@ -160,9 +160,16 @@ def next_batch(
     earlier: dict[str, list[dict[str, Any]]] = {}
     for chunk in _chunks(sessions, 500):
         marks = ",".join("?" * len(chunk))
-        for r in rows(db, f"SELECT seq, message_id, session_id FROM outbox WHERE status ="  # noqa: S608
-                      f" 'pending' AND session_id IN ({marks}) ORDER BY seq", tuple(chunk)):
+        for r in rows(db, "SELECT seq, message_id, kind, session_id, hold_until, priority"  # noqa: S608
+                      f" FROM outbox WHERE status = 'pending' AND session_id IN ({marks})"
+                      " ORDER BY seq", tuple(chunk)):
             earlier.setdefault(r["session_id"], []).append(r)
+    # A session whose next message lies beyond the scan (a report, behind which its later
+    # state changes wait) would block those rows for ever: its head is a candidate too.
+    seen = {r["message_id"] for r in scan}
+    heads = [e[0] for e in earlier.values() if e and e[0]["message_id"] not in seen]
+    if heads:
+        scan = sorted([*scan, *heads], key=lambda r: (r["priority"], r["seq"]))
     chosen: list[dict[str, Any]] = []
     waiting = [r for r in scan if r["message_id"] not in busy and r["message_id"] not in held
                and not (metered and r["kind"] == "media")

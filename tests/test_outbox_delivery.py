@@ -153,3 +153,20 @@ def test_throttle_paces_bytes_to_the_configured_rate() -> None:
     before = len(slept)
     free.take(10**9)
     assert len(slept) == before
+
+
+def test_a_session_whose_next_message_lies_beyond_the_scan_is_not_stuck(store: Store) -> None:
+    # Each session: a report (priority 2) followed by many state changes (priority 0). The
+    # state changes fill the scan, all blocked behind their session's report.
+    reports = []
+    for s in range(3):
+        reports.append(put(store, "session.report", f"S{s}"))
+        for _ in range(60):
+            put(store, "session.state", f"S{s}")
+    sent: set[str] = set()
+    for _ in range(40):  # keep sending, as the agent does, until everything went once
+        more = batch(store, limit=8, in_flight=sent)
+        if not more:
+            break
+        sent.update(more)
+    assert set(reports) <= sent and len(sent) == 3 * 61
