@@ -27,6 +27,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -124,7 +125,7 @@ def fleet_rows(central: LocalCentral, root: Path, quick: bool) -> list[Row]:
     boxes, per_box = (20, 50) if quick else (200, 50)
     progress(f"sync fleet: {boxes} boxes x {per_box} results")
     before = _rss_now_mib()
-    counted = central.stats()
+    counted = _settled(central)  # the raw side's messages may still be arriving
     services, stops, stores = [], [], []
     for b in range(boxes):
         device_id = f"fleet-{b:03d}"
@@ -220,6 +221,17 @@ def media_rows(central: LocalCentral, root: Path, quick: bool) -> list[Row]:
     o, b = median(ours), median(raw)
     return [Row(f"media upload {size_mib} MiB, 1 MiB chunks, resumable", o, b, ratio(o, b),
                 "MiB/s", peak_rss_mib(), "raw = one streaming HTTPS PUT, fsync at the end")]
+
+
+def _settled(central: LocalCentral) -> dict[str, Any]:
+    """The receiver's counts once they stop changing."""
+    last = central.stats()
+    while True:
+        time.sleep(1.0)
+        now = central.stats()
+        if now["copies"] == last["copies"]:
+            return now
+        last = now
 
 
 def _rss_now_mib() -> float:
