@@ -23,7 +23,9 @@ else:  # pragma: no cover - Python 3.10 (JetPack 6)
     import tomli as tomllib
 
 #: Environment variables with a ``KIOSK_`` prefix that are not settings.
-RESERVED_ENV = frozenset({"KIOSK_CONFIG", "KIOSK_TOKEN", "KIOSK_API_URL"})
+RESERVED_ENV = frozenset({"KIOSK_CONFIG", "KIOSK_TOKEN", "KIOSK_API_URL",
+                          # the test suite's and benchmarks' own switches
+                          "KIOSK_SOAK", "KIOSK_SOAK_CYCLES", "KIOSK_TEST_CACHE"})
 
 
 class _Section(BaseModel):

@@ -62,6 +62,7 @@ class MqttLink:
         self._connack = threading.Event()
         self._connack_failure: str | None = None
         self._last_error: str | None = None
+        self._reported_epoch = 0
         self._root = device_topic(identity.tenant, identity.site, identity.device_id)
 
     @property
@@ -142,6 +143,9 @@ class MqttLink:
                 " another CA?")
             self._connack.set()
             return
+        if epoch == self._reported_epoch:  # paho reports a keepalive timeout twice
+            return
+        self._reported_epoch = epoch
         self.events.put(Disconnected(epoch, name))
 
     def close(self) -> None:

@@ -236,11 +236,11 @@ def central_bodies(central: Central, device_id: str, kind: str) -> list[dict[str
 # -- for the fault and clock tests ---------------------------------------------------------
 
 def soak_cycles(default: int) -> int:
-    """How many fault cycles a test runs: ``KIOSK_SOAK_CYCLES`` when set, ten times
-    ``default`` under ``KIOSK_SOAK=1``, otherwise ``default`` (the bounded normal run)."""
+    """How many fault cycles a test runs: ``default`` (the bounded normal run), raised to
+    ``KIOSK_SOAK_CYCLES`` when that is set, or ten times ``default`` under ``KIOSK_SOAK=1``."""
     raw = os.environ.get("KIOSK_SOAK_CYCLES", "").strip()
     if raw:
-        return max(1, int(raw))
+        return max(default, int(raw))
     return default * 10 if os.environ.get("KIOSK_SOAK") == "1" else default
 
 
@@ -261,13 +261,13 @@ def assert_box_intact(db_path: Path, written: dict[str, str] | None = None) -> N
     try:
         check = [r["integrity_check"] for r in store.all("PRAGMA integrity_check")]
         found = store.all("SELECT seq, message_id, payload FROM outbox ORDER BY seq")
-        device = store.all("SELECT value FROM meta WHERE key = 'message_seq'")
+        counter = store.all("SELECT value FROM meta WHERE key = 'message_seq'")
     finally:
         store.close()
     assert check == ["ok"], f"the box's database is damaged: {check[:3]}"
     seqs = [r["seq"] for r in found]
     assert seqs == list(range(1, len(seqs) + 1)), "outbox seqs are not 1..n without gaps"
-    assert int(device[0]["value"]) == len(seqs), "meta.message_seq differs from the outbox"
+    assert int(counter[0]["value"]) == len(seqs), "meta.message_seq differs from the outbox"
     for r in found:
         assert r["message_id"].endswith(f":{r['seq']:012d}"), f"{r['message_id']}: id != seq"
     if written is not None:
@@ -319,8 +319,12 @@ def wait_drained(store: Store, timeout_s: float, stall_s: float = 20.0) -> None:
 
 def kiosk_sync(env: dict[str, str], log: Path, *args: str,
                wrapper: tuple[str, ...] = ()) -> Popen[bytes]:
-    """``kiosk sync ARGS`` as its own process, optionally under ``wrapper`` (``faketime``)."""
-    full = {**os.environ, **env}
+    """``kiosk sync ARGS`` as its own process, optionally under ``wrapper`` (``faketime``).
+
+    The box's settings are ``env`` alone: the runner's own ``KIOSK_*`` variables (such as
+    ``KIOSK_SOAK_CYCLES``) are left out, as ``kiosk`` refuses variables that are not settings.
+    """
+    full = {**{k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}, **env}
     with log.open("ab") as out:
         return Popen([*wrapper, sys.executable, "-m", "kiosk", "sync", *args], env=full,
                      stdout=out, stderr=out)

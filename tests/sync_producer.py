@@ -12,14 +12,19 @@ steps it). After each commit it writes one JSON line to stdout::
 
 so a test that kills it knows which commits were reported. The line is written only after
 ``COMMIT`` returned; a message absent from stdout may or may not be in the outbox.
+
+The test side drives it with :func:`start`, :func:`step` and :func:`run_until_killed`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from device import outbox
 from device.contract import MessageKind
@@ -81,6 +86,54 @@ def write(store: Store, identity: Identity, args: argparse.Namespace, tx: int,
     sys.stdout.write(json.dumps({"tx": tx, "ids": ids, "utc": at.utc, "synced": at.synced,
                                  "mono": at.mono}) + "\n")
     sys.stdout.flush()
+
+
+# -- the test's side ----------------------------------------------------------------------
+
+def start(db: Path, identity: Identity, *args: str, env: dict[str, str] | None = None,
+          wrapper: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    """This script as a child process (under ``wrapper``, e.g. ``faketime``), pipes open."""
+    return subprocess.Popen(
+        [*wrapper, sys.executable, str(Path(__file__).resolve()), str(db), identity.device_id,
+         identity.tenant, identity.site, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+
+
+def read_reports(proc: subprocess.Popen[str], n: int) -> list[dict[str, Any]]:
+    """The next ``n`` commit reports; fails with the child's stderr if it died."""
+    assert proc.stdout is not None
+    reports = []
+    for _ in range(n):
+        line = proc.stdout.readline()
+        if not line:
+            proc.wait(timeout=10)
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"the result writer died ({proc.returncode}): {err}")
+        reports.append(json.loads(line))
+    return reports
+
+
+def step(proc: subprocess.Popen[str], transactions: int) -> list[dict[str, Any]]:
+    """Have a ``--stdin`` writer commit ``transactions`` transactions; their reports."""
+    assert proc.stdin is not None
+    proc.stdin.write(f"{transactions}\n")
+    proc.stdin.flush()
+    return read_reports(proc, transactions)
+
+
+def run_until_killed(db: Path, identity: Identity, prefix: str,
+                     lines: int) -> list[dict[str, Any]]:
+    """Run the writer, SIGKILL it after ``lines`` reports; every report it made."""
+    proc = start(db, identity, "--prefix", prefix)
+    reports = read_reports(proc, lines)
+    proc.kill()
+    out, _ = proc.communicate(timeout=10)
+    for line in out.splitlines():
+        try:
+            reports.append(json.loads(line))
+        except json.JSONDecodeError:  # a report the kill cut short: its commit may be there
+            break
+    return reports
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ message reaches central exactly once and in order, and central holds the box's o
 ``faketime`` cannot change what the kernel says about clock synchronisation (``adjtimex``),
 so ``synced`` is whatever this machine reports; the test checks it travels unchanged.
 ``FAKETIME_DONT_FAKE_MONOTONIC=1`` keeps the monotonic clock real, as on a box, where only
-the wall clock is wrong.
+the wall clock is wrong. (With it, libfaketime 0.9.10 makes Python's ``time.sleep`` wait
+for ever; neither the result writer nor ``kiosk sync`` calls it. Without it, threading
+waits return at once and the agent cannot connect.)
 """
 
 from __future__ import annotations
@@ -22,13 +24,12 @@ import glob
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sync_producer
 from sync_fixtures import SITE, TENANT, Pki
 from sync_harness import (
     Central,
@@ -42,13 +43,14 @@ from sync_harness import (
 )
 
 from device.clock import clock_synchronised
+from device.outbox import Identity
 from device.store import Store
 from provisioning.broker import Mosquitto
 
 pytestmark = pytest.mark.integration
 
 DEVICE = "dev-1"
-PRODUCER = Path(__file__).resolve().parent / "sync_producer.py"
+BOX = Identity(DEVICE, TENANT, SITE)
 EPOCH = "@1970-01-01 00:00:00"
 FIFTY_YEARS_ON = "@2020-01-01 12:00:00"
 
@@ -84,29 +86,6 @@ def central(tmp_path: Path, pki: Pki, broker: Mosquitto) -> Iterator[Central]:
     c.close()
 
 
-def producer(db: Path, *args: str, env: dict[str, str] | None = None,
-             wrapper: tuple[str, ...] = ()) -> subprocess.Popen[str]:
-    return subprocess.Popen([*wrapper, sys.executable, str(PRODUCER), str(db), DEVICE, TENANT,
-                             SITE, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
-
-
-def step(proc: subprocess.Popen[str], transactions: int) -> list[dict[str, Any]]:
-    """Have a ``--stdin`` producer write ``transactions`` transactions; their reports."""
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(f"{transactions}\n")
-    proc.stdin.flush()
-    reports = []
-    for _ in range(transactions):
-        line = proc.stdout.readline()
-        if not line:
-            proc.wait(timeout=10)
-            err = proc.stderr.read() if proc.stderr else ""
-            raise AssertionError(f"the producer died ({proc.returncode}): {err}")
-        reports.append(json.loads(line))
-    return reports
-
-
 def agent_clock_year(db: Path) -> str:
     """The year of the agent's own last link-state stamp (its wall clock)."""
     store = Store(db)
@@ -130,10 +109,11 @@ def test_a_clock_from_1970_that_jumps_changes_no_id_order_or_stamp(
     clock = FakeClock(tmp_path, EPOCH)
 
     # A box that boots in 1970; 50 years later by the clock, the same process writes more.
-    first = producer(db, "--stdin", "--prefix", "s", env=clock.env)
-    in_1970 = step(first, 4)
+    first = sync_producer.start(db, BOX, "--stdin", "--prefix", "s", "--tx-per-session", "3",
+                                env=clock.env)
+    in_1970 = sync_producer.step(first, 4)
     clock.set(FIFTY_YEARS_ON)
-    in_2020 = step(first, 4)
+    in_2020 = sync_producer.step(first, 4)
     assert first.stdin is not None
     first.stdin.close()
     assert first.wait(timeout=20) == 0
@@ -143,8 +123,9 @@ def test_a_clock_from_1970_that_jumps_changes_no_id_order_or_stamp(
     assert monos == sorted(monos), "the monotonic clock went back with the wall clock"
 
     # A reboot without a real-time clock: 1970 again (the faketime command this time).
-    second = producer(db, "--transactions", "4", "--prefix", "s",
-                      wrapper=("faketime", "-f", EPOCH), env={"FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+    second = sync_producer.start(db, BOX, "--transactions", "4", "--prefix", "s",
+                                 wrapper=("faketime", "-f", EPOCH),
+                                 env={"FAKETIME_DONT_FAKE_MONOTONIC": "1"})
     out, err = second.communicate(timeout=30)
     assert second.returncode == 0, err
     after_reboot = [json.loads(line) for line in out.splitlines()]
@@ -187,4 +168,8 @@ def test_a_clock_from_1970_that_jumps_changes_no_id_order_or_stamp(
             assert stamps[message_id]["utc"] == r["utc"], "the agent re-stamped a message"
             assert stamps[message_id]["synced"] is synced
     assert {s["utc"][:4] for s in stamps.values()} == {"1970", "2020"}
+    by_session: dict[str, set[str]] = {}
+    for m in got:
+        by_session.setdefault(m["session_id"], set()).add(stamps[m["message_id"]]["utc"][:4])
+    assert {"1970", "2020"} in by_session.values(), "no session spans the clock's jump"
     assert_box_intact(db)
