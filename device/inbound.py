@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 from sqlite_utils import Database
 
-from device import audit, central_settings, erasure, outbox
+from device import audit, central_settings, erasure, outbox, strict_json
 from device.audit import Actor
 from device.central_settings import CentralSettingsError
 from device.clock import Stamp
@@ -125,19 +125,6 @@ def apply_document(
 
 # -- reading ------------------------------------------------------------------------------
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _first_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(document)"
@@ -158,7 +145,7 @@ def _read(data: bytes, max_bytes: int) -> SignedDocument:
                                    " UTF-8 character") from None
         raise DocumentRejected(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise DocumentRejected(f"not valid JSON (truncated or corrupt) at line {exc.lineno},"
                                f" column {exc.colno}: {exc.msg}") from None

@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import importlib.resources
 import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from device import strict_json
 from device.package_models import (
     DEMONSTRATION_METRICS,
     FORMAT,
@@ -117,30 +117,6 @@ class PackageError(Exception):
         super().__init__(summary)
 
 
-class _JsonProblem(ValueError):
-    """A JSON document that is well-formed but not acceptable (duplicate keys, NaN...)."""
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _JsonProblem(f"duplicate key '{key}' in a JSON object")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise _JsonProblem(f"{name} is not a valid JSON number")
-
-
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise _JsonProblem(f"number {text[:40]} is out of range")
-    return value
-
-
 def _decode_json(data: bytes | str, source: str) -> Any:
     """Parse a package document into plain JSON values, enforcing the size limit."""
     size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
@@ -157,16 +133,11 @@ def _decode_json(data: bytes | str, source: str) -> Any:
     else:
         text = data.removeprefix("\ufeff")
     try:
-        return json.loads(
-            text,
-            object_pairs_hook=_reject_duplicate_keys,
-            parse_constant=_reject_constant,
-            parse_float=_parse_float,
-        )
+        return strict_json.loads(text)
     except json.JSONDecodeError as exc:
         problem = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise PackageError([problem], source) from None
-    except _JsonProblem as exc:
+    except strict_json.StrictJsonError as exc:
         raise PackageError([f"invalid JSON: {exc}"], source) from None
     except RecursionError:
         raise PackageError(["invalid JSON: nested too deeply"], source) from None
