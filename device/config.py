@@ -178,6 +178,51 @@ class StorageConfig(_Section):
         7.0, ge=0, le=3650, description="Days a delivered message is kept for inspection.")
 
 
+CameraKind = Literal["auto", "picamera2", "opencv", "file", "none"]
+
+
+class CaptureConfig(_Section):
+    enabled: bool = Field(
+        True, description="Record answers on this box (microphone and camera). Off: recordings"
+        " are attached by another recorder.")
+    microphone: str = Field(
+        "default", description="Input device: a PortAudio index, or part of its name"
+        " (case ignored, see `kiosk devices`); \"none\" records no audio.")
+    sample_rate: int = Field(16_000, ge=8_000, le=48_000, description="Audio sample rate (Hz).")
+    channels: int = Field(1, ge=1, le=2, description="Audio channels (1: mono).")
+    block_ms: int = Field(
+        50, ge=10, le=500, description="Audio block the device hands over at a time (ms).")
+    buffer_s: float = Field(
+        5.0, gt=0, le=60, description="Audio held between the device and the file writer (s);"
+        " blocks that do not fit are counted as dropped.")
+    camera: CameraKind = Field(
+        "auto", description="Camera backend: picamera2 (Pi camera), opencv (V4L2/USB webcam,"
+        " Jetson CSI through a GStreamer pipeline), file (a file or stream URL), none, or auto"
+        " (picamera2 if present, else the first /dev/video*, else none).")
+    camera_source: str = Field(
+        "", description="For opencv: device index, /dev/videoN or a GStreamer pipeline ending in"
+        " appsink. For file: a path or rtsp/http URL.")
+    loop: bool = Field(False, description="Replay a file source from the start when it ends.")
+    video_width: int = Field(1280, ge=160, le=3840, description="Recorded video width (px).")
+    video_height: int = Field(720, ge=120, le=2160, description="Recorded video height (px).")
+    fps: int = Field(15, ge=1, le=60, description="Recorded frames per second.")
+    video_bitrate_kbps: int = Field(2000, ge=100, le=20_000, description="H.264 bitrate.")
+    analysis_width: int = Field(
+        320, ge=64, le=1920, description="Width of the low-resolution stream for analysis and"
+        " the live preview (px); height follows the aspect ratio.")
+    preview_fps: float = Field(5.0, gt=0, le=30, description="Live preview frame rate.")
+    framing_rate: float = Field(
+        2.0, gt=0, le=15, description="Framing checks per second on the framing screen.")
+    require_microphone: bool = Field(
+        True, description="Refuse to start an answer without a working microphone.")
+    require_camera: bool = Field(
+        True, description="Refuse to start an answer without a working camera.")
+    lost_after_s: float = Field(
+        2.0, gt=0, le=30, description="A device that delivers nothing for this long is lost:"
+        " the session is paused with the reason and staff are alerted.")
+    encrypt: bool = Field(True, description="Encrypt recordings at rest (AES-256-GCM).")
+
+
 class KioskConfig(_Section):
     data_dir: Path = Field(
         Path("var/kiosk"),
@@ -194,6 +239,8 @@ class KioskConfig(_Section):
     sync: SyncConfig = Field(default_factory=SyncConfig, description="Delivery to central.")
     storage: StorageConfig = Field(
         default_factory=StorageConfig, description="Storage budget and retention.")
+    capture: CaptureConfig = Field(
+        default_factory=CaptureConfig, description="Microphone, camera and recording files.")
 
     @property
     def db_path(self) -> Path:

@@ -325,3 +325,27 @@ def m003_sync(db: Database) -> None:
     """Delivery order per session, signed documents from central, link state for staff."""
     for statement in _split(_SCHEMA_3):
         db.conn.execute(statement)
+
+
+_SCHEMA_4 = """
+ALTER TABLE media ADD COLUMN key_id TEXT;
+ALTER TABLE media ADD COLUMN duration_s REAL;
+
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    session_id TEXT,
+    raised TEXT NOT NULL,
+    cleared TEXT
+);
+
+CREATE INDEX alerts_open ON alerts (raised) WHERE cleared IS NULL;
+"""
+
+
+@migrations()
+def m004_capture(db: Database) -> None:
+    """Encrypted recordings name their key; device alerts for staff."""
+    for statement in _split(_SCHEMA_4):
+        db.conn.execute(statement)

@@ -81,7 +81,17 @@ def test_every_setting_can_come_from_its_environment_variable() -> None:
                "KIOSK_SYNC_ENABLED": "false", "KIOSK_SYNC_TRANSPORT": "https",
                "KIOSK_SYNC_CHUNK_BYTES": "65536", "KIOSK_SYNC_METERED": "true",
                "KIOSK_SYNC_UPLOAD_MEDIA": "true", "KIOSK_SYNC_MAX_DOCUMENT_BYTES": "65536",
-               "KIOSK_STORAGE_QUOTA_MB": "64", "KIOSK_STORAGE_ACKED_RETENTION_DAYS": "2"}
+               "KIOSK_STORAGE_QUOTA_MB": "64", "KIOSK_STORAGE_ACKED_RETENTION_DAYS": "2",
+               "KIOSK_CAPTURE_ENABLED": "false", "KIOSK_CAPTURE_MICROPHONE": "pulse",
+               "KIOSK_CAPTURE_CAMERA": "file", "KIOSK_CAPTURE_CAMERA_SOURCE": "/srv/a.mp4",
+               "KIOSK_CAPTURE_LOOP": "true", "KIOSK_CAPTURE_PREVIEW_FPS": "3",
+               "KIOSK_CAPTURE_FRAMING_RATE": "1", "KIOSK_CAPTURE_BUFFER_S": "3",
+               "KIOSK_CAPTURE_REQUIRE_MICROPHONE": "false",
+               "KIOSK_CAPTURE_REQUIRE_CAMERA": "false", "KIOSK_CAPTURE_LOST_AFTER_S": "3",
+               "KIOSK_CAPTURE_ENCRYPT": "false", "KIOSK_CAPTURE_CHANNELS": "2",
+               "KIOSK_CAPTURE_SAMPLE_RATE": "8000", "KIOSK_CAPTURE_BLOCK_MS": "20",
+               "KIOSK_CAPTURE_VIDEO_WIDTH": "640", "KIOSK_CAPTURE_VIDEO_HEIGHT": "480",
+               "KIOSK_CAPTURE_VIDEO_BITRATE_KBPS": "900", "KIOSK_CAPTURE_ANALYSIS_WIDTH": "160"}
     names = env_names()
     assert "KIOSK_DATA_DIR" in names and "KIOSK_API_PORT" in names
     defaults = load_config(None, {}).model_dump(mode="json")

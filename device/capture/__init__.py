@@ -1,0 +1,1 @@
+"""Capture on the box: microphone (PortAudio), camera backends, per-answer recording files."""

@@ -1,0 +1,1 @@
+"""PulseAudio null-sink rig for the audio tests (being written)."""

@@ -1,0 +1,1 @@
+"""Browser fixtures for the candidate UI tests (being written)."""
