@@ -157,7 +157,7 @@ def _erase_sessions(db: Database, sessions: list[str], now: Stamp
         f"DELETE FROM outbox WHERE status = 'acked' AND session_id IN ({marks})")  # noqa: S608
     db.execute(
         "UPDATE sessions SET language = NULL, extra_time_pct = 0, invite_hash = NULL,"  # noqa: S608
-        " resume_hash = NULL, token_hash = NULL, consent_version = NULL,"
+        " resume_hash = NULL, token_hash = NULL, receipt_hash = NULL, consent_version = NULL,"
         f" expression_consent = NULL WHERE id IN ({marks})", ids)
     return counts, sorted({m["path"] for m in media})
 

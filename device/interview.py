@@ -269,6 +269,22 @@ class Interview:
                 self._new_attempt(db, session, items[position], now, retake=False)
             return self._view(db, session, now)
 
+    def interrupt(self, answer_id: str) -> bool:
+        """A recording the box could not finish (it restarted mid-answer): that take is
+        kept as ``interrupted`` and the item is asked again, not counted as a retake."""
+        now = self.store.now()
+        with self.store.transaction() as db:
+            answer = row(db, "SELECT * FROM answers WHERE id = ?", (answer_id,))
+            if answer is None or answer["state"] != "recording":
+                return False
+            db.execute("UPDATE answers SET state = 'interrupted', ended = ? WHERE id = ?",
+                       (stamp_json(now), answer_id))
+            session = self.engine.get(db, answer["session_id"])
+            if session["state"] == "in_progress" and session["position"] == answer["position"]:
+                item = self.items(db, session)[answer["position"]]
+                self._new_attempt(db, session, item, now, retake=False)
+            return True
+
     def finish_overdue(self) -> int:
         """Close recordings whose time limit has passed (run periodically by the server)."""
         now = self.store.now()

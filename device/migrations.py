@@ -330,6 +330,7 @@ def m003_sync(db: Database) -> None:
 _SCHEMA_4 = """
 ALTER TABLE media ADD COLUMN key_id TEXT;
 ALTER TABLE media ADD COLUMN duration_s REAL;
+ALTER TABLE sessions ADD COLUMN receipt_hash TEXT;
 
 CREATE TABLE alerts (
     id TEXT PRIMARY KEY,
@@ -346,6 +347,7 @@ CREATE INDEX alerts_open ON alerts (raised) WHERE cleared IS NULL;
 
 @migrations()
 def m004_capture(db: Database) -> None:
-    """Encrypted recordings name their key; device alerts for staff."""
+    """Encrypted recordings name their key; device alerts for staff; the candidate's receipt
+    stays readable for a short while after the session ends."""
     for statement in _split(_SCHEMA_4):
         db.conn.execute(statement)

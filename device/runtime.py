@@ -14,12 +14,14 @@ from device.clock import Clock, Stamp
 from device.codes import load_or_create_key
 from device.config import KioskConfig
 from device.interview import Interview
+from device.media_crypto import MediaKey
 from device.outbox import Identity
 from device.session import Engine
 from device.storage import StorageBudget
 from device.store import Store
 
 if TYPE_CHECKING:
+    from device.capture.service import CaptureService
     from inference.pipeline import Analyzer
 
 
@@ -31,6 +33,8 @@ class Kiosk:
     interview: Interview
     analysis: AnalysisService
     storage: StorageBudget
+    #: Recording on this box (None when ``[capture] enabled`` is off).
+    capture: CaptureService | None = None
     #: Set by the API app: its metrics registry.
     metrics: Any = None
 
@@ -39,6 +43,8 @@ class Kiosk:
         return self.engine.identity
 
     def close(self) -> None:
+        if self.capture is not None:
+            self.capture.stop()
         self.analysis.stop()
         self.store.close()
 
@@ -56,7 +62,9 @@ def open_kiosk(config: KioskConfig, clock: Clock | None = None) -> Kiosk:
     identity = Identity(config.device.id, config.device.tenant, config.device.site)
     key = load_or_create_key(config.secrets_dir / "codes.key")
     engine = Engine(store, config.session, identity, key)
-    service = AnalysisService(store, identity, lambda: load_analyzer(config))
+    media_key = MediaKey.load_or_create(config.secrets_dir / "media.key")
+    service = AnalysisService(store, identity, lambda: load_analyzer(config),
+                              media_key=media_key, work_dir=config.media_dir / ".work")
     engine.on_final.append(service.on_final)
     if config.sync.upload_media:
 
@@ -66,7 +74,34 @@ def open_kiosk(config: KioskConfig, clock: Clock | None = None) -> Kiosk:
         engine.on_final.append(announce)
     budget = StorageBudget(store, config)
     engine.admission.append(budget.admit)
-    return Kiosk(config, store, engine, Interview(engine), service, budget)
+    interview = Interview(engine)
+    kiosk = Kiosk(config, store, engine, interview, service, budget)
+    if config.capture.enabled:
+        kiosk.capture = build_capture(config, engine, interview, service,
+                                      media_key if config.capture.encrypt else None)
+    return kiosk
+
+
+def build_capture(config: KioskConfig, engine: Engine, interview: Interview,
+                  analysis: AnalysisService, key: MediaKey | None) -> CaptureService:
+    """The capture service with the real devices (opened only when a session needs them)."""
+    from device.capture.audio import Microphone
+    from device.capture.camera import open_camera
+    from device.capture.framing import FramingService, detector_factory
+    from device.capture.service import CaptureService
+
+    def live_stream(language: str) -> Any:
+        return analysis.analyzer().stream(language)
+
+    service = CaptureService(
+        config, engine, interview, key=key, microphone=Microphone, camera=open_camera,
+        on_registered=lambda _answer: analysis.wake(),
+        live_stream=live_stream if config.analysis.enabled else None,
+        on_transcript=analysis.follow_up,
+    )
+    service.framing = FramingService(service.latest_frame, detector_factory(config),
+                                     config.capture.framing_rate)
+    return service
 
 
 def load_analyzer(config: KioskConfig) -> Analyzer:

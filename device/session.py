@@ -121,8 +121,9 @@ class Engine:
             **(updates or {}),
         }
         if to in FINAL_STATES:
+            # the candidate's token now only shows the receipt (see receipt_session)
             values.update(ended=stamp_json(now), token_hash=None, resume_hash=None,
-                          invite_hash=None)
+                          invite_hash=None, receipt_hash=session.get("token_hash"))
         assignments = ", ".join(f"{k} = :{k}" for k in values)
         db.execute(
             f"UPDATE sessions SET {assignments} WHERE id = :id",  # noqa: S608 - fixed keys
@@ -270,6 +271,16 @@ class Engine:
             session = self.get(db, session_id)
             return self._pause(db, session, "exit", Actor(CANDIDATE, session_id), now, reason,
                                keep_token=False)
+
+    def pause_for_device(self, session_id: str, reason: str) -> str | None:
+        """A device stopped mid-interview: pause with the reason (the candidate's screen
+        keeps its token and shows why); None when the session was not running."""
+        now = self.store.now()
+        with self.store.transaction() as db:
+            session = self.get(db, session_id)
+            if session["state"] not in ("consented", "in_progress"):
+                return None
+            return self._pause(db, session, "pause", audit.SYSTEM, now, reason, keep_token=True)
 
     def resume_by_code(self, code: str, client: str = "kiosk") -> Opened:
         now = self.store.now()

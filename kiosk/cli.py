@@ -16,7 +16,7 @@ from typing import Any
 from device.config import KioskConfig, load_config
 from device.errors import ConfigError, KioskError
 from inference.errors import InferenceError
-from kiosk import analyze, cli_models, cli_receiver, cli_sync
+from kiosk import analyze, cli_devices, cli_models, cli_receiver, cli_sync
 
 #: Subcommands that belong to parts of the product not in this build yet.
 NOT_BUILT = {
@@ -53,7 +53,7 @@ def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
     kiosk = _open(config)
     if analyzer is not None:
         kiosk.analysis.use(analyzer)
-    app = create_app(kiosk, analyse=analyzer is not None)
+    app = create_app(kiosk, analyse=analyzer is not None, capture=config.capture.enabled)
     socket = args.unix_socket or config.api.unix_socket
     host = args.host or config.api.host
     port = args.port or config.api.port
@@ -199,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_models.register(sub)
     cli_sync.register(sub)
+    cli_devices.register(sub)
     cli_receiver.register(sub)
     analyze.register(sub)
 

@@ -83,13 +83,13 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, kiosk: Kiosk) -> None:
+    def __init__(self, kiosk: Kiosk, *, capture: bool = False, sweep: bool = False) -> None:
         from device.api.app import create_app
 
         self.kiosk = kiosk
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(kiosk, sweep=False, analyse=False)
+        app = create_app(kiosk, sweep=sweep, analyse=False, capture=capture)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

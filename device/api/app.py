@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from device.api import candidate, ops, problems, reports, staff
+from device.api import capture as capture_api
 from device.api.limits import BodyLimit
 from device.runtime import Kiosk
 
@@ -25,16 +26,22 @@ def _sweep(kiosk: Kiosk) -> None:
     kiosk.storage.sweep()
 
 
-def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True) -> FastAPI:
+def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True,
+               capture: bool = False) -> FastAPI:
     """Build the app around an opened kiosk; the sweeper closes overdue answers and the
-    analysis worker analyses recorded answers while the app runs."""
+    analysis worker analyses recorded answers while the app runs. With ``capture`` (the
+    box's own service) the microphone and camera record answers as the engine says."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_sweeper(kiosk)) if sweep else None
         if kiosk.config.analysis.enabled and analyse:
             kiosk.analysis.start()
+        if capture and kiosk.capture is not None:
+            await run_in_threadpool(kiosk.capture.start)
         yield
+        if capture and kiosk.capture is not None:
+            await run_in_threadpool(kiosk.capture.stop)
         kiosk.analysis.stop()
         if task:
             task.cancel()
@@ -55,6 +62,7 @@ def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True) -> Fas
     app.include_router(staff.router)
     app.include_router(reports.router)
     app.include_router(ops.router)
+    app.include_router(capture_api.router)
     app.add_middleware(BodyLimit, max_bytes=kiosk.config.api.max_body_bytes)
     return app
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+import segno
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from device.api.deps import KioskDep, SessionDep
+from device.api.deps import KioskDep, SessionDep, session_header
+from device.audit import SYSTEM
+from device.clock import elapsed_s
+from device.codes import hash_token
+from device.errors import AuthenticationError
 from device.interview import ItemView
 from device.jobs import active_package
+from device.receipt import RECEIPT_WINDOW_MIN, receipt
+from device.runtime import Kiosk
+from device.store import load_stamp
 
 router = APIRouter(prefix="/api/v1", tags=["candidate"])
 
@@ -47,6 +55,7 @@ class ExitOut(BaseModel):
     state: str
     resume_code: str = Field(description="Show it as text and QR code; needed to come back.")
     resume_window_h: float
+    resume_qr_svg: str = Field(description="The resume code as a QR code (SVG document).")
 
 
 def _client(request: Request) -> str:
@@ -76,8 +85,28 @@ def get_session(session: SessionDep, k: KioskDep) -> dict[str, Any]:
         "job": {"id": package.job.id, "title": package.job.title},
         "consent": package.consent.model_dump(mode="json"),
         "drill": bool(session["drill"]),
+        "extra_time_pct": session["extra_time_pct"],
+        "pause_reason": pause_reason(session),
         "current": k.interview.view(session["id"]).to_dict(),
     }
+
+
+def pause_reason(session: dict[str, Any]) -> str | None:
+    """Why a paused session is paused, as a code the touchscreen words in its language:
+    ``microphone-lost``/``camera-lost`` (the box paused it), ``staff`` or ``candidate``."""
+    if session["state"] != "paused":
+        return None
+    reason = session["state_reason"] or ""
+    if session["state_actor"] == SYSTEM.label():
+        code = reason.split(":", 1)[0]
+        return code if code in ("microphone-lost", "camera-lost") else "system"
+    return "candidate" if session["state_actor"].startswith("candidate") else "staff"
+
+
+def _sync(k: Kiosk) -> None:
+    """Let capture follow the engine at once (start or stop the answer's recording)."""
+    if k.capture is not None and k.capture.running:
+        k.capture.sync()
 
 
 @router.post("/session/consent", response_model=StateOut, summary="Agree or decline")
@@ -95,12 +124,18 @@ def present(session: SessionDep, k: KioskDep) -> ItemView:
 
 @router.post("/session/answer/start", response_model=ItemView, summary="Start recording")
 def start_answer(session: SessionDep, k: KioskDep) -> ItemView:
-    return k.interview.start_answer(session["id"])
+    if k.capture is not None and k.capture.running:
+        k.capture.require_ready()  # 503 capture-unavailable; staff are alerted
+    view = k.interview.start_answer(session["id"])
+    _sync(k)
+    return view
 
 
 @router.post("/session/answer/finish", response_model=ItemView, summary="Stop recording")
 def finish_answer(session: SessionDep, k: KioskDep) -> ItemView:
-    return k.interview.finish_answer(session["id"])
+    view = k.interview.finish_answer(session["id"])
+    _sync(k)
+    return view
 
 
 @router.post("/session/answer/retake", response_model=ItemView, summary="Record again")
@@ -110,11 +145,44 @@ def retake(session: SessionDep, k: KioskDep) -> ItemView:
 
 @router.post("/session/next", response_model=ItemView, summary="Go to the next item")
 def advance(session: SessionDep, k: KioskDep) -> ItemView:
-    return k.interview.advance(session["id"])
+    view = k.interview.advance(session["id"])
+    _sync(k)
+    return view
 
 
 @router.post("/session/exit", response_model=ExitOut, summary="Leave now, come back later")
 def exit_session(session: SessionDep, k: KioskDep) -> ExitOut:
     code = k.engine.exit(session["id"])
+    _sync(k)
     return ExitOut(state="paused", resume_code=code,
-                   resume_window_h=k.config.session.resume_window_h)
+                   resume_window_h=k.config.session.resume_window_h,
+                   resume_qr_svg=qr_svg(code))
+
+
+def qr_svg(code: str) -> str:
+    """The code as a QR image, dark on light with a quiet zone, for phones to read."""
+    qr = segno.make(code, error="m", micro=False)
+    return str(qr.svg_inline(scale=8, border=4, dark="#000", light="#fff"))
+
+
+@router.get("/session/receipt", summary="What was recorded and shared; how to ask for deletion")
+def get_receipt(k: KioskDep, token: Annotated[str | None, Depends(session_header)]
+                ) -> dict[str, Any]:
+    if not token:
+        raise AuthenticationError("missing X-Session-Token header")
+    session = receipt_session(k, token)
+    with k.store.read() as db:
+        return receipt(k.store, db, session)
+
+
+def receipt_session(k: Kiosk, token: str) -> dict[str, Any]:
+    """The session of a live token, or of a token whose session ended a few minutes ago."""
+    found = k.store.one("SELECT * FROM sessions WHERE token_hash = ?", (hash_token(token),))
+    if found is not None:
+        return found
+    found = k.store.one("SELECT * FROM sessions WHERE receipt_hash = ?", (hash_token(token),))
+    ended = load_stamp(found["ended"]) if found else None
+    spent = elapsed_s(ended, k.store.now()) if ended else None
+    if found is None or spent is None or spent > RECEIPT_WINDOW_MIN * 60:
+        raise AuthenticationError("this session link is no longer valid")
+    return found

@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from device.api.deps import KioskDep
+from device.capture.health import cpu_temperature_c, load
 from device.migrations import SESSION_STATES
 from device.runtime import Kiosk
 from device.storage import Usage, refusal
@@ -52,6 +53,39 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("kiosk_audit_entries", "Entries in the audit log",
                                 value=found["n"] if found else 0)
         yield from storage_metrics(self.kiosk.storage.usage())
+        yield from capture_metrics(self.kiosk)
+
+
+def capture_metrics(kiosk: Kiosk) -> Iterator[Metric]:
+    """Devices present, input level, drops; CPU temperature and load."""
+    temp = cpu_temperature_c()
+    if temp is not None:
+        yield GaugeMetricFamily("kiosk_cpu_temperature_celsius", "CPU temperature", value=temp)
+    yield GaugeMetricFamily("kiosk_load1", "1-minute load average", value=load()["load1"])
+    if kiosk.capture is None:
+        return
+    health = kiosk.capture.health()
+    up = GaugeMetricFamily("kiosk_capture_device_ok", "1 when the device works (0: missing,"
+                           " lost or disabled)", labels=["device"])
+    for name in ("microphone", "camera"):
+        up.add_metric([name], int(health[name]["ok"]))
+    yield up
+    mic = health["microphone"]["stats"] or {}
+    cam = health["camera"]["stats"] or {}
+    if mic.get("level_dbfs") is not None:
+        yield GaugeMetricFamily("kiosk_audio_level_dbfs", "Microphone input level (dBFS)",
+                                value=mic["level_dbfs"])
+    for name, doc, value in (
+        ("kiosk_audio_dropped_blocks", "Audio blocks lost because the buffer was full",
+         mic.get("dropped_blocks", 0)),
+        ("kiosk_audio_overflows", "Input overflows reported by PortAudio",
+         mic.get("overflows", 0)),
+        ("kiosk_video_dropped_frames", "Video frames the encoder could not take in time",
+         cam.get("dropped_frames", 0)),
+        ("kiosk_recordings", "Answers recorded since the service started",
+         health["recordings"]),
+    ):
+        yield CounterMetricFamily(name, doc, value=value)
 
 
 def storage_metrics(u: Usage) -> Iterator[Metric]:
@@ -94,7 +128,9 @@ def healthz(k: KioskDep) -> dict[str, Any]:
                          "pending": pending["n"] if pending else 0,
                          "last_error": k.analysis.last_error},
             "clock": {"utc": now.utc, "synced": now.synced, "boot": now.boot},
-            "storage": _storage_health(k)}
+            "storage": _storage_health(k),
+            "capture": k.capture.health() if k.capture is not None else {"enabled": False},
+            "system": {"cpu_temperature_c": cpu_temperature_c(), **load()}}
 
 
 def _storage_health(k: Kiosk) -> dict[str, Any]:
