@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,13 @@ from sqlite_utils import Database
 from device import audit, outbox
 from device.audit import SYSTEM
 from device.clock import Stamp
+from device.media_crypto import (
+    MediaCryptoError,
+    MediaKey,
+    clear_workdir,
+    decrypted_copy,
+    plain_suffix,
+)
 from device.outbox import Identity
 from device.package_models import JobPackage, SpokenQuestion
 from device.results import RESULT_STATES
@@ -57,6 +65,8 @@ class Job:
     media: dict[str, Path]
     package: JobPackage
     follow_up: FollowUp | None = None
+    #: Kinds of ``media`` whose files are sealed (encrypted at rest).
+    sealed: frozenset[str] = frozenset()
 
 
 def session_package(db: Database, session: dict[str, Any]) -> JobPackage:
@@ -153,12 +163,21 @@ def _report(session: dict[str, Any], inputs: ScoringInputs, card: ScoreCard,
 
 
 class AnalysisService:
-    """One worker thread; models are loaded once, on first use."""
+    """One worker thread; models are loaded once, on first use.
+
+    Sealed recordings are analysed from a private plaintext copy in ``work_dir``
+    (``<media_dir>/.work``), decrypted with ``media_key`` just before the models run and
+    removed right after; copies a crash left behind are removed on :meth:`start`."""
 
     def __init__(self, store: Store, identity: Identity,
-                 analyzer_factory: Callable[[], Analyzer], poll_s: float = 1.0) -> None:
+                 analyzer_factory: Callable[[], Analyzer], poll_s: float = 1.0, *,
+                 media_key: MediaKey | None = None, work_dir: Path | None = None) -> None:
+        if media_key is not None and work_dir is None:
+            raise ValueError("a media key needs a work directory for the decrypted copies")
         self.store = store
         self.identity = identity
+        self.media_key = media_key
+        self.work_dir = work_dir
         self._factory = analyzer_factory
         self._analyzer: Analyzer | None = None
         self._poll_s = poll_s
@@ -174,6 +193,8 @@ class AnalysisService:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
+        if self.work_dir is not None and (left := clear_workdir(self.work_dir)):
+            log.warning("removed %d decrypted recording(s) left in %s", left, self.work_dir)
         with self.store.transaction() as db:
             # A crash mid-analysis: analyse those answers again from their files.
             db.execute("UPDATE analyses SET status = 'pending' WHERE status = 'running'")
@@ -292,6 +313,10 @@ class AnalysisService:
         self._analyzer = self._factory()
         return self._analyzer
 
+    def analyzer(self) -> Analyzer:
+        """The loaded models (loaded now if need be), e.g. for live recognition."""
+        return self._analyzer or self._load()
+
     def _claim(self) -> Job | None:
         now = self.store.now()
         with self.store.transaction() as db:
@@ -305,9 +330,10 @@ class AnalysisService:
                 return None
             db.execute("UPDATE analyses SET status = 'running', attempts = attempts + 1,"
                        " updated = ? WHERE answer_id = ?", (stamp_json(now), found["answer_id"]))
-            media = {m["kind"]: Path(m["path"]) for m in rows(
-                db, "SELECT kind, path FROM media WHERE answer_id = ? AND purged IS NULL",
-                (found["answer_id"],))}
+            files = rows(db, "SELECT kind, path, encrypted FROM media WHERE answer_id = ?"
+                             " AND purged IS NULL", (found["answer_id"],))
+            media = {m["kind"]: Path(m["path"]) for m in files}
+            sealed = frozenset(m["kind"] for m in files if m["encrypted"])
             package = session_package(db, {"job_id": found["job_id"],
                                            "job_version": found["job_version"]})
         return Job(answer_id=found["answer_id"], session_id=found["session_id"],
@@ -315,20 +341,34 @@ class AnalysisService:
                    language=found["language"] or package.job.language,
                    expression=bool(found["expression_consent"]),
                    timed_out=bool(found["timed_out"]), duration_s=found["duration_s"] or 0.0,
-                   media=media, package=package,
+                   media=media, package=package, sealed=sealed,
                    follow_up=FollowUp.model_validate_json(found["follow_up"])
                    if found["follow_up"] else None)
 
     def _analyse(self, analyzer: Analyzer, job: Job) -> Any:
-        item = next(i for i in job.package.items if i.id == job.item_id)
-        if isinstance(item, SpokenQuestion):
-            vocab = vocabulary(item, job.language, job.package.scoring.follow_up_enabled)
-            result = analyzer.spoken(vocab, audio=job.media.get("audio"),
-                                     video=job.media.get("video"), expression=job.expression,
-                                     timed_out=job.timed_out)
-            # the report names the follow-up that was actually asked, not one that could be
-            return result.model_copy(update={"follow_up": job.follow_up})
-        inputs = scoring_inputs(job.package)
-        spec = next(d for d in inputs.demonstrations if d.id == job.item_id)
-        return analyzer.demonstration(spec, video=job.media.get("video"),
-                                      expression=job.expression, duration_s=job.duration_s)
+        with ExitStack() as copies:  # decrypted copies live only while the models run
+            media = self._plain_media(job, copies)
+            item = next(i for i in job.package.items if i.id == job.item_id)
+            if isinstance(item, SpokenQuestion):
+                vocab = vocabulary(item, job.language, job.package.scoring.follow_up_enabled)
+                result = analyzer.spoken(vocab, audio=media.get("audio"),
+                                         video=media.get("video"), expression=job.expression,
+                                         timed_out=job.timed_out)
+                # the report names the follow-up that was actually asked, not one that could be
+                return result.model_copy(update={"follow_up": job.follow_up})
+            inputs = scoring_inputs(job.package)
+            spec = next(d for d in inputs.demonstrations if d.id == job.item_id)
+            return analyzer.demonstration(spec, video=media.get("video"),
+                                          expression=job.expression, duration_s=job.duration_s)
+
+    def _plain_media(self, job: Job, copies: ExitStack) -> dict[str, Path]:
+        """The paths the models read: sealed files are replaced by decrypted copies."""
+        media = dict(job.media)
+        for kind in sorted(job.sealed & media.keys()):
+            path = media[kind]
+            if self.media_key is None or self.work_dir is None:
+                raise MediaCryptoError(f"recording {path} is encrypted, and the analysis has"
+                                       " no media key to read it")
+            media[kind] = copies.enter_context(
+                decrypted_copy(path, self.media_key, self.work_dir, plain_suffix(path)))
+        return media

@@ -13,33 +13,48 @@ from sqlite_utils import Database
 from device import outbox
 from device.clock import Stamp
 from device.errors import SessionRuleError
+from device.media_crypto import SealedInfo
 from device.outbox import Identity
 from device.store import row, rows, stamp_json
 
 MediaKind = Literal["audio", "video"]
 
 
-def attach(db: Database, answer_id: str, kind: MediaKind, path: Path, now: Stamp) -> str:
-    """Register a closed recording of ``answer_id``; returns the media id."""
+def attach(db: Database, answer_id: str, kind: MediaKind, path: Path, now: Stamp, *,
+           sealed: SealedInfo | None = None, duration_s: float | None = None) -> str:
+    """Register a closed recording of ``answer_id``; returns the media id.
+
+    A plain file is read once for its checksum. A sealed file (``sealed``: what
+    :func:`device.media_crypto.seal_file` measured while encrypting) is registered with its
+    plaintext size and checksum — what central verifies after the upload — and its key id,
+    without being read again; the session's usage counts the bytes it takes on disk."""
     answer = row(db, "SELECT id, session_id FROM answers WHERE id = ?", (answer_id,))
     if answer is None:
         raise SessionRuleError(f"no answer {answer_id} to attach {path.name} to")
     if not path.is_file():
         raise SessionRuleError(f"recording {path} does not exist")
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
+    if sealed is None:
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        size = disk = path.stat().st_size
+        sha256, key_id = digest.hexdigest(), None
+    else:
+        disk = path.stat().st_size
+        if disk != sealed.sealed_bytes:
+            raise SessionRuleError(f"recording {path} has {disk} bytes, its sealing wrote"
+                                   f" {sealed.sealed_bytes}: not the file that was sealed")
+        size, sha256, key_id = sealed.plain_bytes, sealed.plain_sha256, sealed.key_id
     media_id = uuid.uuid4().hex
-    size = path.stat().st_size
     db.execute(
-        "INSERT INTO media (id, session_id, answer_id, kind, path, bytes, sha256, created)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (media_id, answer["session_id"], answer_id, kind, str(path), size, digest.hexdigest(),
-         stamp_json(now)),
+        "INSERT INTO media (id, session_id, answer_id, kind, path, bytes, sha256, encrypted,"
+        " key_id, duration_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (media_id, answer["session_id"], answer_id, kind, str(path), size, sha256,
+         int(sealed is not None), key_id, duration_s, stamp_json(now)),
     )
     db.execute("UPDATE usage SET media_bytes = media_bytes + ? WHERE session_id = ?",
-               (size, answer["session_id"]))
+               (disk, answer["session_id"]))
     return media_id
 
 

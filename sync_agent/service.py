@@ -10,6 +10,7 @@ from typing import Any
 
 from device.config import KioskConfig
 from device.errors import ConfigError
+from device.media_crypto import MediaKey
 from device.outbox import Identity
 from device.store import Store, row
 from sync_agent.agent import Link, SyncAgent
@@ -92,7 +93,9 @@ def build(config: KioskConfig, store: Store) -> Service:
             throttle = agent_ref[0].throttle
             return media_link.upload(media_id, path, meta, sync.chunk_bytes, throttle.take)
 
-        uploader = MediaUploader(upload, events)
+        # recordings are sealed at rest: the upload reads them back as plaintext
+        key = MediaKey.load_or_create(config.secrets_dir / "media.key")
+        uploader = MediaUploader(upload, events, media_key=key)
 
     def on_document(data: bytes, via: str) -> str:
         from device.inbound import apply_document

@@ -172,7 +172,9 @@ def test_a_microphone_that_vanishes_mid_answer_pauses_the_session(
                  what="devices ready")
         answer_id = http.post("/api/v1/session/answer/start", headers=headers).json()["answer_id"]
         fresh_pulse.play(tone(tmp_path / "tone.wav", 8.0))
-        wait_for(lambda: (k.capture.health()["microphone"]["stats"] or {}).get("blocks", 0) > 20,
+        capture = k.capture
+        assert capture is not None
+        wait_for(lambda: (capture.health()["microphone"]["stats"] or {}).get("blocks", 0) > 20,
                  what="sound arriving")
         time.sleep(0.5)
         fresh_pulse.kill()

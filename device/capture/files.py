@@ -75,7 +75,7 @@ def salvage(store: Store, key: MediaKey | None, media_dir: Path) -> list[str]:
         return []
     for path in sorted(media_dir.glob("*/*")):
         kind = PLAIN.get(path.suffix)
-        if kind is None or not path.is_file():
+        if kind is None or not path.is_file() or path.parent.name.startswith("."):
             continue
         answer_id = path.stem
         known = store.one("SELECT 1 AS x FROM media WHERE path IN (?, ?)",
