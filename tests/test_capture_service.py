@@ -266,3 +266,45 @@ def test_staff_play_a_recording_decrypted_and_audited(
         assert "kiosk_recordings_total 1.0" in metrics
     viewed = k.store.all("SELECT details FROM audit WHERE action = 'media.view'")
     assert len(viewed) == 1 and video["id"] in viewed[0]["details"]
+
+
+def test_a_spoken_answer_is_recognised_live_while_it_is_recorded(
+    capture_kiosk: Callable[..., Kiosk], pulse: Any, tmp_path: Path, model_files: Any
+) -> None:
+    """Real speech (espeak-ng, Korean) through the null sink, PortAudio and the live vosk
+    stream; the follow-up decision is made from it when the answer finishes."""
+    import subprocess
+
+    from inference.modelstore import ModelFiles
+    from inference.pipeline import Analyzer, Settings
+
+    k = capture_kiosk(KIOSK_ANALYSIS_ENABLED="true", KIOSK_CAPTURE_CAMERA="none")
+    k.analysis.use(Analyzer(ModelFiles.open(model_files.store), Settings(tflite_threads=1)))
+    speech = tmp_path / "answer.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(speech),
+                    "그때 라인에서 불량을 발견했습니다. 반장님께 보고했습니다."], check=True)
+    with LiveServer(k, capture=True) as live, httpx.Client(base_url=live.url, timeout=20) as http:
+        roster = Roster(format="kiosk-roster/1", invites=[Invite(candidate_id="c-ko",
+                                                                 job_id=JOB)])
+        code = import_roster(k.engine, roster, "test", SYSTEM)[0].invite_code
+        token = http.post("/api/v1/checkin", json={"code": code, "language": "ko"}).json()
+        headers = {"X-Session-Token": token["token"]}
+        version = http.get("/api/v1/session", headers=headers).json()["consent"]["version"]
+        http.post("/api/v1/session/consent", headers=headers,
+                  json={"accept": True, "consent_version": version}).raise_for_status()
+        http.post("/api/v1/session/present", headers=headers).raise_for_status()
+        wait_for(lambda: http.get("/api/v1/capture/status", headers=headers).json()["ready"],
+                 what="microphone ready")
+        answer_id = http.post("/api/v1/session/answer/start", headers=headers).json()["answer_id"]
+        pulse.play_and_wait(speech)
+        time.sleep(1.0)  # the sink's latency: the last words reach the microphone
+        http.post("/api/v1/session/answer/finish", headers=headers).raise_for_status()
+        capture = k.capture
+        assert capture is not None
+        heard = wait_for(lambda: capture.last_live, timeout_s=60, what="live transcript")
+    assert heard["answer_id"] == answer_id and heard["error"] is None
+    assert heard["words"] and heard["words"] > 0, "the recogniser heard the answer live"
+    assert heard["skipped_blocks"] == 0
+    stored = k.store.one("SELECT follow_up FROM answers WHERE id = ?", (answer_id,))
+    decided = k.store.all("SELECT action FROM audit WHERE action = 'answer.follow_up'")
+    assert stored is not None and (stored["follow_up"] is None) == (not decided)

@@ -136,6 +136,8 @@ class CaptureService:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.last_error: str | None = None
+        #: The live recognition of the last spoken answer (words heard, blocks skipped).
+        self.last_live: dict[str, Any] | None = None
         #: The framing check on the live picture (set when the face model is available).
         self.framing: FramingService | None = None
 
@@ -221,6 +223,7 @@ class CaptureService:
                                "stats": self.mic.stats().to_dict() if self.mic else None},
                 "camera": {**self._slot_view("camera"),
                            "stats": self.camera.stats().to_dict() if self.camera else None},
+                "live_recognition": self.last_live,
                 "last_error": self.last_error,
             }
 
@@ -404,6 +407,10 @@ class CaptureService:
                 ids = files.register(self.store, self.key, active.answer_id, recorded)
                 if active.live is not None:
                     transcript = active.live.close()
+                    self.last_live = {
+                        "answer_id": active.answer_id, "skipped_blocks": active.live.skipped,
+                        "error": active.live.error,
+                        "words": len(transcript.words) if transcript is not None else None}
                     finished = self.store.one("SELECT 1 AS x FROM answers WHERE id = ? AND"
                                               " state = 'finished'", (active.answer_id,))
                     if transcript is not None and finished and self._on_transcript:
