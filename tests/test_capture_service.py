@@ -308,3 +308,31 @@ def test_a_spoken_answer_is_recognised_live_while_it_is_recorded(
     stored = k.store.one("SELECT follow_up FROM answers WHERE id = ?", (answer_id,))
     decided = k.store.all("SELECT action FROM audit WHERE action = 'answer.follow_up'")
     assert stored is not None and (stored["follow_up"] is None) == (not decided)
+
+
+def test_kiosk_devices_lists_the_microphones_and_cameras(
+    pulse: Any, tmp_path: Path, crema_clips: dict[str, Path]
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    clip = next(iter(crema_clips.values()))
+    env = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "d"), "KIOSK_CAPTURE_CAMERA": "file",
+           "KIOSK_CAPTURE_CAMERA_SOURCE": str(clip), "KIOSK_CAPTURE_MICROPHONE": "pulse"}
+    done = subprocess.run([sys.executable, "-m", "kiosk", "devices", "--json"], env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    found = json.loads(done.stdout)
+    assert "pulse" in [m["name"] for m in found["microphones"]]
+    assert [c["source"] for c in found["cameras"] if c["usable"]] == [str(clip)]
+    text = subprocess.run([sys.executable, "-m", "kiosk", "devices"], env=env,
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "Microphones (setting: microphone = 'pulse')" in text and "pulse" in text
+    assert "ALSA lib" not in done.stderr + text, "PortAudio's start-up noise is hidden"
+    env["KIOSK_CAPTURE_CAMERA_SOURCE"] = str(tmp_path / "missing.mp4")
+    gone = json.loads(subprocess.run([sys.executable, "-m", "kiosk", "devices", "--json"],
+                                     env=env, capture_output=True, text=True, timeout=60,
+                                     check=True).stdout)
+    assert any(not c["usable"] and "missing.mp4" in (c["problem"] or "")
+               for c in gone["cameras"])
