@@ -5,11 +5,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import httpx
+from test_api import assert_problem, check_in
 
 from conftest import InviteFn
 from device.clock import ManualClock
 from device.runtime import Kiosk
-from test_api import assert_problem, check_in
 
 
 def finish_interview(http: httpx.Client, h: dict[str, str], version: str,
