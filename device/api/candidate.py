@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Any, Literal
 
 import segno
@@ -162,7 +163,9 @@ def exit_session(session: SessionDep, k: KioskDep) -> ExitOut:
 def qr_svg(code: str) -> str:
     """The code as a QR image, dark on light with a quiet zone, for phones to read."""
     qr = segno.make(code, error="m", micro=False)
-    return str(qr.svg_inline(scale=8, border=4, dark="#000", light="#fff"))
+    out = io.BytesIO()
+    qr.save(out, kind="svg", xmldecl=False, scale=8, border=4, dark="#000", light="#fff")
+    return out.getvalue().decode()
 
 
 @router.get("/session/receipt", summary="What was recorded and shared; how to ask for deletion")

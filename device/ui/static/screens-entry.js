@@ -1,0 +1,197 @@
+// Before the interview: language, check-in, resume by code, consent (and declining it).
+
+import { KEYS, post, save } from "./api.js";
+import { app, autoClose, confirmDialog } from "./core.js";
+import { h, uid } from "./dom.js";
+import { LANGUAGES, pick, setLanguage, t } from "./i18n.js";
+
+const CLOSE_AFTER_MS = 3 * 60 * 1000;
+
+/** The first screen: each language offered in its own script. */
+export function startScreen(notice = "") {
+  app.session = null;
+  app.mount("start", "start", (s) => {
+    const heading = h("h1", { tabindex: "-1", class: "trilingual" },
+      LANGUAGES.map((lang) => h("span", { lang }, t("chooseLanguage", {}, lang))));
+    const buttons = LANGUAGES.map((lang) => h("button", {
+      type: "button", class: "language", lang, "data-lang": lang,
+      onclick: () => {
+        setLanguage(lang);
+        save(KEYS.lang, lang);
+        checkinScreen();
+      },
+    }, t("languageName", {}, lang)));
+    if (notice) s.errorBox.append(h("p", { class: "notice" }, notice));
+    s.root.append(heading, s.errorBox, h("div", { class: "languages" }, buttons));
+  });
+}
+
+/**
+ * A code form: a large input, its hint, the submit button and secondary buttons below.
+ * submit(code, form) runs as an action.
+ */
+function codeForm(s, { label, hint, submitText, submit, secondary }) {
+  const inputId = uid("code");
+  const hintId = uid("hint");
+  const input = h("input", {
+    id: inputId, class: "code-input", type: "text", name: "code", autocomplete: "off",
+    autocapitalize: "characters", spellcheck: "false", maxlength: "20",
+    "aria-describedby": hintId, enterkeyhint: "go",
+  });
+  const button = h("button", { type: "submit", class: "primary" }, submitText);
+  const form = h("form", { class: "code-form", novalidate: true },
+    h("label", { for: inputId }, label), input, h("p", { id: hintId, class: "hint" }, hint),
+    s.errorBox, h("div", { class: "actions" }, button));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const code = input.value.trim();
+    if (!code) {
+      s.showError(t("codeEmpty"), "", { hint: "" });
+      input.focus();
+      return;
+    }
+    app.act(button, () => submit(code), handlersFor(s, input, button));
+  });
+  s.root.append(form, h("div", { class: "actions secondary" }, secondary));
+  return input;
+}
+
+function handlersFor(s, input, button) {
+  const again = () => {
+    input.focus();
+    input.select();
+  };
+  return {
+    "invalid-code": (err) => {
+      s.showError(t(s.name === "resume" ? "resumeUnknown" : "inviteUnknown"), err.detail,
+                  { hint: "" });
+      again();
+      return true;
+    },
+    "invalid-request": (err) => {
+      s.showError(t(s.name === "resume" ? "resumeUnknown" : "inviteUnknown"), err.detail,
+                  { hint: "" });
+      again();
+      return true;
+    },
+    "code-expired": (err) => {
+      s.showError(t("resumeExpired"), err.detail, { hint: "" });
+      return true;
+    },
+    "rate-limited": (err) => {
+      waitOut(s, button, Number(err.body.retry_after_s) || 60, err.detail);
+      return true;
+    },
+  };
+}
+
+/** Too many wrong codes: say how long to wait, and keep the button off until then. */
+function waitOut(s, button, seconds, detail) {
+  const until = performance.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.ceil((until - performance.now()) / 1000);
+    if (left <= 0) {
+      button.disabled = false;
+      s.clearError();
+      return;
+    }
+    button.disabled = true;
+    s.showError(t("rateLimited", { seconds: left }), detail, { hint: "" });
+    s.later(1000, tick);
+  };
+  tick();
+}
+
+async function opened(out) {
+  app.endLocal();
+  save(KEYS.token, out.token);
+  await app.refresh();
+}
+
+export function checkinScreen() {
+  app.mount("checkin", "checkin", (s) => {
+    s.root.append(h("h1", { tabindex: "-1" }, t("checkinTitle")));
+    codeForm(s, {
+      label: t("inviteLabel"), hint: t("inviteHint"), submitText: t("start"),
+      submit: async (code) => {
+        const lang = document.documentElement.lang;
+        await opened(await post("/checkin", { code, language: lang }));
+      },
+      secondary: [
+        h("button", { type: "button", onclick: resumeScreen }, t("haveResume")),
+        h("button", { type: "button", onclick: () => app.start() }, t("changeLanguage")),
+      ],
+    });
+  });
+}
+
+export function resumeScreen() {
+  app.mount("resume", "resume", (s) => {
+    s.root.append(h("h1", { tabindex: "-1" }, t("resumeTitle")));
+    codeForm(s, {
+      label: t("resumeLabel"), hint: t("resumeHint"), submitText: t("continue"),
+      submit: async (code) => opened(await post("/resume", { code })),
+      secondary: [
+        h("button", { type: "button", onclick: checkinScreen }, t("haveInvite")),
+        h("button", { type: "button", onclick: () => app.start() }, t("changeLanguage")),
+      ],
+    });
+  });
+}
+
+function section(title, ...body) {
+  const id = uid("sec");
+  return h("section", { "aria-labelledby": id }, h("h2", { id }, title), ...body);
+}
+
+/** The job package's consent text, what is shared, retention, and the separate option. */
+export function consentScreen(session) {
+  app.show("consent", session.consent.version, (s) => {
+    const consent = session.consent;
+    const boxId = uid("expr");
+    const expression = h("input", { id: boxId, type: "checkbox", name: "expression" });
+    const agree = h("button", { type: "button", class: "primary" }, t("agree"));
+    const disagree = h("button", { type: "button" }, t("disagree"));
+    const answer = (accept) => post("/session/consent", {
+      accept, consent_version: consent.version, expression_analysis: accept && expression.checked,
+    });
+    agree.addEventListener("click", () => app.act(agree, async () => {
+      await answer(true);
+      await app.refresh();
+    }));
+    disagree.addEventListener("click", () => confirmDialog({
+      title: t("declineTitle"), body: t("declineBody"), yes: t("declineYes"), no: t("declineNo"),
+      onYes: async () => {
+        await answer(false);
+        await app.refresh();
+      },
+    }));
+    s.root.append(
+      h("h1", { tabindex: "-1" }, t("consentTitle")),
+      h("p", { class: "lead" }, t("jobLine", { job: pick(session.job.title) })),
+      h("div", { class: "consent-text" }, pick(consent.text)),
+      section(t("sharedHeading"), h("p", {}, pick(consent.shared_with_central))),
+      section(t("keptHeading"), h("p", {}, t("keptDays", { days: consent.retention_days }))),
+      section(t("rightsHeading"), h("p", {}, pick(consent.deletion_contact))),
+      section(t("optionalHeading"), h("div", { class: "check" }, expression,
+        h("label", { for: boxId }, pick(consent.expression_analysis)))),
+      s.errorBox,
+      h("div", { class: "actions" }, disagree, agree),
+    );
+  }, session, { bar: true });
+}
+
+/** A closing screen (declined, ended): a message and a way back to the start. */
+export function closingScreen(name, title, body) {
+  app.show(name, name, (s) => {
+    const finish = () => {
+      app.endLocal();
+      app.start();
+    };
+    s.root.append(h("h1", { tabindex: "-1" }, title), h("p", { class: "lead" }, body),
+                  h("div", { class: "actions" },
+                    h("button", { type: "button", class: "primary", onclick: finish },
+                      t("done"))),
+                  autoClose(s, CLOSE_AFTER_MS, finish));
+  });
+}
