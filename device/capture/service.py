@@ -314,13 +314,12 @@ class CaptureService:
         try:
             opener()
         except DeviceUnavailable as exc:
-            if slot.problem != "missing" or slot.detail != str(exc):
+            if slot.detail != str(exc):
                 log.warning("%s: %s", slot.name, exc)
-            first = slot.problem is None
-            slot.problem, slot.detail = ("lost" if slot.problem == "lost" else "missing",
-                                         str(exc))
-            if first or slot.problem == "missing":
-                self._alert(f"{slot.name}-{slot.problem}", str(exc), None)
+            if slot.problem != "lost":  # a lost device stays "lost" until it opens again
+                slot.problem = "missing"
+            slot.detail = str(exc)
+            self._alert(f"{slot.name}-{slot.problem}", str(exc), None)  # kept once while open
             return False
         if slot.problem is not None:
             self._clear(f"{slot.name}-missing", f"{slot.name}-lost")
