@@ -315,7 +315,9 @@ def test_the_server_ends_an_answer_whose_time_is_up(
     ui.wait_screen("consent")
     ui.tap(s["agree"])
     ui.wait_screen("check")
-    assert page.inner_text(".check-state") == s["captureOff"]
+    # the screen says "checking…" until the box's answer about its devices arrives
+    wait_until(lambda: page.inner_text(".check-state") == s["captureOff"],
+               what="the capture-off message")
     ui.tap(s["continue"])
     ui.wait_phase(".hint:not([hidden])")
     assert page.inner_text(".stage .hint:not([hidden])") == s["thinkOver"]
