@@ -16,13 +16,15 @@ from typing import Any
 from device.config import KioskConfig, load_config
 from device.errors import ConfigError, KioskError
 from inference.errors import InferenceError
-from kiosk import analyze, cli_devices, cli_models, cli_receiver, cli_sync
-
-#: Subcommands that belong to parts of the product not in this build yet.
-NOT_BUILT = {
-    "tui": "the technician's terminal UI",
-    "provision": "provisioning (enrol, status, systemd, wipe)",
-}
+from kiosk import (
+    analyze,
+    cli_devices,
+    cli_models,
+    cli_provision,
+    cli_receiver,
+    cli_sync,
+    cli_tui,
+)
 
 Handler = Callable[[argparse.Namespace, KioskConfig], int]
 
@@ -65,12 +67,6 @@ def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
     finally:
         kiosk.close()
     return 0
-
-
-def cmd_not_built(args: argparse.Namespace, config: KioskConfig) -> int:
-    what = NOT_BUILT[args.command]
-    print(f"kiosk {args.command}: {what} is not part of this build yet", file=sys.stderr)
-    return 3
 
 
 def cmd_audit_verify(args: argparse.Namespace, config: KioskConfig) -> int:
@@ -193,13 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="TCP port (default from config: 8470)")
     serve.add_argument("--unix-socket", type=Path, help="listen on a unix socket instead")
 
-    for name, what in NOT_BUILT.items():
-        p = add(name, cmd_not_built, f"{what[0].upper()}{what[1:]} (not in this build yet).")
-        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-
     cli_models.register(sub)
     cli_sync.register(sub)
     cli_devices.register(sub)
+    cli_tui.register(sub)
+    cli_provision.register(sub)
     cli_receiver.register(sub)
     analyze.register(sub)
 

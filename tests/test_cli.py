@@ -17,7 +17,7 @@ import pytest
 
 from conftest import free_port
 from device.package import example_package_path
-from kiosk.cli import NOT_BUILT, build_parser, main
+from kiosk.cli import build_parser, main
 from kiosk.samples import ModelPaths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,14 +84,6 @@ def test_corrupt_database_is_refused_by_name(
     db.write_bytes(b"\x00garbage" * 1000)
     code, _, err = run(capsys, "jobs", "list")
     assert code == 1 and str(db) in err and "refusing to start" in err
-
-
-@pytest.mark.parametrize("command", sorted(NOT_BUILT))
-def test_parts_not_built_yet_say_so(command: str, data_env: dict[str, str]) -> None:
-    done = subprocess.run([*KIOSK, command, "anything"], capture_output=True, text=True,
-                          env=data_env, timeout=60)
-    assert done.returncode != 0
-    assert "not part of this build yet" in done.stderr
 
 
 def test_demo_json(data_env: dict[str, str]) -> None:

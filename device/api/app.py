@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from device.api import candidate, ops, problems, reports, staff, ui
+from device.api import candidate, ops, problems, provision, reports, selftest, staff, ui
 from device.api import capture as capture_api
+from device.api import sync as sync_api
 from device.api.limits import BodyLimit
 from device.runtime import Kiosk
 
@@ -63,6 +64,9 @@ def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True,
     app.include_router(reports.router)
     app.include_router(ops.router)
     app.include_router(capture_api.router)
+    app.include_router(sync_api.router)
+    app.include_router(selftest.router)
+    app.include_router(provision.router)
     ui.install(app)  # the candidate touchscreen at /
     app.add_middleware(BodyLimit, max_bytes=kiosk.config.api.max_body_bytes)
     return app
