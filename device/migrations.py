@@ -351,3 +351,30 @@ def m004_capture(db: Database) -> None:
     stays readable for a short while after the session ends."""
     for statement in _split(_SCHEMA_4):
         db.conn.execute(statement)
+
+
+_SCHEMA_5 = """
+CREATE TABLE sync_control (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+    metered INTEGER CHECK (metered IN (0, 1)),
+    bandwidth_kbps INTEGER CHECK (bandwidth_kbps >= 0),
+    retry_requested TEXT,
+    retries INTEGER NOT NULL DEFAULT 0,
+    updated TEXT,
+    updated_by TEXT
+);
+INSERT INTO sync_control (id) VALUES (1);
+
+ALTER TABLE sync_link ADD COLUMN last_ack TEXT;
+ALTER TABLE sync_link ADD COLUMN last_error TEXT;
+ALTER TABLE sync_link ADD COLUMN last_error_at TEXT;
+"""
+
+
+@migrations()
+def m005_sync_control(db: Database) -> None:
+    """The technician's delivery controls (pause, metered, bandwidth, retry now), and the
+    link's last ack and last error for staff."""
+    for statement in _split(_SCHEMA_5):
+        db.conn.execute(statement)

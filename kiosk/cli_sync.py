@@ -28,6 +28,16 @@ def register(sub: Any) -> None:
     st = actions.add_parser("status", help="Link state and what is waiting for central.")
     st.add_argument("--json", action="store_true", help="print JSON")
     st.set_defaults(handler=cmd_sync_status)
+    for name, text in (("pause", "Stop sending new messages to central (kept queued)."),
+                       ("resume", "Send to central again after a pause.")):
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument("--reason", required=True, help="why (kept in the audit log)")
+        action.set_defaults(handler=cmd_sync_pause, paused=name == "pause")
+    retry = actions.add_parser(
+        "retry", help="Retry deferred messages and reconnect to central now.",
+        description="Ask the running sync agent to retry deferred messages and reconnect now.")
+    retry.add_argument("--reason", help="why (kept in the audit log)")
+    retry.set_defaults(handler=cmd_sync_retry)
 
 
 def _open_store(config: KioskConfig) -> Any:
@@ -41,7 +51,7 @@ def cmd_sync(args: argparse.Namespace, config: KioskConfig) -> int:
     from device import logs
     from sync_agent.service import build
 
-    logs.setup(config.logging.level, config.logging.format)
+    logs.setup(config.logging.level, config.logging.format, "kiosk-sync", config.data_dir)
     if not config.sync.enabled:
         print("kiosk sync: [sync] enabled = false; nothing to do", file=sys.stderr)
         return 0
@@ -79,7 +89,7 @@ def cmd_sync_status(args: argparse.Namespace, config: KioskConfig) -> int:
 
     store = _open_store(config)
     try:
-        found = status(store)
+        found = status(store, config)
     finally:
         store.close()
     if args.json:
@@ -91,12 +101,54 @@ def cmd_sync_status(args: argparse.Namespace, config: KioskConfig) -> int:
         detail = f" ({link['detail']})" if link["detail"] else ""
         print(f"link {link['transport']}: {link['state']}{detail}; reconnects"
               f" {link['reconnects']}, sent {link['sent']}, acked {link['acked']}")
+    print(_controls(found["control"]))
+    print(f"last success: {found['last_success'] or 'never'}")
+    error = found["last_error"]
+    print(f"last error: {error['message']} (at {error['at']})" if error else "last error: none")
     depth = found["outbox_depth"]
-    total = sum(depth.values())
     parts = ", ".join(f"{kind} {n}" for kind, n in sorted(depth.items()))
-    print(f"waiting for central: {total}" + (f" ({parts})" if parts else ""))
-    oldest = found["oldest"]
+    print(f"waiting for central: {found['waiting']}" + (f" ({parts})" if parts else ""))
+    oldest = found["oldest_unsent"]
     if oldest and oldest["last_error"]:
         print(f"oldest: {oldest['message_id']} ({oldest['kind']}), {oldest['attempts']}"
               f" attempts, last error: {oldest['last_error']}")
+    return 0
+
+
+def _controls(c: dict[str, Any]) -> str:
+    paused = "PAUSED" if c["paused"] else "running"
+    by = f", set by {c['updated_by']} at {c['updated']}" if c["updated_by"] else ""
+    bandwidth = f"{c['bandwidth_kbps']} kbit/s" if c["bandwidth_kbps"] else "unlimited"
+    return (f"delivery: {paused}; metered {'yes' if c['metered'] else 'no'}"
+            f" ({c['metered_source']}); bandwidth {bandwidth} ({c['bandwidth_source']}){by}")
+
+
+CONSOLE = ("technician", "console")
+
+
+def cmd_sync_pause(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device.audit import Actor
+    from sync_agent import control
+
+    store = _open_store(config)
+    try:
+        control.update(store, Actor(*CONSOLE), args.reason, paused=args.paused)
+    finally:
+        store.close()
+    print("kiosk sync: delivery paused; messages stay queued" if args.paused
+          else "kiosk sync: delivery resumed")
+    return 0
+
+
+def cmd_sync_retry(args: argparse.Namespace, config: KioskConfig) -> int:
+    from device.audit import Actor
+    from sync_agent import control
+
+    store = _open_store(config)
+    try:
+        requested = control.request_retry(store, Actor(*CONSOLE), args.reason)
+    finally:
+        store.close()
+    print(f"kiosk sync: retry requested at {requested.utc}; the running agent acts on it"
+          " within a second")
     return 0

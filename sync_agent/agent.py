@@ -21,8 +21,10 @@ from typing import Any, Protocol
 
 from device import outbox
 from device.config import KioskConfig
+from device.errors import StoreError
 from device.outbox import Identity, Outgoing
 from device.store import Store
+from sync_agent import control
 from sync_agent.backoff import Backoff, Throttle
 from sync_agent.errors import LinkError
 from sync_agent.events import (
@@ -87,7 +89,11 @@ class SyncAgent:
         self.monotonic = monotonic
         sync = config.sync
         self.backoff = Backoff(sync.backoff_initial_s, sync.backoff_max_s)
-        self.throttle = Throttle(sync.bandwidth_kbps)
+        # The technician's controls (pause, metered, bandwidth, retry now), read from the store.
+        self.controls = control.Watcher(store, monotonic=monotonic)
+        self.metered = sync.metered
+        self.bandwidth_kbps = sync.bandwidth_kbps
+        self.throttle = Throttle(self.bandwidth_kbps)
         self.state = LinkState(link.name)
         self.in_flight: dict[str, InFlight] = {}
         self.mids: dict[tuple[int, int], str] = {}
@@ -100,11 +106,63 @@ class SyncAgent:
         self.next_poll = 0.0
 
     def reconfigure(self, config: KioskConfig) -> None:
-        """Central changed settings (metered mode, bandwidth, poll interval): use them now."""
+        """Central changed settings (metered mode, bandwidth, poll interval): use them now.
+
+        A technician's override of metered mode or bandwidth still wins.
+        """
         self.config = config
-        self.throttle = Throttle(config.sync.bandwidth_kbps)
         log.info("settings from central applied (metered %s, bandwidth %s kbit/s)",
                  config.sync.metered, config.sync.bandwidth_kbps or "unlimited")
+        self._apply_controls(force=True)
+
+    @property
+    def paused(self) -> bool:
+        return self.controls.current.paused
+
+    def _apply_controls(self, force: bool = False) -> None:
+        """Metered mode and bandwidth in force: the technician's, else the settings'."""
+        current = self.controls.current
+        metered = current.metered_for(self.config.sync)
+        bandwidth = current.bandwidth_for(self.config.sync)
+        if force or bandwidth != self.bandwidth_kbps:
+            self.throttle = Throttle(bandwidth)
+        if metered != self.metered or bandwidth != self.bandwidth_kbps:
+            log.info("delivery settings now: metered %s, bandwidth %s kbit/s", metered,
+                     bandwidth or "unlimited")
+        self.metered, self.bandwidth_kbps = metered, bandwidth
+
+    def _check_controls(self) -> None:
+        was_paused = self.paused
+        try:
+            polled = self.controls.poll()
+        except StoreError as exc:  # a busy database: the controls are read again shortly
+            log.warning("cannot read the delivery controls: %s", exc)
+            return
+        if polled is None:
+            return
+        current, retry = polled
+        if current.paused != was_paused:
+            log.info("delivery %s by %s", "paused" if current.paused else "resumed",
+                     current.updated_by or "technician")
+            if self.state.state == "online":
+                self.state.set("online", self._online_detail())
+        self._apply_controls()
+        if retry:
+            self._retry_now()
+
+    def _online_detail(self) -> str | None:
+        return control.PAUSED_DETAIL if self.paused else None
+
+    def _retry_now(self) -> None:
+        """A technician asked to retry: deferred messages and the connection go at once."""
+        log.info("retry requested by %s: deferred messages go now%s",
+                 self.controls.current.updated_by or "technician",
+                 "" if self.link.connected else ", reconnecting")
+        self.retry_at.clear()
+        self.retry_backoff.clear()
+        self.backoff.reset()
+        self.next_connect = 0.0
+        self.next_poll = 0.0
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -121,6 +179,7 @@ class SyncAgent:
                 self.uploader.close()
 
     def step(self, wait_s: float = 0.0) -> None:
+        self._check_controls()
         now = self.monotonic()
         if not self.link.connected:
             if now < self.next_connect:
@@ -131,7 +190,8 @@ class SyncAgent:
             if not self.link.connected:
                 return
         self._expire_overdue(now)
-        self._fill()
+        if not self.paused:  # in flight may still be acked; documents are still applied
+            self._fill()
         self._handle_events(wait_s)
         self._periodic()
         self.state.flush(self.store)
@@ -144,6 +204,7 @@ class SyncAgent:
             delay = self.backoff.next_delay()
             self.next_connect = self.monotonic() + delay
             self.state.set("offline", str(exc))
+            self.state.note_error(f"cannot connect: {exc}", self.store.now())
             log.warning("link to central down: %s (next try in %.1f s)", exc, delay)
             self.state.flush(self.store, force=True)
             return
@@ -153,7 +214,7 @@ class SyncAgent:
         self.backoff.reset()
         # A new connection: everything not acked goes again, from the outbox, in order.
         self._release_all()
-        self.state.set("online")
+        self.state.set("online", self._online_detail())
         self.next_status = 0.0
         self.state.flush(self.store, force=True)
 
@@ -169,6 +230,7 @@ class SyncAgent:
         delay = self.backoff.next_delay()
         self.next_connect = self.monotonic() + delay
         self.state.set("offline", reason)
+        self.state.note_error(f"link lost: {reason}", self.store.now())
         log.warning("link to central lost: %s (reconnecting in %.1f s)", reason, delay)
 
     # -- sending ------------------------------------------------------------------------
@@ -194,7 +256,7 @@ class SyncAgent:
         busy = set(self.in_flight) | self.uploading
         with self.store.transaction() as db:
             batch = outbox.next_batch(db, self.store.now(), room, busy,
-                                      metered=self.config.sync.metered, held=self.retry_at)
+                                      metered=self.metered, held=self.retry_at)
             ready = []
             for r in batch:
                 if r["kind"] == "media" and r["message_id"] not in self.uploaded:
@@ -302,6 +364,12 @@ class SyncAgent:
         for message_id in retry:
             log.warning("message %s not delivered: %s", message_id, errors[message_id])
             self._defer(message_id)
+        if retry:
+            last = retry[-1]
+            self.state.note_error(f"message {last} not delivered: {errors[last]}",
+                                  self.store.now())
+        if done:
+            self.state.note_ack(self.store.now())
         self.state.count(acked=done)
 
     def _document(self, event: DocumentReceived) -> None:

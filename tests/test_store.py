@@ -28,11 +28,13 @@ def test_schema_has_every_table_and_migrations_apply_once(tmp_path: Path) -> Non
     tables = {r["name"] for r in store.all("SELECT name FROM sqlite_master WHERE type='table'")}
     for name in ("jobs", "question_sets", "candidates", "sessions", "answers", "results",
                  "media", "audit", "outbox", "inbox", "usage", "tokens", "analyses", "checklists",
-                 "session_seqs", "document_versions", "central_settings", "sync_link", "alerts"):
+                 "session_seqs", "document_versions", "central_settings", "sync_link", "alerts",
+                 "sync_control"):
         assert name in tables
     applied = store.all("SELECT name FROM _sqlite_migrations")
     assert [r["name"] for r in applied] == ["m001_initial_schema", "m002_analysis",
-                                                   "m003_sync", "m004_capture"]
+                                                   "m003_sync", "m004_capture",
+                                                   "m005_sync_control"]
 
 
 def test_garbage_file_is_refused_with_its_path(tmp_path: Path) -> None:
