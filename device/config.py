@@ -1,8 +1,9 @@
 """The kiosk's configuration: one TOML file, validated once, passed down.
 
-Precedence: built-in defaults < the TOML file < ``KIOSK_*`` environment variables.
-A top-level key ``data_dir`` is set by ``KIOSK_DATA_DIR``; a key ``port`` in the
-``[api]`` table by ``KIOSK_API_PORT``. Nothing here is read at import time.
+Precedence: built-in defaults < the TOML file < ``<data_dir>/enrolment.toml`` (written
+by ``kiosk provision enroll``: the box's identity and central's addresses) < ``KIOSK_*``
+environment variables. A top-level key ``data_dir`` is set by ``KIOSK_DATA_DIR``; a key
+``port`` in the ``[api]`` table by ``KIOSK_API_PORT``. Nothing here is read at import time.
 """
 
 from __future__ import annotations
@@ -336,6 +337,54 @@ def _describe(error: Any, file_label: str, origin: dict[tuple[str, ...], str]) -
     return f"{source}: {key}: {expected}{shown}"
 
 
+#: File ``kiosk provision enroll`` writes in the data directory, and the keys it may set.
+ENROLMENT_FILE = "enrolment.toml"
+ENROLMENT_KEYS: dict[str, frozenset[str]] = {
+    "device": frozenset({"id", "tenant", "site"}),
+    "sync": frozenset({"transport", "mqtt_host", "mqtt_port", "https_url"}),
+    "enrolment": frozenset({"url", "enrolled"}),  # about the enrolment; not settings
+}
+
+
+def read_enrolment(path: Path) -> dict[str, Any] | None:
+    """The enrolment file's tables, or None when there is none; ConfigError naming it when
+    it cannot be read or holds anything but the keys enrolment writes."""
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the enrolment file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the enrolment file is not UTF-8 text; enrol again with"
+                          " `kiosk provision enroll --force`") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: the enrolment file is not valid TOML ({exc}); enrol again"
+                          " with `kiosk provision enroll --force`") from None
+    for section, values in data.items():
+        allowed = ENROLMENT_KEYS.get(section)
+        if allowed is None or not isinstance(values, dict):
+            raise ConfigError(f"{path}: the enrolment file has an unexpected [{section}]"
+                              f" (allowed: {', '.join(sorted(ENROLMENT_KEYS))})")
+        extra = sorted(set(values) - allowed)
+        if extra:
+            raise ConfigError(f"{path}: the enrolment file sets [{section}] {extra[0]}, which"
+                              f" enrolment does not set (allowed: {', '.join(sorted(allowed))})")
+    return data
+
+
+def _enrolment_layer(file_data: dict[str, Any], env_data: dict[str, Any]
+                     ) -> tuple[dict[str, Any], Path | None]:
+    """The settings of ``<data_dir>/enrolment.toml`` (data_dir from the file and the env)."""
+    data_dir = _merge(file_data, env_data).get("data_dir",
+                                                KioskConfig.model_fields["data_dir"].default)
+    path = Path(str(data_dir)) / ENROLMENT_FILE
+    found = read_enrolment(path)
+    if found is None:
+        return {}, None
+    return {k: v for k, v in found.items() if k != "enrolment"}, path
+
+
 def load_config(
     path: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> KioskConfig:
@@ -362,8 +411,12 @@ def load_config(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     env_data, origin = _env_overrides(env)
+    enrolment, enrolment_path = _enrolment_layer(file_data, env_data)
+    for section, values in enrolment.items():
+        for key in values:
+            origin.setdefault((section, key), f"{enrolment_path}")
     try:
-        return KioskConfig.model_validate(_merge(file_data, env_data))
+        return KioskConfig.model_validate(_merge(_merge(file_data, enrolment), env_data))
     except ValidationError as exc:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1

@@ -31,17 +31,19 @@ Handler = Callable[[argparse.Namespace, KioskConfig], int]
 
 def _open(config: KioskConfig) -> Any:
     from device.runtime import open_kiosk
+    from provisioning.wipe import refuse_if_pending
 
+    refuse_if_pending(config)  # an interrupted factory reset must be finished first
     return open_kiosk(config)
 
 
 def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
-    import uvicorn
-
     from device import logs
     from device.api.app import create_app
+    from provisioning import notify, wipe
 
-    logs.setup(config.logging.level, config.logging.format)
+    wipe.refuse_if_pending(config)  # an interrupted factory reset must be finished first
+    logs.setup(config.logging.level, config.logging.format, "kiosk-device", config.data_dir)
     analyzer = None
     if config.analysis.enabled:
         from device.runtime import load_analyzer
@@ -60,10 +62,11 @@ def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
     host = args.host or config.api.host
     port = args.port or config.api.port
     try:
+        # READY=1 once listening, WATCHDOG=1 while the store answers, STOPPING=1 (systemd)
         if socket:
-            uvicorn.run(app, uds=str(socket), log_config=None)
+            notify.run_server(app, kiosk.store, uds=str(socket), log_config=None)
         else:
-            uvicorn.run(app, host=host, port=port, log_config=None)
+            notify.run_server(app, kiosk.store, host=host, port=port, log_config=None)
     finally:
         kiosk.close()
     return 0

@@ -1,7 +1,7 @@
 """``kiosk hr-receiver``: the reference central receiver (the central side of the contract).
 
-``serve`` runs it; ``keygen`` makes the signing key a box pins; ``publish`` and
-``messages`` talk to a running receiver's admin API.
+``serve`` runs it; ``keygen`` makes the signing key a box pins; ``publish``, ``messages``
+and ``enrolment-token`` talk to a running receiver's admin API.
 """
 
 from __future__ import annotations
@@ -71,9 +71,21 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
     if args.mqtt_host is not None:
         mqtt = MqttSettings(args.mqtt_host, args.mqtt_port, ca=args.mqtt_ca,
                             cert=args.mqtt_cert, key=args.mqtt_key)
-    receiver = Receiver(args.data_dir, mqtt=mqtt)
+    enrolment = _enrolment(args)
+    if args.enrol_port is not None and tls is None:
+        raise UsageError("--enrol-port needs --tls-cert and --tls-key")
+    receiver = Receiver(args.data_dir, mqtt=mqtt, enrolment=enrolment)
     logs.setup("INFO", "text")
+    enrol_server = None
     try:
+        if args.enrol_port is not None and tls is not None:
+            from sync_agent.receiver import ServerThread, TlsSettings
+
+            # the same server certificate, no client certificate asked: boxes have none yet
+            enrol_server = ServerThread(receiver.enrol_app, args.host, args.enrol_port,
+                                        TlsSettings(tls.cert, tls.key)).start()
+            print(f"{PROG}: enrolment on https://{args.host}:{enrol_server.port}/v1/enrol",
+                  file=sys.stderr)
         if mqtt is not None:
             try:
                 receiver.start_mqtt(wait_s=10.0)
@@ -87,8 +99,29 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
         uvicorn.Server(uvicorn_config(receiver.app, args.host, args.port, tls,
                                       log_config=None)).run()
     finally:
+        if enrol_server is not None:
+            enrol_server.stop()
         receiver.close()
     return 0
+
+
+def _enrolment(args: argparse.Namespace) -> Any:
+    from provisioning.pki import CertificateAuthority
+    from sync_agent.receiver.enrol import EnrolmentSettings
+
+    if args.enrol_ca_dir is None:
+        if args.public_mqtt or args.public_https_url or args.enrol_port is not None:
+            raise UsageError("--public-mqtt, --public-https-url and --enrol-port need"
+                             " --enrol-ca-dir (the CA that signs device certificates)")
+        return None
+    CertificateAuthority.load(args.enrol_ca_dir)  # missing or mismatched: stop now
+    try:
+        return EnrolmentSettings(args.enrol_ca_dir, mqtt=args.public_mqtt,
+                                 https_url=args.public_https_url, tenant=args.enrol_tenant,
+                                 site=args.enrol_site)
+    except ValueError as exc:
+        raise UsageError(f"enrolment: {exc} (give --public-mqtt HOST:PORT and/or"
+                         " --public-https-url URL)") from None
 
 
 def cmd_keygen(args: argparse.Namespace, config: Any) -> int:
@@ -190,6 +223,20 @@ def cmd_messages(args: argparse.Namespace, config: Any) -> int:
     return 0
 
 
+def cmd_enrolment_token(args: argparse.Namespace, config: Any) -> int:
+    request = {"device_id": args.device_id, "tenant": args.tenant, "site": args.site,
+               "ttl_h": args.ttl_h}
+    made = _call(args, "POST", "/v1/admin/enrolment-tokens",
+                 json={k: v for k, v in request.items() if v is not None})
+    if args.json:
+        print(json.dumps(made, indent=2))
+        return 0
+    print(f"enrolment token for {made['device_id']} ({made['tenant']}/{made['site']}),"
+          f" valid until {made['expires']}, usable once; shown once:", file=sys.stderr)
+    print(made["token"])
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 def _admin_options(p: argparse.ArgumentParser) -> None:
@@ -218,6 +265,20 @@ def register(sub: Any) -> None:
     serve.add_argument("--mqtt-ca", type=Path, help="CA certificate of the broker")
     serve.add_argument("--mqtt-cert", type=Path, help="central's client certificate (CN central)")
     serve.add_argument("--mqtt-key", type=Path, help="central's client key")
+    serve.add_argument("--enrol-ca-dir", type=Path,
+                       help="enrol boxes: the CA directory (ca.pem, ca.key) that signs"
+                       " device certificates")
+    serve.add_argument("--public-mqtt", metavar="HOST:PORT",
+                       help="the broker as boxes reach it, handed out at enrolment")
+    serve.add_argument("--public-https-url", metavar="URL",
+                       help="this receiver as boxes reach it, handed out at enrolment")
+    serve.add_argument("--enrol-port", type=int,
+                       help="also serve POST /v1/enrol on this port, TLS without client"
+                       " certificates (needed when --client-ca is set)")
+    serve.add_argument("--enrol-tenant", default="demo-tenant",
+                       help="tenant of tokens created without --tenant (demo-tenant)")
+    serve.add_argument("--enrol-site", default="demo-site",
+                       help="site of tokens created without --site (demo-site)")
     serve.set_defaults(handler=_usage(cmd_serve))
 
     keygen = rsub.add_parser("keygen", help="Create the signing key (if absent) and print the"
@@ -243,3 +304,16 @@ def register(sub: Any) -> None:
     msgs.add_argument("--device", help="only this box's messages")
     msgs.add_argument("--json", action="store_true", help="print as JSON")
     msgs.set_defaults(handler=_usage(cmd_messages))
+
+    tok = rsub.add_parser("enrolment-token", help="Create a one-time enrolment token for a"
+                          " box (printed once).")
+    _admin_options(tok)
+    tok.add_argument("--device-id", required=True, help="the box's device id (its"
+                     " certificate's CN)")
+    tok.add_argument("--tenant", help="tenant (default: the receiver's --enrol-tenant)")
+    tok.add_argument("--site", help="site (default: the receiver's --enrol-site)")
+    tok.add_argument("--ttl-h", type=float, default=72.0,
+                     help="hours the token stays valid (72)")
+    tok.add_argument("--json", action="store_true", help="print the token and its binding"
+                     " as JSON")
+    tok.set_defaults(handler=_usage(cmd_enrolment_token))

@@ -49,15 +49,23 @@ def _open_store(config: KioskConfig) -> Any:
 
 def cmd_sync(args: argparse.Namespace, config: KioskConfig) -> int:
     from device import logs
+    from provisioning import notify, wipe
     from sync_agent.service import build
 
+    wipe.refuse_if_pending(config)  # an interrupted factory reset must be finished first
     logs.setup(config.logging.level, config.logging.format, "kiosk-sync", config.data_dir)
     if not config.sync.enabled:
         print("kiosk sync: [sync] enabled = false; nothing to do", file=sys.stderr)
         return 0
     store = _open_store(config)
+    dog: notify.Watchdog | None = None
     try:
         service = build(config, store)
+        # systemd: READY=1 now, WATCHDOG=1 while the store answers, STOPPING=1 at the end
+        interval = notify.watchdog_interval()
+        notify.notify("READY=1")
+        if interval:
+            dog = notify.Watchdog(notify.store_answers(store), interval).start()
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
@@ -81,6 +89,9 @@ def cmd_sync(args: argparse.Namespace, config: KioskConfig) -> int:
             stop.set()
             worker.join()
     finally:
+        if dog is not None:
+            dog.stop()
+        notify.notify("STOPPING=1")
         store.close()
 
 

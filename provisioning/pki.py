@@ -22,8 +22,11 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificatePublicKeyTypes,
+    PrivateKeyTypes,
+)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from device.errors import KioskError
@@ -148,37 +151,65 @@ class CertificateAuthority:
 
     def _issue(self, name: str, directory: Path, usage: x509.ObjectIdentifier,
                san: x509.SubjectAlternativeName | None, valid_days: int) -> Credential:
-        if not _NAME.match(name):
-            raise PkiError(f"{name!r} cannot name a certificate: use letters, digits, '.', '_'"
-                           " or '-' (at most 64 characters, not starting with a symbol)")
-        ca_cert, ca_key = self._open()
+        _check_name(name)
         directory = Path(directory)
         _make_dir(directory)
         key = ec.generate_private_key(ec.SECP256R1())
+        cert = self._leaf(key.public_key(), name, usage, san, valid_days)
+        cred = Credential(directory / f"{name}.pem", directory / f"{name}.key")
+        _write_key(cred.key, key)
+        _write_public(cred.cert, cert.public_bytes(serialization.Encoding.PEM))
+        return cred
+
+    def sign_csr(self, csr_pem: bytes, cn: str, *,
+                 valid_days: int = LEAF_VALID_DAYS) -> x509.Certificate:
+        """A client certificate with CN ``cn`` for the key of a certificate signing request.
+
+        The request's own subject is ignored: the CA decides the name. Raises
+        :class:`PkiError` if the request does not parse, its signature does not verify, or
+        its key is neither EC (P-256 or larger) nor RSA of at least 2048 bits.
+        """
+        _check_name(cn)
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem)
+        except ValueError:
+            raise PkiError("the certificate signing request is not a PEM CSR") from None
+        if not csr.is_signature_valid:
+            raise PkiError("the certificate signing request's signature does not verify")
+        public = csr.public_key()
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            if public.curve.key_size < 256:
+                raise PkiError("the request's EC key is too small (P-256 or larger)")
+        elif isinstance(public, rsa.RSAPublicKey):
+            if public.key_size < 2048:
+                raise PkiError("the request's RSA key is too small (2048 bits or more)")
+        else:
+            raise PkiError("the request's key must be an EC or RSA key")
+        return self._leaf(public, cn, ExtendedKeyUsageOID.CLIENT_AUTH, None, valid_days)
+
+    def _leaf(self, public: CertificatePublicKeyTypes, name: str,
+              usage: x509.ObjectIdentifier, san: x509.SubjectAlternativeName | None,
+              valid_days: int) -> x509.Certificate:
+        ca_cert, ca_key = self._open()
         now = _now()
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
             .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
+            .public_key(public)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - BACKDATE)
             .not_valid_after(min(now + dt.timedelta(days=valid_days), ca_cert.not_valid_after_utc))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_key_usage(cert_sign=False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                 ca_key.public_key()), critical=False)
         )
         if san is not None:
             builder = builder.add_extension(san, critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())
-        cred = Credential(directory / f"{name}.pem", directory / f"{name}.key")
-        _write_key(cred.key, key)
-        _write_public(cred.cert, cert.public_bytes(serialization.Encoding.PEM))
-        return cred
+        return builder.sign(ca_key, hashes.SHA256())
 
     # -- revocation -------------------------------------------------------------------
 
@@ -282,6 +313,12 @@ def common_name(cert: x509.Certificate) -> str:
 
 
 # -- internals ----------------------------------------------------------------------------
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise PkiError(f"{name!r} cannot name a certificate: use letters, digits, '.', '_'"
+                       " or '-' (at most 64 characters, not starting with a symbol)")
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

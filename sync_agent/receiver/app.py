@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from device.contract import Ack, Envelope, Rejection
 from device.errors import KioskError
-from sync_agent.receiver import documents, messages
+from sync_agent.receiver import documents, enrol, messages
 from sync_agent.receiver.errors import InvalidContentError, ReceiverError
 from sync_agent.receiver.faults import Faults
 from sync_agent.receiver.media import MediaDeclaration
@@ -208,6 +208,8 @@ def create_app(receiver: Receiver) -> FastAPI:
     def public_key() -> dict[str, str]:
         return {"key_id": receiver.key_id, "pem": receiver.public_key_pem}
 
+    app.include_router(enrol.router(receiver))
+    app.include_router(enrol.admin_router(receiver))
     return app
 
 

@@ -11,6 +11,7 @@ from device.contract import VERSIONED_KINDS, SignedDocument, down_topic
 from device.signing import key_id
 from sync_agent.receiver import documents
 from sync_agent.receiver.acks import AckPublisher
+from sync_agent.receiver.enrol import EnrolmentSettings, create_enrol_app
 from sync_agent.receiver.errors import ReceiverError
 from sync_agent.receiver.faults import FaultSwitch
 from sync_agent.receiver.media import MediaUploads
@@ -32,7 +33,8 @@ class Receiver:
 
     def __init__(self, data_dir: Path, mqtt: MqttSettings | None = None, *,
                  max_message_bytes: int = 1 << 20, max_chunk_bytes: int = 16 << 20,
-                 fault_seed: int | None = None) -> None:
+                 fault_seed: int | None = None,
+                 enrolment: EnrolmentSettings | None = None) -> None:
         from sync_agent.receiver.app import create_app
 
         self.data_dir = data_dir
@@ -51,7 +53,11 @@ class Receiver:
         self._ingest: MqttIngest | None = None
         self.max_message_bytes = max_message_bytes
         self.max_chunk_bytes = max_chunk_bytes
+        #: Enrolling boxes (``POST /v1/enrol``); None: this receiver enrols none.
+        self.enrolment = enrolment
         self.app: FastAPI = create_app(self)
+        #: Only ``/v1/enrol``: for a listener that asks no client certificate.
+        self.enrol_app: FastAPI = create_enrol_app(self)
 
     @property
     def public_key_pem(self) -> str:

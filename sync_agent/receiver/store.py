@@ -84,6 +84,19 @@ CREATE TABLE IF NOT EXISTS devices (
     status TEXT,
     status_at TEXT
 );
+
+-- one-time enrolment tokens (sync_agent.receiver.enrol); only their SHA-256 is kept
+CREATE TABLE IF NOT EXISTS enrolment_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    site TEXT NOT NULL,
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    used TEXT,
+    public_key_sha256 TEXT,
+    certificate TEXT
+);
 """
 
 
