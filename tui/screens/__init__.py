@@ -1,0 +1,1 @@
+"""One screen per job: dashboard, sessions, sync, audit, self-test, logs, first boot."""
