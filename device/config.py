@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from device.enrolment_file import ENROLMENT_FILE, read_enrolment
 from device.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -335,42 +336,6 @@ def _describe(error: Any, file_label: str, origin: dict[tuple[str, ...], str]) -
     expected = error["msg"][0].lower() + error["msg"][1:]
     shown = f", got {got!r}" if not isinstance(got, dict) else ""
     return f"{source}: {key}: {expected}{shown}"
-
-
-#: File ``kiosk provision enroll`` writes in the data directory, and the keys it may set.
-ENROLMENT_FILE = "enrolment.toml"
-ENROLMENT_KEYS: dict[str, frozenset[str]] = {
-    "device": frozenset({"id", "tenant", "site"}),
-    "sync": frozenset({"transport", "mqtt_host", "mqtt_port", "https_url"}),
-    "enrolment": frozenset({"url", "enrolled"}),  # about the enrolment; not settings
-}
-
-
-def read_enrolment(path: Path) -> dict[str, Any] | None:
-    """The enrolment file's tables, or None when there is none; ConfigError naming it when
-    it cannot be read or holds anything but the keys enrolment writes."""
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the enrolment file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: the enrolment file is not UTF-8 text; enrol again with"
-                          " `kiosk provision enroll --force`") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: the enrolment file is not valid TOML ({exc}); enrol again"
-                          " with `kiosk provision enroll --force`") from None
-    for section, values in data.items():
-        allowed = ENROLMENT_KEYS.get(section)
-        if allowed is None or not isinstance(values, dict):
-            raise ConfigError(f"{path}: the enrolment file has an unexpected [{section}]"
-                              f" (allowed: {', '.join(sorted(ENROLMENT_KEYS))})")
-        extra = sorted(set(values) - allowed)
-        if extra:
-            raise ConfigError(f"{path}: the enrolment file sets [{section}] {extra[0]}, which"
-                              f" enrolment does not set (allowed: {', '.join(sorted(allowed))})")
-    return data
 
 
 def _enrolment_layer(file_data: dict[str, Any], env_data: dict[str, Any]

@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from device import audit
 from device.audit import Actor
-from device.config import DeviceConfig, KioskConfig, read_enrolment
+from device.config import DeviceConfig, KioskConfig
+from device.enrolment_file import read_enrolment
 from device.errors import ConfigError, KioskError
 from device.store import Store
 from provisioning import files

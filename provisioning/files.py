@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from device.config import KioskConfig
+from device.enrolment_file import ENROLMENT_FILE
 from device.errors import KioskError
 
 SECRET_MODE = 0o600
 SECRETS_DIR_MODE = 0o700
-ENROLMENT_FILE = "enrolment.toml"
 KEY, CERT, CA, SIGNING = "device.key", "device.pem", "central-ca.pem", "central-signing.pub"
 #: A key generated for an enrolment that has not finished yet (kept so a re-run reuses it).
 PENDING_KEY = "device.key.pending"

@@ -16,7 +16,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
-from device.config import KioskConfig, read_enrolment
+from device.config import KioskConfig
+from device.enrolment_file import read_enrolment
 from device.errors import ConfigError
 from provisioning.files import SECRET_MODE, SECRETS_DIR_MODE, BoxFiles
 from provisioning.wipe import pending

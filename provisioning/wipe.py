@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from device.config import KioskConfig
+from device.enrolment_file import ENROLMENT_FILE
 from device.errors import KioskError
 from provisioning import files
 
@@ -104,7 +105,7 @@ class Wipe:
             ("recordings", lambda: self._tree(self.data_dir / "media")),
             ("logs", lambda: self._tree(self.data_dir / "logs")),
             ("secrets", self._secrets),
-            ("the enrolment", lambda: files.unlink(self.data_dir / files.ENROLMENT_FILE)),
+            ("the enrolment", lambda: files.unlink(self.data_dir / ENROLMENT_FILE)),
             ("other state", self._rest),
         ]
         for what, step in steps:
