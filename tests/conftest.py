@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -31,6 +32,20 @@ JOB = "assembly-line-operator"
 TEST_CACHE = Path(os.environ.get("KIOSK_TEST_CACHE", Path(__file__).resolve().parent.parent
                                  / ".cache" / "test-data"))
 ADMIN = Staff("test-admin", "admin")
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """Commands run in-process (``kiosk serve``, ``kiosk sync``) set up the root logger for
+    a service; put pytest's handlers back so no later test logs into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def make_config(data_dir: Path, **env: str) -> KioskConfig:
