@@ -35,9 +35,16 @@ FILE_MODE = 0o640
 
 
 class JsonLines(logging.Formatter):
+    """One JSON object per line (stderr, for journald): local time under ``ts``."""
+
+    time_key = "ts"
+
+    def stamp(self, record: logging.LogRecord) -> str:
+        return self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            self.time_key: self.stamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -47,20 +54,14 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class FileLines(logging.Formatter):
+class FileLines(JsonLines):
     """One JSON object per line, the time in UTC (the file outlives time zone changes)."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    time_key = "at"
+
+    def stamp(self, record: logging.LogRecord) -> str:
         at = dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
-        entry: dict[str, Any] = {
-            "at": at.isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return at.isoformat(timespec="milliseconds")
 
 
 class _RotatingFile(logging.handlers.RotatingFileHandler):

@@ -15,13 +15,13 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
 
 from device.config import KioskConfig
+from device.tls_files import TlsPaths
 
 TIMEOUT_S = 3.0
 #: After the handshake, how long to listen for a TLS alert (a server refusing the device
@@ -39,24 +39,6 @@ class Target:
     host: str
     port: int
     problem: str | None = None  # a configuration that cannot be tried
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """Where central's CA and the device's certificate are (as the sync agent finds them)."""
-
-    ca: Path
-    cert: Path | None
-    key: Path | None
-
-    @classmethod
-    def from_config(cls, config: KioskConfig) -> TlsFiles:
-        sync = config.sync
-        cert = config.secret(sync.cert_file, "device.pem")
-        key = config.secret(sync.key_file, "device.key")
-        has_cert = sync.cert_file is not None or cert.exists()
-        return cls(ca=config.secret(sync.ca_file, "central-ca.pem"),
-                   cert=cert if has_cert else None, key=key if has_cert else None)
 
 
 class TlsSetupError(Exception):
@@ -82,11 +64,11 @@ def targets(config: KioskConfig) -> list[Target]:
 
 
 def run_all(config: KioskConfig) -> list[dict[str, Any]]:
-    files = TlsFiles.from_config(config)
+    files = TlsPaths.from_config(config)
     return [check(t, files) for t in targets(config)]
 
 
-def client_context(files: TlsFiles, verify: bool = True) -> ssl.SSLContext:
+def client_context(files: TlsPaths, verify: bool = True) -> ssl.SSLContext:
     """A client context trusting only central's CA, with the device certificate if any."""
     if verify:
         try:
@@ -114,7 +96,7 @@ def _why(exc: BaseException) -> str:
     return str(exc)
 
 
-def check(target: Target, files: TlsFiles, timeout_s: float = TIMEOUT_S) -> dict[str, Any]:
+def check(target: Target, files: TlsPaths, timeout_s: float = TIMEOUT_S) -> dict[str, Any]:
     """Connect and shake hands with one target; the result object."""
     where = f"{target.host}:{target.port}"
     out: dict[str, Any] = {"name": target.name, "host": target.host, "port": target.port,
@@ -194,7 +176,7 @@ def _alert_after_handshake(tls: ssl.SSLSocket) -> str | None:
     return None if data else "the server closed the connection"
 
 
-def peek(target: Target, files: TlsFiles, timeout_s: float) -> dict[str, Any] | None:
+def peek(target: Target, files: TlsPaths, timeout_s: float) -> dict[str, Any] | None:
     """The peer's certificate fetched without verification (verified False), or None."""
     try:
         ctx = client_context(files, verify=False)

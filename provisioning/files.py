@@ -83,8 +83,10 @@ def secure_dir(path: Path) -> None:
                                 f" ({exc.strerror or exc})") from None
 
 
-def write_atomic(path: Path, data: bytes, mode: int = SECRET_MODE) -> None:
-    """Write ``path`` whole or not at all: temporary file, fsync, rename, fsync directory."""
+def write_atomic(path: Path, data: bytes, mode: int = SECRET_MODE,
+                 error: type[KioskError] = ProvisioningError) -> None:
+    """Write ``path`` whole or not at all, with ``mode`` from the first byte: temporary file,
+    fsync, rename, fsync directory. A failure raises ``error`` naming the path."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -97,7 +99,7 @@ def write_atomic(path: Path, data: bytes, mode: int = SECRET_MODE) -> None:
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:
-        raise ProvisioningError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise error(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def fsync_dir(path: Path) -> None:

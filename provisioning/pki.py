@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from device.errors import KioskError
+from provisioning.files import write_atomic
 
 CA_VALID_DAYS = 3650
 LEAF_VALID_DAYS = 825
@@ -371,16 +371,4 @@ def _write_public(path: Path, data: bytes) -> None:
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write atomically (temporary file, fsync, rename) with ``mode`` from the first byte."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            os.fchmod(fd, mode)
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise PkiError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    write_atomic(path, data, mode, error=PkiError)

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 
-from device.config import KioskConfig
+from device.tls_files import TlsPaths
 from sync_agent.errors import LinkError
 
 
 @dataclass(frozen=True)
-class TlsFiles:
-    ca: Path
-    cert: Path | None
-    key: Path | None
-
-    @classmethod
-    def from_config(cls, config: KioskConfig) -> TlsFiles:
-        sync = config.sync
-        cert = config.secret(sync.cert_file, "device.pem")
-        key = config.secret(sync.key_file, "device.key")
-        has_cert = sync.cert_file is not None or cert.exists()
-        return cls(ca=config.secret(sync.ca_file, "central-ca.pem"),
-                   cert=cert if has_cert else None, key=key if has_cert else None)
+class TlsFiles(TlsPaths):
+    """The box's TLS files, and the client context built from them."""
 
     def context(self) -> ssl.SSLContext:
         """A client context trusting only central's CA (not the system store)."""

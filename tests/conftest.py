@@ -135,6 +135,29 @@ def http(live: LiveServer) -> Iterator[httpx.Client]:
         yield client
 
 
+Served = Callable[..., tuple[Kiosk, httpx.Client]]
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    """``served(config, capture=False)``: open a kiosk on this configuration behind a live
+    server, with a client for it; everything is closed after the test."""
+    opened: list[tuple[Kiosk, LiveServer, httpx.Client]] = []
+
+    def make(config: KioskConfig, capture: bool = False) -> tuple[Kiosk, httpx.Client]:
+        k = open_kiosk(config)
+        server = LiveServer(k, capture=capture).__enter__()
+        client = httpx.Client(base_url=server.url, timeout=30)
+        opened.append((k, server, client))
+        return k, client
+
+    yield make
+    for k, server, client in opened:
+        client.close()
+        server.__exit__(None, None, None)
+        k.close()
+
+
 @pytest.fixture(scope="session")
 def model_files() -> samples.ModelPaths:
     """The default models, installed through the real installer and verified."""

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,12 @@ import pytest
 from test_api import assert_problem, staff_headers
 from test_capture_service import begin, tone, wait_for
 
-from conftest import JOB, LiveServer, make_config
+from conftest import JOB, Served, make_config
 from device import alerts, audit
 from device.audit import SYSTEM
 from device.jobs import import_package
 from device.package import example_package_path
-from device.runtime import Kiosk, open_kiosk
+from device.runtime import Kiosk
 from device.selftest_disk import PREFIX
 from device.selftest_install import job_for
 from inference.audio import rms_dbfs
@@ -44,24 +44,18 @@ Box = Callable[..., tuple[Kiosk, httpx.Client]]
 
 
 @pytest.fixture
-def box(tmp_path: Path) -> Iterator[Box]:
+def box(tmp_path: Path, served: Served) -> Box:
     """``box(capture=False, **env)``: a kiosk with these settings behind a live server."""
-    opened: list[tuple[Kiosk, LiveServer, httpx.Client]] = []
+    count = iter(range(1000))
 
     def make(capture: bool = False, **env: str) -> tuple[Kiosk, httpx.Client]:
-        k = open_kiosk(make_config(tmp_path / f"data{len(opened)}",
-                                   **{"KIOSK_ANALYSIS_ENABLED": "false", **env}))
+        config = make_config(tmp_path / f"data{next(count)}",
+                             **{"KIOSK_ANALYSIS_ENABLED": "false", **env})
+        k, client = served(config, capture=capture)
         import_package(k.store, example_package_path().read_bytes(), "example", SYSTEM)
-        server = LiveServer(k, capture=capture).__enter__()
-        client = httpx.Client(base_url=server.url, timeout=30)
-        opened.append((k, server, client))
         return k, client
 
-    yield make
-    for k, server, client in opened:
-        client.close()
-        server.__exit__(None, None, None)
-        k.close()
+    return make
 
 
 @pytest.fixture

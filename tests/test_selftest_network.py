@@ -16,9 +16,9 @@ from sync_fixtures import Pki
 from sync_harness import Central
 from test_api import assert_problem, staff_headers
 
-from conftest import LiveServer, free_port, make_config
+from conftest import Served, free_port, make_config
 from device import audit
-from device.runtime import Kiosk, open_kiosk
+from device.runtime import Kiosk
 from provisioning.broker import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -28,10 +28,10 @@ Box = Callable[..., tuple[Kiosk, httpx.Client]]
 
 
 @pytest.fixture
-def box(tmp_path: Path, pki: Pki) -> Iterator[Box]:
+def box(tmp_path: Path, pki: Pki, served: Served) -> Box:
     """``box(**sync)``: a kiosk whose [sync] settings are these (TLS files of dev-1 unless
     given), behind a live server."""
-    opened: list[tuple[Kiosk, LiveServer, httpx.Client]] = []
+    count = iter(range(1000))
 
     def make(**sync: str) -> tuple[Kiosk, httpx.Client]:
         cred = pki.device("dev-1")
@@ -39,17 +39,9 @@ def box(tmp_path: Path, pki: Pki) -> Iterator[Box]:
                "KIOSK_SYNC_MQTT_HOST": "127.0.0.1", "KIOSK_SYNC_CA_FILE": str(pki.ca.cert),
                "KIOSK_SYNC_CERT_FILE": str(cred.cert), "KIOSK_SYNC_KEY_FILE": str(cred.key)}
         env.update({f"KIOSK_SYNC_{k.upper()}": v for k, v in sync.items()})
-        k = open_kiosk(make_config(tmp_path / f"box{len(opened)}", **env))
-        server = LiveServer(k).__enter__()
-        client = httpx.Client(base_url=server.url, timeout=30)
-        opened.append((k, server, client))
-        return k, client
+        return served(make_config(tmp_path / f"box{next(count)}", **env))
 
-    yield make
-    for k, server, client in opened:
-        client.close()
-        server.__exit__(None, None, None)
-        k.close()
+    return make
 
 
 @pytest.fixture

@@ -141,7 +141,10 @@ class FirstBootScreen(Screen[None]):
         try:
             models = await self.client.models()
         except ApiError as exc:
+            # the install's own state is unknown now: claim nothing about it
             self.query_one("#installed", Static).update(f"[red]{explain(exc)}[/]")
+            self.query_one("#install-state", Static).update("")
+            self.query_one(ProgressBar).update(total=1, progress=0)
             return
         self.show_models(models["installed"], models["install"])
         if models["install"].get("state") == "running":
@@ -152,10 +155,11 @@ class FirstBootScreen(Screen[None]):
                  f" {size(m.get('size'))})" for m in installed]
         self.query_one("#installed", Static).update(
             "Installed:\n" + "\n".join(lines) if lines else "[yellow]No models installed.[/]")
-        bar = self.query_one(ProgressBar)
-        bar.update(total=max(1, int(install.get("total_bytes") or 0)),
-                   progress=int(install.get("done_bytes") or 0))
         state = install.get("state", "idle")
+        total = max(1, int(install.get("total_bytes") or 0))
+        # an install that had nothing to fetch reports no bytes at all: done is done
+        done = total if state == "done" else int(install.get("done_bytes") or 0)
+        self.query_one(ProgressBar).update(total=total, progress=done)
         text = {"idle": "", "running": f"installing {install.get('current') or ''}…",
                 "done": "[green]installed[/]",
                 "failed": f"[red]install failed: {install.get('error')}[/]"}.get(state, state)
