@@ -127,7 +127,14 @@ def run_until_killed(db: Path, identity: Identity, prefix: str,
     proc = start(db, identity, "--prefix", prefix)
     reports = read_reports(proc, lines)
     proc.kill()
-    out, _ = proc.communicate(timeout=10)
+    proc.wait(timeout=10)
+    # read through the same buffered stream: communicate() would read the pipe's descriptor
+    # directly and miss the reports readline() already pulled into the buffer
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
     for line in out.splitlines():
         try:
             reports.append(json.loads(line))
