@@ -172,7 +172,8 @@ def cmd_config_check(args: argparse.Namespace, config: KioskConfig) -> int:
 def cmd_demo(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.demo import run_demo
 
-    return run_demo(config, as_json=args.json, data_dir=args.data_dir)
+    return run_demo(config, as_json=args.json, data_dir=args.data_dir, cache=args.cache,
+                    serve=args.serve, ci=args.ci)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,10 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     cli_receiver.register(sub)
     analyze.register(sub)
 
-    demo = add("demo", cmd_demo, "Run a scripted interview through the session engine.")
-    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
+    demo = add("demo", cmd_demo, "Run one scripted interview end to end: central, enrolment,"
+               " capture, analysis, report, delivery.")
+    demo.add_argument("--json", action="store_true",
+                      help="print the summary as JSON on stdout (progress goes to stderr)")
+    demo.add_argument("--serve", action="store_true",
+                      help="then keep the kiosk running for the touchscreen and the TUI")
+    demo.add_argument("--ci", action="store_true",
+                      help="the same path with a shorter script (for CI)")
     demo.add_argument("--data-dir", type=Path,
-                      help="keep the demo's data here (default: a fresh temporary directory)")
+                      help="the demo's data, emptied at each run (default: <data_dir>/demo)")
+    demo.add_argument("--cache", type=Path,
+                      help="downloads and sample media (default: <data_dir>/cache)")
 
     audit_p = sub.add_parser("audit", help="Audit log commands.")
     audit_sub = audit_p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

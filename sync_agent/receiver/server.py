@@ -36,20 +36,22 @@ def uvicorn_config(app: FastAPI, host: str, port: int, tls: TlsSettings | None =
 
 
 class ServerThread:
-    """The app served by uvicorn in a background thread (tests, the demo)::
+    """An app served by uvicorn in a background thread (the receiver in tests, the demo)::
 
         with ServerThread(receiver.app, port=port) as server:
             httpx.get(server.url + "/healthz")
     """
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0,
-                 tls: TlsSettings | None = None, start_timeout_s: float = 15.0) -> None:
+                 tls: TlsSettings | None = None, start_timeout_s: float = 15.0,
+                 name: str = "the receiver's HTTP server") -> None:
         self.host = host
+        self.name = name
         self.start_timeout_s = start_timeout_s
         self.server = uvicorn.Server(uvicorn_config(app, host, port, tls, log_level="warning"))
         self.scheme = "https" if tls is not None else "http"
         self.port = port
-        self._thread = threading.Thread(target=self.server.run, name="receiver-http",
+        self._thread = threading.Thread(target=self.server.run, name="http-server",
                                         daemon=True)
 
     @property
@@ -61,8 +63,7 @@ class ServerThread:
         deadline = time.monotonic() + self.start_timeout_s
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the receiver's HTTP server did not start on"
-                                   f" {self.host}:{self.port}")
+                raise RuntimeError(f"{self.name} did not start on {self.host}:{self.port}")
             time.sleep(0.02)
         if self.port == 0:
             self.port = int(self.server.servers[0].sockets[0].getsockname()[1])

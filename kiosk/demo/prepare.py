@@ -1,0 +1,94 @@
+"""What the demo needs on this machine before it starts: models, the candidate's video, and
+the interview language the installed speech models can hear."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.errors import KioskError
+from inference.errors import ModelNotInstalled, UnknownLanguage
+from inference.installer import Progress, install
+from inference.manifest import load_manifest
+from inference.modelstore import ModelStore
+from kiosk import samples
+
+#: Languages tried for the candidate, in order, among those the job offers.
+PREFERRED = ("en", "zh-CN", "ko")
+
+
+def ensure_models(models_dir: Path, cache: Path, progress: Progress) -> ModelStore:
+    """The default models, installed (with progress) unless every one already is."""
+    store = ModelStore(models_dir)
+    wanted = load_manifest().models
+    have = {m.name for m in store.installed()}
+    if not all(spec.name in have for spec in wanted):
+        install(store, wanted, download_dir=cache / "downloads", progress=progress)
+    return store
+
+
+@dataclass(frozen=True)
+class Speech:
+    language: str
+    """The candidate's interview language."""
+    installed: dict[str, str]
+    """Installed speech language -> 'name version'."""
+    summary: str
+    note: str
+
+
+def choose_speech(store: ModelStore, job_languages: list[str]) -> Speech:
+    """Interview in a language an installed speech model hears (English first when there)."""
+    installed = {m.spec.language: f"{m.name} {m.spec.version}" for m in store.installed()
+                 if m.spec.kind == "speech" and m.spec.language}
+    offered = [lang for lang in PREFERRED if lang in job_languages]
+    heard = [lang for lang in offered if _hears(store, lang)]
+    others = [lang for lang in (*offered, *job_languages) if lang not in heard]
+    others = list(dict.fromkeys(others))
+    summary = "; ".join(f"{name} ({lang})" for lang, name in sorted(installed.items())) or "none"
+    add = (f"Spoken answers in {', '.join(others)} need that language's vosk model:"
+           f" `kiosk models add PATH --language {others[0]}`." if others else "")
+    if not heard:
+        return Speech(offered[0] if offered else job_languages[0], installed, summary,
+                      "No installed speech model hears this job's languages, so answers"
+                      f" are recorded but not transcribed. {add}".strip())
+    language = heard[0]
+    return Speech(language, installed, summary,
+                  f"The candidate answers in {language}, which the installed model hears."
+                  " The answers are spoken by espeak-ng, a machine voice that a small model"
+                  f" recognises less well than a person. {add}".strip())
+
+
+def _hears(store: ModelStore, language: str) -> bool:
+    try:
+        store.find("speech", language)
+    except (ModelNotInstalled, UnknownLanguage):
+        return False
+    return True
+
+
+def candidate_video(cache: Path, progress: Progress) -> Path:
+    """Actor 1001 of CREMA-D in six short clips, joined into one video (made once)."""
+    out = cache / "crema-d" / "candidate.mp4"
+    if out.exists():
+        return out
+    clips = samples.crema_clips(cache, progress)
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise KioskError("ffmpeg is needed to replay the demo candidate's video; run"
+                         " `make system-packages` (Debian: ffmpeg)")
+    inputs = [arg for code in samples.EMOTIONS for arg in ("-i", str(clips[code]))]
+    n = len(samples.EMOTIONS)
+    joined = "".join(f"[{i}:v]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]"
+    part = out.with_suffix(".part.mp4")
+    done = subprocess.run(
+        [ffmpeg, "-nostdin", "-loglevel", "error", "-y", *inputs, "-filter_complex", joined,
+         "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+         str(part)], capture_output=True, text=True, check=False, timeout=300)
+    if done.returncode != 0:
+        part.unlink(missing_ok=True)
+        raise KioskError(f"ffmpeg could not join the CREMA-D clips: {done.stderr.strip()}")
+    part.replace(out)
+    return out

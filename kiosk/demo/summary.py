@@ -1,0 +1,106 @@
+"""What the demo shows at the end: scores with their evidence, timings, what central got.
+
+:func:`print_summary` words the same dictionary that ``kiosk demo --json`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from device.store import Store
+
+
+def answers(store: Store, session_id: str, said: dict[str, str]) -> list[dict[str, Any]]:
+    """Per recorded item: what the candidate said (scripted) and what the box heard or saw."""
+    found = store.all(
+        "SELECT n.item_id, n.attempt, a.status, a.body, a.error, a.cpu_s FROM answers n"
+        " LEFT JOIN analyses a ON a.answer_id = n.id WHERE n.session_id = ?"
+        " ORDER BY n.position, n.attempt", (session_id,))
+    out = []
+    for r in found:
+        body = json.loads(r["body"]) if r["body"] else {}
+        entry: dict[str, Any] = {"item_id": r["item_id"], "analysis": r["status"],
+                                 "analysis_cpu_s": round(r["cpu_s"] or 0.0, 2)}
+        if r["error"]:
+            entry["error"] = r["error"]
+        if body.get("kind") == "question":
+            metrics = body["metrics"]
+            entry.update(said=said.get(r["item_id"]), heard=body["transcript"]["text"],
+                         speaking_rate=metrics["speaking_rate"], rate_unit=metrics["rate_unit"],
+                         star_covered=body["star"]["covered"])
+        elif body.get("kind") == "demonstration":
+            activity = body["activity"]
+            entry.update(active_ratio=activity.get("active_ratio"),
+                         duration_s=activity.get("duration_s"))
+        if body.get("vision"):
+            entry["face_present_ratio"] = body["vision"]["face_present_ratio"]
+        out.append(entry)
+    return out
+
+
+def scores(scorecard: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """Per competency: score on the package scale, status, explanation, evidence heard."""
+    competencies = []
+    for c in scorecard["competencies"]:
+        competencies.append({
+            "id": c["id"], "name": names.get(c["id"], c["id"]), "score": c["score"],
+            "status": c["status"], "explanation": c["explanation"],
+            "evidence": [{"item": e["item_id"], "heard": e["match"]["heard"],
+                          "looked_for": e["match"]["phrase"],
+                          "at_s": round(e["match"]["start"], 1)} for e in c["evidence"]],
+        })
+    return {"overall": scorecard["overall"], "scale": [scorecard["min_score"],
+                                                       scorecard["max_score"]],
+            "complete": scorecard["complete"], "competencies": competencies}
+
+
+def received(messages: list[dict[str, Any]], media: list[dict[str, Any]],
+             transport: str) -> dict[str, Any]:
+    kinds = Counter(m["kind"] for m in messages)
+    return {"transport": transport, "messages": len(messages), "by_kind": dict(kinds),
+            "duplicates_dropped": sum(m["copies"] - 1 for m in messages),
+            "media_files": len(media), "media_bytes": sum(m["bytes"] for m in media)}
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    speech = s["speech"]
+    print("\n== Scores (decision support: every score carries its evidence) ==")
+    sc = s["scores"]
+    low, high = sc["scale"]
+    for c in sc["competencies"]:
+        score = "awaiting staff" if c["score"] is None else f"{c['score']:.1f} / {high:g}"
+        print(f"  {c['name']:<24} {score:<14} {c['explanation']}")
+        for e in c["evidence"][:3]:
+            print(f"      heard \"{e['heard']}\" at {e['at_s']} s in {e['item']}"
+                  f" (looked for \"{e['looked_for']}\")")
+    overall = "n/a" if sc["overall"] is None else f"{sc['overall']:.1f}"
+    print(f"  {'Overall':<24} {overall} on a {low:g}-{high:g} scale"
+          f"{'' if sc['complete'] else ' (incomplete)'}")
+    print("\n== Answers ==")
+    for a in s["answers"]:
+        if "heard" in a:
+            print(f"  {a['item_id']}: said  \"{a['said']}\"")
+            print(f"  {' ' * len(a['item_id'])}  heard \"{a['heard']}\"")
+        elif "active_ratio" in a:
+            print(f"  {a['item_id']}: active {a['active_ratio']:.0%} of"
+                  f" {a['duration_s']:.1f} s on camera")
+        if a.get("error"):
+            print(f"      analysis failed: {a['error']}")
+    print(f"\n  Speech model: {speech['summary']}")
+    print(f"  {speech['note']}")
+    print("\n== Timings ==")
+    for name, seconds in s["stages"].items():
+        print(f"  {name:<62} {seconds:7.1f} s")
+    print(f"  {'total':<62} {s['seconds']:7.1f} s")
+    got = s["central_received"]
+    print(f"\n== What central received (over {got['transport'].upper()}, all acknowledged:"
+          f" {'yes' if s['all_acked'] else 'NO'}) ==")
+    for kind, n in sorted(got["by_kind"].items()):
+        print(f"  {n:3d} × {kind}")
+    print(f"  {got['media_files']:3d} recordings, {got['media_bytes'] / 1e6:.1f} MB"
+          " (sealed on the box, uploaded in chunks, checked by SHA-256)")
+    print(f"\nAudit chain: {'intact' if s['audit']['ok'] else 'BROKEN'},"
+          f" {s['audit']['entries']} entries")
+    print(f"Report for HR: {s['report']}")
