@@ -86,18 +86,6 @@ def test_corrupt_database_is_refused_by_name(
     assert code == 1 and str(db) in err and "refusing to start" in err
 
 
-def test_demo_json(data_env: dict[str, str]) -> None:
-    done = subprocess.run([*KIOSK, "demo", "--json"], capture_output=True, text=True,
-                          env=data_env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)
-    assert summary["final_state"] == "completed"
-    assert summary["audit"]["ok"] is True
-    kinds = [m["kind"] for m in summary["outbox"]]
-    assert kinds.count("session.result") == 1 and kinds.count("usage") == 1
-    assert [i["takes"] for i in summary["result"]["items"]] == [2, 1, 1]
-
-
 @pytest.mark.integration
 def test_serve_listens_where_told(data_env: dict[str, str]) -> None:
     """Without on-device analysis the box needs no models."""

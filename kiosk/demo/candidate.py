@@ -21,6 +21,7 @@ import httpx
 
 from device.errors import KioskError
 from kiosk.demo.answers import answer_text, speak
+from kiosk.demo.summary import short
 from kiosk.pulse_rig import PulseRig
 
 Say = Callable[[str], None]
@@ -80,7 +81,7 @@ class Candidate:
     def _step(self, what: str, **detail: Any) -> None:
         t = round(time.monotonic() - self._started, 1)
         self.steps.append({"t_s": t, "step": what, **detail})
-        extra = ", ".join(f"{k}={v}" for k, v in detail.items())
+        extra = ", ".join(f"{k}={short(str(v), 60)}" for k, v in detail.items())
         self.say(f"  {t:6.1f} s  {what}" + (f" ({extra})" if extra else ""))
 
     def _wait(self, what: str, ready: Callable[[], bool]) -> None:

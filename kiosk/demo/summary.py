@@ -64,6 +64,11 @@ def received(messages: list[dict[str, Any]], media: list[dict[str, Any]],
             "media_files": len(media), "media_bytes": sum(m["bytes"] for m in media)}
 
 
+def short(text: str, width: int = 100) -> str:
+    """``text`` cut to ``width`` characters for a terminal line."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def print_summary(s: dict[str, Any]) -> None:
     speech = s["speech"]
     print("\n== Scores (decision support: every score carries its evidence) ==")
@@ -80,12 +85,12 @@ def print_summary(s: dict[str, Any]) -> None:
           f"{'' if sc['complete'] else ' (incomplete)'}")
     print("\n== Answers ==")
     for a in s["answers"]:
+        print(f"  {a['item_id']} (analysed in {a['analysis_cpu_s']:.1f} s of CPU)")
         if "heard" in a:
-            print(f"  {a['item_id']}: said  \"{a['said']}\"")
-            print(f"  {' ' * len(a['item_id'])}  heard \"{a['heard']}\"")
+            print(f"      said  \"{short(a['said'])}\"")
+            print(f"      heard \"{short(a['heard'])}\"")
         elif "active_ratio" in a:
-            print(f"  {a['item_id']}: active {a['active_ratio']:.0%} of"
-                  f" {a['duration_s']:.1f} s on camera")
+            print(f"      active {a['active_ratio']:.0%} of {a['duration_s']:.1f} s on camera")
         if a.get("error"):
             print(f"      analysis failed: {a['error']}")
     print(f"\n  Speech model: {speech['summary']}")
