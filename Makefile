@@ -1,5 +1,6 @@
 # Interview kiosk: the commands a newcomer and CI use.
-#   make demo   run a scripted interview on embedded defaults
+#   make demo   one interview end to end on embedded defaults (central, capture,
+#               analysis, report, delivery), in about two minutes
 #   make test   ruff, mypy and the whole pytest suite
 #   make bench  every benchmark under benchmarks/, one table
 
@@ -23,6 +24,7 @@ $(STAMP): pyproject.toml
 venv: system-packages $(STAMP)
 
 demo: venv
+	$(BIN)/kiosk models install
 	$(BIN)/kiosk demo
 
 lint: venv
