@@ -13,16 +13,19 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import TEST_CACHE
 from kiosk import samples
+from provisioning.broker import free_port
 from sync_agent.receiver.core import DB_FILE
 from sync_agent.receiver.messages import list_messages
 from sync_agent.receiver.store import ReceiverStore
@@ -171,3 +174,42 @@ def test_without_mosquitto_the_box_delivers_over_https(
     assert {m["transport"] for m in messages} == {"https"}
     assert [m["kind"] for m in messages].count("session.result") == 1
     assert summary["all_acked"] is True and summary["central_received"]["media_files"] == 6
+
+
+def test_serve_leaves_the_kiosk_running_for_the_touchscreen_and_the_tui(
+        tmp_path: Path, model_files: samples.ModelPaths, crema_clips: dict[str, Path]) -> None:
+    port = free_port()
+    environment = {**os.environ, "KIOSK_DATA_DIR": str(tmp_path / "data"),
+                   "KIOSK_ANALYSIS_MODELS_DIR": str(TEST_CACHE / "models"),
+                   "KIOSK_API_PORT": str(port)}
+    proc = subprocess.Popen(
+        [*KIOSK, "demo", "--ci", "--serve", "--data-dir", str(tmp_path / "demo"),
+         "--cache", str(TEST_CACHE)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        else:
+            pytest.fail(f"the demo ended without serving: {''.join(lines)[-2000:]}")
+        url = f"http://127.0.0.1:{port}"
+        tui = next(x for x in lines if x.startswith("Technician's terminal:"))
+        assert f"kiosk tui --url {url} --token " in tui
+        token = tui.rsplit("--token ", 1)[1].strip()
+        page = httpx.get(f"{url}/", timeout=10)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        sessions = httpx.get(f"{url}/api/v1/staff/sessions", timeout=10,
+                             headers={"Authorization": f"Bearer {token}"})
+        assert sessions.status_code == 200
+        assert [s["state"] for s in sessions.json()] == ["completed"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/", timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
