@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,6 +35,7 @@ from device import audit
 from device.config import KioskConfig
 from device.errors import KioskError
 from device.package import example_package_path, load_package
+from device.package_models import JobPackage
 from device.store import Store
 from kiosk.demo import summary
 from kiosk.demo.answers import answer_text
@@ -148,12 +150,12 @@ def run_demo(config: KioskConfig, *, as_json: bool = False, data_dir: Path | Non
         with stages.stage("the candidate's interview (real time)"):
             session_id = candidate.interview(str(CANDIDATE["invite_code"]))
         with stages.stage("analysis with the on-device models, scoring, report"):
-            report = _analyse(box, candidate, session_id, root)
+            report = _analyse(box, candidate, session_id, package, root)
         with stages.stage("delivery to central, waiting for its acks"):
             all_acked = _delivered(box.kiosk.store, central)
         said = {item.id: answer_text(item.id, speech.language, script.short)
                 for item in package.items if item.kind == "question"}
-        result = _summary(box, central, session_id, said, report, speech.__dict__,
+        result = _summary(box, central, session_id, package, said, report, asdict(speech),
                           stages.seconds, all_acked, started)
         result["steps"] = candidate.steps
         if as_json:
@@ -167,12 +169,12 @@ def run_demo(config: KioskConfig, *, as_json: bool = False, data_dir: Path | Non
     return 0 if ok else 1
 
 
-def _analyse(box: DemoBox, candidate: Candidate, session_id: str, root: Path) -> Path:
+def _analyse(box: DemoBox, candidate: Candidate, session_id: str, package: JobPackage,
+             root: Path) -> Path:
     store = box.kiosk.store
     _wait("the analysis of every answer", lambda: store.one(
         "SELECT COUNT(*) AS n FROM analyses WHERE session_id = ? AND status IN"
         " ('pending', 'running')", (session_id,)) == {"n": 0})
-    package = load_package(example_package_path())
     for item in package.items:
         if item.kind == "demonstration":
             candidate.score_checklist(session_id, item.id, {
@@ -205,15 +207,14 @@ def _delivered(store: Store, central: DemoCentral) -> bool:
     return True
 
 
-def _summary(box: DemoBox, central: DemoCentral, session_id: str, said: dict[str, str],
-             report: Path, speech: dict[str, Any], stages: dict[str, float], all_acked: bool,
-             started: float) -> dict[str, Any]:
+def _summary(box: DemoBox, central: DemoCentral, session_id: str, package: JobPackage,
+             said: dict[str, str], report: Path, speech: dict[str, Any],
+             stages: dict[str, float], all_acked: bool, started: float) -> dict[str, Any]:
     store = box.kiosk.store
     session = store.one("SELECT state FROM sessions WHERE id = ?", (session_id,))
     assert session is not None
     with store.read() as db:
         chain = audit.verify(db)
-    package = load_package(example_package_path())
     names = {c.id: c.name.get("en", c.id) for c in package.rubric.competencies}
     return {
         "session_id": session_id,
