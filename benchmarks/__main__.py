@@ -1,40 +1,42 @@
 """Run every benchmark and print one table: ``python -m benchmarks [--quick] [--only NAME]``.
 
-Each ``bench_*`` module runs in its own Python process, so its peak RSS is its own and
-no state carries over from one benchmark to the next. The table goes to stdout and to
-``benchmarks/results.md``; ``benchmarks/results.json`` holds the same rows with the
-environment they were measured in. Progress goes to stderr.
+Each ``bench_*`` module runs in its own Python process (its own session, so a timeout
+stops the servers and helpers it started too), so its peak RSS is its own and no state
+carries over from one benchmark to the next. The table goes to stdout and to
+``benchmarks/results.md``; ``benchmarks/results.json`` holds the same rows by module, with
+the environment they were measured in. ``--only`` re-runs some modules and merges their
+rows into the files, keeping the other modules' rows (see :mod:`benchmarks.report`).
+Progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import pkgutil
-import platform
-import sqlite3
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from benchmarks.common import COLUMNS, Row, markdown_table, progress
+from benchmarks import report
+from benchmarks.common import Row, check_row, progress
+from benchmarks.report import ModuleResult, Results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PREFIX = "bench_"
 RESULTS_MD = HERE / "results.md"
 RESULTS_JSON = HERE / "results.json"
-DEFAULT_TIMEOUT_S = 900.0
+#: A benchmark still running after this long is stopped (the full soak takes the longest).
+DEFAULT_TIMEOUT_S = 3600.0
 
 
 def discover() -> list[str]:
@@ -51,16 +53,8 @@ def _short(name: str) -> str:
     return name[len(PREFIX):] if name.startswith(PREFIX) else name
 
 
-def _rows_from_json(data: Any) -> list[Row]:
-    if not isinstance(data, list):
-        raise ValueError("expected a list of rows")
-    names = {f.name for f in fields(Row)}
-    out = []
-    for item in data:
-        if not isinstance(item, dict) or set(item) != names:
-            raise ValueError(f"not a result row: {item!r}")
-        out.append(Row(**item))
-    return out
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # -- one benchmark, in the child process -----------------------------------------------
@@ -74,6 +68,10 @@ def run_module(name: str, quick: bool) -> list[Row]:
     rows = run(quick)
     if not isinstance(rows, list) or not all(isinstance(r, Row) for r in rows):
         raise TypeError(f"benchmarks/{PREFIX}{name}.py: run() must return a list of Row")
+    if not rows:
+        raise ValueError(f"benchmarks/{PREFIX}{name}.py returned no rows")
+    for row in rows:
+        check_row(row)
     return rows
 
 
@@ -86,6 +84,20 @@ def _worker(name: str, quick: bool, out: Path) -> int:
 # -- the parent: run each in turn, collect, report -------------------------------------
 
 
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the child's whole session: the child, and the servers and helpers it started."""
+    for sig, grace_s in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=grace_s)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _run_isolated(name: str, quick: bool, timeout_s: float) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp:
         out = Path(tmp) / "rows.json"
@@ -93,52 +105,33 @@ def _run_isolated(name: str, quick: bool, timeout_s: float) -> list[Row]:
         if quick:
             command.append("--quick")
         # The child's stdout joins our stderr: stdout carries nothing but the table.
-        done = subprocess.run(command, cwd=ROOT, stdout=sys.stderr, timeout=timeout_s,
-                              check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"exited with status {done.returncode}")
-        return _rows_from_json(json.loads(out.read_text(encoding="utf-8")))
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=sys.stderr, start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=timeout_s)
+        except BaseException:  # the timeout, or Ctrl-C (which the new session does not get)
+            _stop_group(proc)
+            raise
+        if returncode != 0:
+            raise RuntimeError(f"exited with status {returncode}")
+        return report.rows_from_json(json.loads(out.read_text(encoding="utf-8")))
 
 
-def _version(dist: str) -> str:
+def _measure(name: str, mode: str, timeout_s: float) -> ModuleResult:
+    progress(f"== {PREFIX}{name} ({mode})")
+    measured = _now()
+    started = time.monotonic()
+    error = None
+    rows: list[Row] = []
     try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
-
-
-def environment() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "fastapi": _version("fastapi"),
-        "starlette": _version("starlette"),
-        "uvicorn": _version("uvicorn"),
-        "pydantic": _version("pydantic"),
-        "httpx": _version("httpx"),
-        "event_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        "http_parser": "httptools" if importlib.util.find_spec("httptools") else "h11",
-    }
-
-
-def _markdown_document(table: str, env: dict[str, Any], mode: str, when: str) -> str:
-    return "\n".join([
-        "# Benchmark results",
-        "",
-        f"{when}, {mode} run. {env['platform']}, {env['cpus']} CPUs, Python {env['python']}, "
-        f"SQLite {env['sqlite']}, FastAPI {env['fastapi']}, uvicorn {env['uvicorn']} "
-        f"({env['event_loop']}, {env['http_parser']}), httpx {env['httpx']}.",
-        "",
-        table,
-        "",
-        "Ratio is ours / baseline, both measured in the same run: for latencies (ms) lower is "
-        "better, for throughput higher is better. Latencies are client-side wall times on "
-        "loopback; throughput is the median of several rounds. Regenerate with `make bench`.",
-        "",
-    ])
+        rows = _run_isolated(name, mode == "quick", timeout_s)
+    except subprocess.TimeoutExpired:
+        error = f"timed out after {timeout_s:g} s"
+    except (RuntimeError, ValueError, OSError) as exc:
+        error = str(exc)
+    seconds = time.monotonic() - started
+    progress(f"== {PREFIX}{name}: {len(rows)} rows in {seconds:.1f} s")
+    return ModuleResult(name=name, mode=mode, measured=measured, seconds=seconds, rows=rows,
+                        error=error)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run the kiosk benchmarks and print one markdown table.",
     )
     parser.add_argument("--quick", action="store_true",
-                        help="small counts: a smoke test that finishes in seconds")
+                        help="small counts: a smoke test that finishes in minutes")
     parser.add_argument("--only", action="append", metavar="NAME", default=[],
-                        help="run only this benchmark (e.g. api or bench_api); repeatable")
+                        help="run only this benchmark (e.g. api or bench_api) and merge its "
+                             "rows into the results files; repeatable")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help="give up on a benchmark after S seconds "
                              f"(default {DEFAULT_TIMEOUT_S:g})")
@@ -173,45 +167,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         selected = [n for n in available if n in wanted]
 
     mode = "quick" if args.quick else "full"
-    rows: list[Row] = []
-    modules: list[dict[str, Any]] = []
-    failures: list[dict[str, str]] = []
-    started_all = time.monotonic()
-    for name in selected:
-        progress(f"== {PREFIX}{name} ({mode})")
-        started = time.monotonic()
-        try:
-            found = _run_isolated(name, args.quick, args.timeout)
-        except subprocess.TimeoutExpired:
-            failures.append({"benchmark": name, "error": f"timed out after {args.timeout:g} s"})
-            found = []
-        except (RuntimeError, ValueError, OSError) as exc:
-            failures.append({"benchmark": name, "error": str(exc)})
-            found = []
-        seconds = time.monotonic() - started
-        modules.append({"name": name, "seconds": round(seconds, 2), "rows": len(found)})
-        progress(f"== {PREFIX}{name}: {len(found)} rows in {seconds:.1f} s")
-        rows.extend(found)
-    total_s = time.monotonic() - started_all
+    started_at = _now()
+    started = time.monotonic()
+    fresh = [_measure(name, mode, args.timeout) for name in selected]
+    total_s = time.monotonic() - started
 
-    env = environment()
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    table = markdown_table(rows)
-    print(table)
-    RESULTS_MD.write_text(_markdown_document(table, env, mode, when), encoding="utf-8")
-    RESULTS_JSON.write_text(json.dumps({
-        "generated": when,
-        "mode": mode,
-        "only": args.only,
-        "total_seconds": round(total_s, 2),
-        "environment": env,
-        "columns": list(COLUMNS),
-        "rows": [asdict(r) for r in rows],
-        "modules": modules,
-        "failures": failures,
-    }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for failure in failures:
-        progress(f"FAILED {PREFIX}{failure['benchmark']}: {failure['error']}")
+    env = report.environment()
+    if args.only:
+        previous = report.load(RESULTS_JSON)
+        if previous is None and RESULTS_JSON.exists():
+            progress(f"{RESULTS_JSON.relative_to(ROOT)} is not in the current format: "
+                     "only the modules run now are kept")
+        results = report.merge(previous, fresh, available, env, _now())
+    else:
+        base = {"started": started_at, "mode": mode, "seconds": round(total_s, 2)}
+        results = Results(fresh, env, base, _now())
+    print(report.write(results, RESULTS_MD, RESULTS_JSON))
+    failures = [m for m in fresh if m.error is not None]
+    for module in failures:
+        progress(f"FAILED {PREFIX}{module.name}: {module.error}")
     progress(f"done in {total_s:.1f} s; wrote {RESULTS_MD.relative_to(ROOT)} and "
              f"{RESULTS_JSON.relative_to(ROOT)}")
     return 1 if failures else 0

@@ -239,10 +239,10 @@ def _measure(prepared: Prepared, data_dir: Path, plan: Plan) -> list[Row]:
             baseline=raw_rate,
             ratio=ratio(ours_rate, raw_rate),
             unit="transitions/s",
+            better="higher",
             peak_rss_mib=rss,
             notes=f"median round of {shape}; range {spread}; {sized}; one WAL sync per "
-                  f"commit on both sides plus periodic checkpoints, data on {fs}; "
-                  "higher is better",
+                  f"commit on both sides plus periodic checkpoints, data on {fs}",
         )
     ]
     rows += percentile_rows("store: transition latency", ours_lat, raw_lat, "ms",

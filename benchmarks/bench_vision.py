@@ -236,11 +236,11 @@ def run(quick: bool) -> list[Row]:
             baseline=raw_rate,
             ratio=ratio(ours_rate, raw_rate),
             unit="frames/s",
+            better="higher",
             peak_rss_mib=rss,
             notes=f"median of {plan.rounds} rounds × {len(frames)} CREMA-D frames (480x360, "
             f"1 face); {invokes:.1f} model invokes per frame both sides; range "
-            f"{spread}; baseline = bare Interpreter invokes on inputs we prepared; "
-            "higher is better",
+            f"{spread}; baseline = bare Interpreter invokes on inputs we prepared",
         ),
         Row(
             benchmark="vision: load the three models",
@@ -248,10 +248,10 @@ def run(quick: bool) -> list[Row]:
             baseline=load_bare,
             ratio=ratio(load_mine, load_bare),
             unit="ms",
+            better="lower",
             peak_rss_mib=rss,
             notes=f"median of {plan.load_rounds}; face detection + face mesh + expression, "
-            "num_threads=1; baseline = bare Interpreter + allocate_tensors; "
-            "lower is better",
+            "num_threads=1; baseline = bare Interpreter + allocate_tensors",
         ),
         Row(
             benchmark="vision: activity meter frames/s",
@@ -259,9 +259,10 @@ def run(quick: bool) -> list[Row]:
             baseline=m_raw,
             ratio=ratio(m_ours, m_raw),
             unit="frames/s",
+            better="higher",
             peak_rss_mib=rss,
-            notes="ActivityMeter.update vs the bare OpenCV shrink + absdiff + count; "
-            "higher is better",
+            notes=f"median of {plan.rounds} rounds; ActivityMeter.update vs the bare OpenCV"
+            " shrink + absdiff + count",
         ),
     ]
     rows += percentile_rows(

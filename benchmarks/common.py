@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import uvicorn
 from fastapi import FastAPI
@@ -30,6 +31,7 @@ from kiosk import samples
 
 #: Scratch data lives here: the same filesystem as the checkout, never a tmpfs.
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
+
 
 def model_files() -> samples.ModelPaths:
     """The default models, installed (once) into the benchmarks' cache and verified."""
@@ -48,22 +50,56 @@ COLUMNS = (
     "baseline (raw library, same run)",
     "ratio",
     "unit",
+    "better",
     "peak RSS (MiB)",
     "notes",
 )
 
+#: Which way a figure is better; the ratio reads the same way.
+Better = Literal["lower", "higher"]
+
+#: The words a row without a baseline starts its notes with.
+NO_BASELINE = "no baseline"
+
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the results table."""
+    """One line of the results table.
+
+    ``ratio`` is ``ours / baseline`` (None without a baseline, and then ``notes`` says
+    why, starting with :data:`NO_BASELINE`); ``better`` says which way both figures and
+    the ratio are better; ``peak_rss_mib`` is the peak RSS of the process measured.
+    """
 
     benchmark: str
     ours: float
     baseline: float | None
     ratio: float | None
     unit: str
+    better: Better
     peak_rss_mib: float
     notes: str = ""
+
+
+def check_row(row: Row) -> None:
+    """Raise ValueError unless ``row`` keeps the table's promises (see :class:`Row`)."""
+    where = f"row {row.benchmark!r}"
+    if row.better not in ("lower", "higher"):
+        raise ValueError(f"{where}: better must be 'lower' or 'higher', not {row.better!r}")
+    if not (math.isfinite(row.ours) and math.isfinite(row.peak_rss_mib)
+            and row.peak_rss_mib > 0):
+        raise ValueError(f"{where}: needs a finite figure and a positive peak RSS")
+    if row.baseline is None:
+        if row.ratio is not None:
+            raise ValueError(f"{where}: a ratio without a baseline")
+        if not row.notes.startswith(NO_BASELINE):
+            raise ValueError(f"{where}: without a baseline, notes must say why, starting"
+                             f" with {NO_BASELINE!r}")
+        return
+    expected = ratio(row.ours, row.baseline)
+    if expected is None or row.ratio is None or not math.isclose(row.ratio, expected,
+                                                                 rel_tol=1e-9):
+        raise ValueError(f"{where}: ratio {row.ratio!r} is not ours / baseline ({expected!r})")
 
 
 def ratio(ours: float, baseline: float | None) -> float | None:
@@ -191,10 +227,24 @@ def prepare_kiosk(data_dir: Path, candidates: int) -> Prepared:
     return Prepared(kiosk, invited, token, package.consent.version, package.job.id)
 
 
+def percentile_rows(name: str, ours: Sequence[float], baseline: Sequence[float], unit: str,
+                    notes: str, rss: float) -> list[Row]:
+    """p50 and p99 rows for one latency measurement, ours against the raw baseline."""
+    rows = []
+    for p in (50, 99):
+        mine, raw = percentile(ours, p), percentile(baseline, p)
+        rows.append(Row(benchmark=f"{name} p{p}", ours=mine, baseline=raw,
+                        ratio=ratio(mine, raw), unit=unit, better="lower", peak_rss_mib=rss,
+                        notes=f"{notes}; n={len(ours)}"))
+    return rows
+
+
 def fmt(value: float | None) -> str:
     """A number for the table: about four significant digits, thousands separated."""
     if value is None or math.isnan(value):
         return "–"
+    if value == 0:
+        return "0"
     magnitude = abs(value)
     if magnitude >= 1000:
         return f"{value:,.0f}"
@@ -213,7 +263,7 @@ def markdown_table(rows: Sequence[Row]) -> str:
 
     lines = [
         "| " + " | ".join(COLUMNS) + " |",
-        "|" + "|".join(["---", "---:", "---:", "---:", "---", "---:", "---"]) + "|",
+        "|" + "|".join(["---", "---:", "---:", "---:", "---", "---", "---:", "---"]) + "|",
     ]
     for r in rows:
         cells = [
@@ -222,6 +272,7 @@ def markdown_table(rows: Sequence[Row]) -> str:
             fmt(r.baseline),
             "–" if r.ratio is None else f"{r.ratio:.2f}",
             cell(r.unit),
+            r.better,
             f"{r.peak_rss_mib:.1f}",
             cell(r.notes),
         ]
@@ -237,14 +288,20 @@ def progress(message: str) -> None:
 __all__ = [
     "CACHE_DIR",
     "COLUMNS",
+    "NO_BASELINE",
+    "Better",
     "Prepared",
     "Row",
+    "check_row",
+    "crema_clips",
     "fmt",
     "free_port",
     "markdown_table",
     "median",
+    "model_files",
     "peak_rss_mib",
     "percentile",
+    "percentile_rows",
     "prepare_kiosk",
     "progress",
     "ratio",
@@ -252,14 +309,3 @@ __all__ = [
     "serve",
 ]
 
-
-def percentile_rows(name: str, ours: Sequence[float], baseline: Sequence[float], unit: str,
-                    notes: str, rss: float) -> list[Row]:
-    """p50 and p99 rows for one latency measurement, ours against the raw baseline."""
-    rows = []
-    for p in (50, 99):
-        mine, raw = percentile(ours, p), percentile(baseline, p)
-        rows.append(Row(benchmark=f"{name} p{p}", ours=mine, baseline=raw,
-                        ratio=ratio(mine, raw), unit=unit, peak_rss_mib=rss,
-                        notes=f"{notes}; n={len(ours)}; lower is better"))
-    return rows
