@@ -1,7 +1,7 @@
 """The microphone under load: dropped audio, capture CPU, and how soon a recording starts.
 
 All three measurements record from a private PulseAudio daemon's null-sink monitor through
-PortAudio's ``pulse`` device (``benchmarks/pulse_rig.py``), 16 kHz mono in 50 ms blocks,
+PortAudio's ``pulse`` device (``kiosk/pulse_rig.py``), 16 kHz mono in 50 ms blocks,
 the defaults of ``[capture]``; a tone plays into the sink so real samples flow.
 
 - Under load: two processes run the real analysis pipeline (``Analyzer.spoken`` on a
@@ -49,10 +49,10 @@ from benchmarks.common import (
     ratio,
     scratch_dir,
 )
-from benchmarks.pulse_rig import PulseRig
 from device.capture.audio import Microphone
 from device.capture.devices import choose_input, input_devices, start_portaudio
 from device.config import CaptureConfig
+from kiosk.pulse_rig import PulseRig
 
 RATE = 16_000
 BLOCK_FRAMES = 800  # 50 ms

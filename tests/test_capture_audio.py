@@ -28,13 +28,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from benchmarks.pulse_rig import PulseRig, PulseRigError
 from device.capture.audio import LEVEL_FLOOR_DBFS, STARTUP_GRACE_S, Microphone
 from device.capture.base import DeviceUnavailable
 from device.capture.devices import AudioDevice, choose_input, list_microphones
 from device.capture.wavfile import HEADER_BYTES, WavError, WavWriter, repair_wav
 from device.config import CaptureConfig
 from inference.audio import rms_dbfs
+from kiosk.pulse_rig import PulseRig, PulseRigError
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 16_000
