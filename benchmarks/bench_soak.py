@@ -3,8 +3,8 @@
 ``make test`` runs these tests with bounded cycle counts; here ``KIOSK_SOAK=1`` raises
 them (1000 simulated power cuts; ten times the broker restarts, kills and network cuts).
 Each row is one pytest run: its wall time, the number of tests that passed out of those
-run, and the peak RSS of the pytest process. These are pass/fail soaks with nothing
-comparable to run bare, so the rows have no baseline.
+run, and the peak RSS of pytest and the processes it ran. These are pass/fail soaks with
+nothing comparable to run bare, so the rows have no baseline.
 """
 
 from __future__ import annotations
@@ -71,5 +71,5 @@ def run(quick: bool) -> list[Row]:
         rows.append(Row(benchmark=name, ours=elapsed, baseline=None, ratio=None, unit="s",
                         better="lower", peak_rss_mib=rss,
                         notes=f"{NO_BASELINE}: a pass/fail soak, timed; {verdict}{passed}/"
-                              f"{total} tests passed ({tail}); RSS of the pytest process"))
+                              f"{total} tests passed ({tail}); peak RSS of pytest and what it ran"))
     return rows

@@ -14,12 +14,14 @@ import json
 import os
 import platform
 import sqlite3
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import COLUMNS, Row, markdown_table
+from benchmarks.common import CACHE_DIR, COLUMNS, Row, markdown_table, median
 
 FORMAT = "kiosk-bench/2"
 
@@ -151,7 +153,9 @@ def _document(results: Results, table: str) -> str:
         "",
         f"Environment: {env['platform']}, {env['cpu']} × {env['cpus']} CPUs, "
         f"{env['memory_gib']:.0f} GiB RAM, shared with other work (load average "
-        f"{env['load_average']} at the end); Python {env['python']}, SQLite {env['sqlite']}, "
+        f"{env['load_average']} at the end); fsync of a 4 KiB write {env['fsync_us']:.0f} µs "
+        "(p50; the store and sync figures rest on it); "
+        f"Python {env['python']}, SQLite {env['sqlite']}, "
         f"FastAPI {env['fastapi']}, uvicorn {env['uvicorn']} ({env['event_loop']}, "
         f"{env['http_parser']}), httpx {env['httpx']}, vosk {env['vosk']}, ai-edge-litert "
         f"{env['ai_edge_litert']}, OpenCV {env['opencv']}, paho-mqtt {env['paho_mqtt']}, "
@@ -190,6 +194,23 @@ def _memory_gib() -> float:
         return 0.0
 
 
+def _fsync_us(directory: Path, count: int = 100) -> float:
+    """Median time of a 4 KiB write's fsync in ``directory``, microseconds."""
+    directory.mkdir(parents=True, exist_ok=True)
+    times = []
+    fd, name = tempfile.mkstemp(prefix="fsync-", dir=directory)
+    try:
+        for _ in range(count):
+            os.write(fd, b"\0" * 4096)
+            start = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        os.unlink(name)
+    return median(times) * 1e6
+
+
 def environment() -> dict[str, Any]:
     try:
         load_average = " / ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -202,6 +223,7 @@ def environment() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "memory_gib": round(_memory_gib(), 1),
         "load_average": load_average,
+        "fsync_us": round(_fsync_us(CACHE_DIR), 1),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "fastapi": _version("fastapi"),
