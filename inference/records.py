@@ -49,6 +49,11 @@ class Transcript(Record):
     duration_s: float = Field(ge=0, description="Length of the audio, seconds.")
     silent: bool = Field(description="True when the audio held no speech at all.")
     model: ModelRef | None = None
+    quality: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Recognition quality, 0-1, from the decoder's own figures (see"
+        " inference.recognition_quality); None when the recogniser gives none.",
+    )
 
 
 class Match(Record):

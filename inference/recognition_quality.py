@@ -1,0 +1,38 @@
+"""How well a transcript was understood, and whether its content can be assessed.
+
+Every recogniser reports a quality figure between 0 and 1 with each transcript:
+
+* Whisper: the speech-time-weighted mean over its segments of ``exp(avg_logprob)`` (the
+  geometric mean of the token probabilities the decoder gave its own output), where a
+  segment the decoder itself judged not to be speech (``no_speech_prob`` above 0.6 with
+  a low log-probability) counts as 0.
+* vosk: the mean word confidence.
+
+Below :data:`RELIABLE_QUALITY` the words are too uncertain to judge what was said: the
+content metrics (keywords, STAR, structure) of that answer are reported as not assessed,
+with :data:`NOT_ASSESSED_REASON`, and never as 0. A transcript without a quality figure
+(an older stored analysis) is taken as assessable, as it was before the figure existed.
+"""
+
+from __future__ import annotations
+
+from inference.records import Transcript
+
+RELIABLE_QUALITY = 0.45
+"""Lowest recognition quality whose content is assessed (see docs/analysis.md)."""
+NOT_ASSESSED_REASON = (
+    "speech could not be recognised reliably — listen to the recording"
+)
+
+
+def unreliable_reason(transcript: Transcript) -> str | None:
+    """Why the content of ``transcript`` cannot be assessed, or None when it can.
+
+    A silent answer is not "unreliable": nothing was said, which the scoring reports as
+    such. Only speech that was heard but not understood well enough returns a reason.
+    """
+    if transcript.silent or transcript.quality is None:
+        return None
+    if transcript.quality < RELIABLE_QUALITY:
+        return NOT_ASSESSED_REASON
+    return None
