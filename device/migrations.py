@@ -378,3 +378,10 @@ def m005_sync_control(db: Database) -> None:
     link's last ack and last error for staff."""
     for statement in _split(_SCHEMA_5):
         db.conn.execute(statement)
+
+
+@migrations()
+def m006_live_transcript(db: Database) -> None:
+    """The transcript recognised while an answer was spoken, kept with the answer when the
+    live recogniser heard all of it, so the analysis need not decode the recording again."""
+    db.conn.execute("ALTER TABLE answers ADD COLUMN live_transcript TEXT")
