@@ -3,11 +3,15 @@
 Scoring stores each explanation as a language-neutral :class:`~inference.scoring_models.Note`
 (a code and its values); :func:`note_text` states it in one language. Scoring keeps the English
 text beside the note; the report states it in the reviewer's language.
+
+A note that names an item carries its id in ``label``; the caller may pass display labels
+("Question 1") for the ids, else the id is shown. A failed analysis's ``reason`` is an error
+message and is quoted as given, untranslated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 from inference.records import Language, StarElement
@@ -21,6 +25,18 @@ Strings = dict[str, tuple[str, str, str]]
 
 NOTES: Strings = {
     "not_recorded": ("not recorded", "没有录制", "녹화되지 않음"),
+    "not_analysed": ("not analysed: {reason}", "未分析：{reason}", "분석하지 못함: {reason}"),
+    "speech_unreliable": (
+        "not assessed: speech could not be recognised reliably — listen to the recording",
+        "未评估：语音未能可靠识别——请听录音",
+        "평가하지 않음: 음성을 신뢰할 수 있게 인식하지 못함 — 녹음을 들어 보세요",
+    ),
+    "speech_unreliable_item": (
+        "content of {item} not assessed: speech could not be recognised reliably"
+        " — listen to the recording",
+        "{item}的内容未评估：语音未能可靠识别——请听录音",
+        "{item}의 내용은 평가하지 않음: 음성을 신뢰할 수 있게 인식하지 못함 — 녹음을 들어 보세요",
+    ),
     "no_speech": ("no speech was recorded", "没有录到说话声", "녹음된 음성이 없음"),
     "no_vocabulary": (
         "the question has no vocabulary for this competency",
@@ -202,6 +218,11 @@ def pct(share: float) -> str:
     return str(int(_half_up(share * 100, 0)))
 
 
+def quality(value: float) -> str:
+    """A recognition-quality figure, 0-1, with two decimals ("0.38")."""
+    return str(_half_up(value, 2))
+
+
 def clock(seconds: float) -> str:
     """``m:ss`` (``h:mm:ss`` from an hour), seconds rounded down."""
     total = max(int(seconds + 1e-9), 0)
@@ -218,6 +239,8 @@ def _values(note: Note) -> dict[str, str]:
     for key, value in note.values.items():
         if key == "pct":
             out[key] = pct(value)
+        elif key == "quality":
+            out[key] = quality(value)
         elif key in _CLOCK_KEYS:
             out[key] = clock(value)
         else:
@@ -237,12 +260,21 @@ def elements_text(elements: Iterable[StarElement], language: Language) -> str:
     return pick(NOTES, "list_sep", language).join(name(e, language) for e in elements)
 
 
-def note_text(note: Note, language: Language) -> str:
-    """The note as one clause in ``language`` (lower case first letter in English)."""
+def note_text(
+    note: Note, language: Language, items: Mapping[str, str] | None = None
+) -> str:
+    """The note as one clause in ``language`` (lower case first letter in English).
+
+    ``items``: display labels by item id, for notes that name an item (else the id is shown).
+    """
     values = _values(note)
     extra: dict[str, str] = {}
     code = note.code
-    if code == "keywords":
+    if code == "not_analysed":
+        extra["reason"] = note.reason
+    elif code == "speech_unreliable_item":
+        extra["item"] = (items or {}).get(note.label, note.label)
+    elif code == "keywords":
         has_synonyms = note.values.get("synonyms", 0) > 0
         extra["synonyms"] = (
             pick(NOTES, "keywords.synonyms", language).format(**values) if has_synonyms else ""
@@ -272,7 +304,9 @@ def note_text(note: Note, language: Language) -> str:
     return pick(NOTES, code, language).format(**{**values, **extra})
 
 
-def notes_line(notes: Iterable[Note], language: Language) -> str:
+def notes_line(
+    notes: Iterable[Note], language: Language, items: Mapping[str, str] | None = None
+) -> str:
     """Notes joined into one line; in English the first letter is a capital."""
-    line = pick(NOTES, "note_sep", language).join(note_text(n, language) for n in notes)
+    line = pick(NOTES, "note_sep", language).join(note_text(n, language, items) for n in notes)
     return line[:1].upper() + line[1:] if language == "en" else line

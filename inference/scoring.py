@@ -24,37 +24,46 @@ Metric -> 0-1 (constants in ``inference.scoring_metrics``):
   (``counted_in_score`` false), or not run at all when consent was declined.
 
 A silent answer scores its spoken metrics 0 ("no speech was recorded"); an item without analysis
-measures nothing. A competency's score is the mean over its counted metrics (each metric first
-averaged over the items that measured it), scaled to the package range. The overall score is the
-weight-normalised mean of the scored competencies' (rounded) scores.
+measures nothing: "not recorded", or "not analysed" with the reason when it was recorded but its
+analysis failed (``not_analysed``: item id -> reason).
+
+Never score what was not understood: when an answer's speech was recognised below
+``inference.recognition_quality.RELIABLE_QUALITY``, its word metrics (``scoring_metrics.
+WORD_METRICS``: keywords, STAR, structure, speaking rate, fillers, word confidence) are "not
+assessed" with the reason, never 0, and are left out of every mean. Its pauses, answer length and
+camera readings depend on when and how, not on the words, and stay measured; but they alone never
+score a competency whose content was not understood. So a competency with a not-assessed reading
+is scored only when it keeps substantive evidence -- a word metric assessed on another answer, or
+a reading of a demonstration -- and its notes name the answers whose content was not assessed;
+otherwise it is "not_assessed", with the reason, and left out of the overall score.
+
+A competency's score is the mean over its counted metrics (each metric first averaged over the
+items that measured it), scaled to the package range. The overall score is the weight-normalised
+mean of the scored competencies' (rounded) scores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from inference import scoring_metrics as sm
-from inference.notes_i18n import note_text, notes_line, round_half_up
+from inference.notes_i18n import note_text, round_half_up
 from inference.records import ModelRef
+from inference.scoring_competency import competency_score, heard_evidence, mean_of
 from inference.scoring_models import (
     SCORING_VERSION,
-    CompetencyScore,
-    CompetencySpec,
     DemonstrationAnalysis,
     DemonstrationSpec,
     ExpressionStatus,
     ItemCompetencyScore,
-    ItemMatch,
     ItemScore,
     Metric,
     MetricScore,
-    MetricSummary,
     Note,
     QuestionSpec,
     RubricSpec,
     ScoreCard,
     SpokenAnswerAnalysis,
-    TimedPhrase,
 )
 
 ItemSpec = QuestionSpec | DemonstrationSpec
@@ -90,6 +99,17 @@ def index_analyses(items: Sequence[ItemSpec], analyses: Sequence[Analysis]) -> d
     return found
 
 
+def _check_not_analysed(
+    items: Sequence[ItemSpec], by_id: Mapping[str, Analysis], not_analysed: Mapping[str, str]
+) -> None:
+    ids = {spec.id for spec in items}
+    for item_id in not_analysed:
+        if item_id not in ids:
+            raise ValueError(f"failed analysis for unknown item {item_id!r}")
+        if item_id in by_id:
+            raise ValueError(f"item {item_id!r} has an analysis and a failed one")
+
+
 def _check_references(rubric: RubricSpec, items: Sequence[ItemSpec]) -> None:
     ids = {c.id for c in rubric.competencies}
     for spec in items:
@@ -109,10 +129,15 @@ def _applies(metric: str, spec: ItemSpec) -> bool:
 
 
 def _reading(
-    metric: Metric, cid: str, spec: ItemSpec, analysis: Analysis | None, consent: bool
+    metric: Metric,
+    cid: str,
+    spec: ItemSpec,
+    analysis: Analysis | None,
+    consent: bool,
+    failed: str | None,
 ) -> sm.Reading:
     if analysis is None:
-        return sm.not_recorded()
+        return sm.not_recorded() if failed is None else sm.not_analysed(failed)
     if metric in sm.VISION_METRICS:
         return sm.vision(metric, analysis.vision, consent)
     if isinstance(spec, QuestionSpec) and isinstance(analysis, SpokenAnswerAnalysis):
@@ -141,15 +166,12 @@ def _metric_score(
     )
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 def _item_score(
     rubric: RubricSpec,
     spec: ItemSpec,
     analysis: Analysis | None,
     consent: bool,
+    failed: str | None,
 ) -> ItemScore:
     expression_counted = rubric.use_expression_in_score and consent
     comps: list[ItemCompetencyScore] = []
@@ -158,134 +180,31 @@ def _item_score(
             continue
         scores = tuple(
             _metric_score(
-                m, spec, _reading(m, comp.id, spec, analysis, consent), expression_counted
+                m, spec, _reading(m, comp.id, spec, analysis, consent, failed), expression_counted
             )
             for m in comp.metrics
             if _applies(m, spec)
         )
         counted = [s.value for s in scores if s.counted_in_score and s.value is not None]
-        mean = _mean(counted)
+        mean = mean_of(counted)
+        if any(s.note.code == "speech_unreliable" for s in scores):
+            mean = None  # pauses and length alone say nothing of content not understood
         value = None if mean is None else round(mean, 4)
         comps.append(ItemCompetencyScore(competency=comp.id, value=value, metrics=scores))
     kind = "question" if isinstance(spec, QuestionSpec) else "demonstration"
+    unassessed = (
+        sm.content_not_assessed(analysis.transcript)
+        if isinstance(analysis, SpokenAnswerAnalysis)
+        else None
+    )
     return ItemScore(
-        item_id=spec.id, kind=kind, recorded=analysis is not None, competencies=tuple(comps)
+        item_id=spec.id,
+        kind=kind,
+        recorded=analysis is not None or failed is not None,
+        not_analysed=failed,
+        not_assessed=unassessed,
+        competencies=tuple(comps),
     )
-
-
-def _summaries(comp: CompetencySpec, scores: list[MetricScore]) -> tuple[MetricSummary, ...]:
-    out: list[MetricSummary] = []
-    for metric in comp.metrics:
-        mine = [s for s in scores if s.metric == metric]
-        if not mine:
-            continue
-        valued = [s for s in mine if s.value is not None]
-        values = [s.value for s in valued if s.value is not None]
-        mean = _mean(values)
-        weakest = min(valued, key=lambda s: s.value or 0.0) if valued else mine[0]
-        out.append(
-            MetricSummary(
-                metric=metric,
-                value=None if mean is None else round(mean, 4),
-                items=tuple(s.item_id for s in valued),
-                counted_in_score=any(s.counted_in_score for s in mine),
-                note=weakest.note,
-            )
-        )
-    return tuple(out)
-
-
-def _keyword_note(scores: list[MetricScore]) -> Note | None:
-    notes = [s.note for s in scores if s.metric == "keyword_coverage" and s.note.code == "keywords"]
-    if not notes:
-        return None
-    values = {
-        k: sum(n.values.get(k, 0.0) for n in notes) for k in ("found", "expected", "synonyms")
-    }
-    terms: list[TimedPhrase] = []
-    for term in (t for n in notes for t in n.terms):
-        if term.text not in {x.text for x in terms} and len(terms) < sm.TERMS_SHOWN:
-            terms.append(term)
-    return Note(code="keywords", values=values, terms=tuple(terms))
-
-
-def _competency_notes(scores: list[MetricScore], pending: bool) -> tuple[Note, ...]:
-    notes: list[Note] = []
-    if pending:
-        notes.append(next(s.note for s in scores if s.note.code == "checklist_pending"))
-    keyword = _keyword_note(scores)
-    if keyword is not None:
-        notes.append(keyword)
-    ranked = [s for s in scores if s.counted_in_score and s.metric != "keyword_coverage"]
-    if ranked:
-        strongest = max(ranked, key=lambda s: s.value or 0.0)
-        weakest = min(ranked, key=lambda s: s.value or 0.0)
-        for s in (strongest, weakest):
-            if s.note not in notes:
-                notes.append(s.note)
-    if not notes:
-        notes.append(scores[0].note if scores else Note(code="not_recorded"))
-    return tuple(notes)
-
-
-def _competency(
-    rubric: RubricSpec,
-    comp: CompetencySpec,
-    items: Sequence[ItemScore],
-    evidence: tuple[ItemMatch, ...],
-) -> CompetencyScore:
-    scores = [
-        s
-        for item in items
-        for ic in item.competencies
-        if ic.competency == comp.id
-        for s in ic.metrics
-    ]
-    summaries = _summaries(comp, scores)
-    pending = any(s.note.code == "checklist_pending" for s in scores)
-    counted = [s.value for s in summaries if s.counted_in_score and s.value is not None]
-    mean = _mean(counted)
-    score: float | None = None
-    if pending:
-        status = "awaiting_staff"
-    elif mean is None:
-        status = "not_measured"
-    else:
-        status = "scored"
-        score = round_half_up(rubric.min_score + mean * (rubric.max_score - rubric.min_score), 1)
-    notes = _competency_notes(scores, pending)
-    return CompetencyScore(
-        id=comp.id,
-        weight=comp.weight,
-        score=score,
-        status=status,
-        metrics=summaries,
-        evidence=evidence,
-        notes=notes,
-        explanation=notes_line(notes, "en"),
-    )
-
-
-def _evidence(
-    comp: CompetencySpec, items: Sequence[ItemSpec], by_id: dict[str, Analysis]
-) -> tuple[ItemMatch, ...]:
-    """Keywords and synonyms heard for the competency, in interview then time order."""
-    if "keyword_coverage" not in comp.metrics:
-        return ()
-    out: list[ItemMatch] = []
-    for spec in items:
-        analysis = by_id.get(spec.id)
-        if not isinstance(analysis, SpokenAnswerAnalysis) or comp.id not in spec.competencies:
-            continue
-        for ev in analysis.evidence:
-            if ev.competency != comp.id:
-                continue
-            found = [ItemMatch(item_id=spec.id, kind="keyword", match=m) for m in ev.keywords_found]
-            found += [
-                ItemMatch(item_id=spec.id, kind="synonym", match=m) for m in ev.synonyms_found
-            ]
-            out += sorted(found, key=lambda x: (x.match.start, x.match.end, x.match.phrase))
-    return tuple(out)
 
 
 def _expression(
@@ -320,16 +239,26 @@ def score(
     demonstrations: Sequence[DemonstrationSpec],
     analyses: Sequence[SpokenAnswerAnalysis | DemonstrationAnalysis],
     expression_consent: bool,
+    *,
+    not_analysed: Mapping[str, str] | None = None,
 ) -> ScoreCard:
-    """Score the analyses against the rubric; same inputs give an identical card."""
+    """Score the analyses against the rubric; same inputs give an identical card.
+
+    ``not_analysed``: item id -> why its analysis failed, for items that were recorded but have
+    no analysis; they are "not analysed" with that reason instead of "not recorded".
+    """
     items = ordered_items(questions, demonstrations)
     _check_references(rubric, items)
     by_id = index_analyses(items, analyses)
+    failed = dict(not_analysed or {})
+    _check_not_analysed(items, by_id, failed)
     item_scores = tuple(
-        _item_score(rubric, spec, by_id.get(spec.id), expression_consent) for spec in items
+        _item_score(rubric, spec, by_id.get(spec.id), expression_consent, failed.get(spec.id))
+        for spec in items
     )
     competencies = tuple(
-        _competency(rubric, c, item_scores, _evidence(c, items, by_id)) for c in rubric.competencies
+        competency_score(rubric, c, item_scores, heard_evidence(c, items, by_id))
+        for c in rubric.competencies
     )
     scored = [(c.id, c.weight, c.score) for c in competencies if c.score is not None]
     total = sum(w for _, w, _ in scored)

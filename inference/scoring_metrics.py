@@ -2,13 +2,19 @@
 
 Every function returns a :class:`Reading`: the 0-1 value (None when the item cannot measure it),
 the raw figure and its unit, the words and time spans behind it, and a structured note.
+
+Speech recognised below :data:`inference.recognition_quality.RELIABLE_QUALITY` is heard but not
+understood: every metric read from its words (:data:`WORD_METRICS`) is not assessed, with the
+reason, never 0. Pauses and answer length come from when speech happened, not from what was said,
+and stay measured.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from inference.records import EXPRESSIONS, Match, VisionSummary
+from inference.recognition_quality import unreliable_reason
+from inference.records import EXPRESSIONS, Match, Transcript, VisionSummary
 from inference.scoring_models import (
     DemonstrationAnalysis,
     DemonstrationSpec,
@@ -32,6 +38,20 @@ SPOKEN_METRICS: frozenset[Metric] = frozenset(
         "answer_duration",
     }
 )
+WORD_METRICS: frozenset[Metric] = frozenset(
+    {
+        "keyword_coverage",
+        "star_coverage",
+        "structure",
+        "speaking_rate",
+        "filler_rate",
+        "word_confidence",
+    }
+)
+"""Spoken metrics read from the recognised words: the content (keywords, STAR, structure), but
+also the words counted for the speaking rate, the fillers that must be recognised as fillers, and
+the recogniser's own confidence (low because the box did not understand, which is no reading of
+the candidate). Not assessed when the speech was not recognised reliably."""
 DEMONSTRATION_METRICS: frozenset[Metric] = frozenset({"completion_time", "checklist", "activity"})
 VISION_METRICS: frozenset[Metric] = frozenset({"facing_screen", "expression"})
 
@@ -92,14 +112,41 @@ def not_recorded() -> Reading:
     return Reading(None, None, "", Note(code="not_recorded"))
 
 
+def not_analysed(reason: str) -> Reading:
+    """An item that was recorded but whose analysis failed: nothing measured, with the reason."""
+    return Reading(None, None, "", Note(code="not_analysed", reason=reason))
+
+
+def content_not_assessed(transcript: Transcript) -> str | None:
+    """Why the words of a spoken answer cannot be assessed, or None when they can.
+
+    An answer without speech is not asked: it keeps scoring its spoken metrics 0 with "no speech
+    was recorded", as it did before recognition quality existed (``unreliable_reason`` also
+    names silence; the scoring does not follow it there, see docs/analysis.md).
+    """
+    if transcript.silent or not transcript.words:
+        return None
+    return unreliable_reason(transcript)
+
+
+def not_assessed(transcript: Transcript) -> Reading | None:
+    """The reading of a word metric when the words were not understood; None when they were."""
+    if content_not_assessed(transcript) is None:
+        return None
+    values = {} if transcript.quality is None else {"quality": transcript.quality}
+    return Reading(None, None, "", Note(code="speech_unreliable", values=values))
+
+
 def spoken(metric: Metric, competency: str, spec: QuestionSpec, a: SpokenAnswerAnalysis) -> Reading:
     m, star = a.metrics, a.star
     if a.transcript.silent or m.silent or m.word_count == 0:
         return Reading(0.0, 0.0, "", Note(code="no_speech"))
+    found = [e for e in a.evidence if e.competency == competency]
+    if metric == "keyword_coverage" and not found:
+        return Reading(None, None, "", Note(code="no_vocabulary"))
+    if metric in WORD_METRICS and (unassessed := not_assessed(a.transcript)) is not None:
+        return unassessed
     if metric == "keyword_coverage":
-        found = [e for e in a.evidence if e.competency == competency]
-        if not found:
-            return Reading(None, None, "", Note(code="no_vocabulary"))
         ev = found[0]
         matches = by_time(ev.keywords_found + ev.synonyms_found)
         values = {

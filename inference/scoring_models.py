@@ -29,8 +29,11 @@ from inference.records import (
 )
 
 SCORECARD_FORMAT: Literal["kiosk-scorecard/1"] = "kiosk-scorecard/1"
-SCORING_VERSION = "kiosk-scoring/1"
-"""Version of the metric mappings in ``inference.scoring``; bump it when a mapping changes."""
+SCORING_VERSION = "kiosk-scoring/2"
+"""Version of the metric mappings in ``inference.scoring``; bump it when a mapping changes.
+
+2: content metrics of speech recognised below ``RELIABLE_QUALITY`` are not assessed (no longer
+scored from the misheard words), and an item whose analysis failed is "not analysed"."""
 
 Metric = Literal[
     "keyword_coverage",
@@ -154,6 +157,9 @@ ItemAnalysis = Annotated[SpokenAnswerAnalysis | DemonstrationAnalysis, Field(dis
 
 NoteCode = Literal[
     "not_recorded",
+    "not_analysed",
+    "speech_unreliable",
+    "speech_unreliable_item",
     "no_speech",
     "no_vocabulary",
     "keywords",
@@ -195,7 +201,13 @@ class Note(Record):
     values: dict[str, float] = Field(default_factory=dict, description="Numbers in the message.")
     terms: tuple[TimedPhrase, ...] = Field(default=(), description="Phrases with timestamps.")
     elements: tuple[StarElement, ...] = Field(default=(), description="STAR elements named.")
-    label: str = Field(default="", description="A unit or class name used by the message.")
+    label: str = Field(
+        default="", description="A unit, class name or item id used by the message."
+    )
+    reason: str = Field(
+        default="",
+        description="Why an item could not be analysed, quoted as given (not translated).",
+    )
 
 
 class Span(Record):
@@ -233,7 +245,10 @@ class ItemCompetencyScore(Record):
     """What one item measured for one competency."""
 
     competency: str = Field(description="Competency id.")
-    value: float | None = Field(description="Mean of the counted metric values, 0-1.")
+    value: float | None = Field(
+        description="Mean of the counted metric values, 0-1; None when none was measured or"
+        " the answer's content for this competency was not assessed."
+    )
     metrics: tuple[MetricScore, ...] = Field(description="In the rubric's metric order.")
 
 
@@ -242,7 +257,18 @@ class ItemScore(Record):
 
     item_id: str = Field(description="Item id.")
     kind: ItemKind = Field(description="Item type.")
-    recorded: bool = Field(description="False when there was no analysis for the item.")
+    recorded: bool = Field(
+        description="False when nothing was recorded for the item; an item recorded but whose"
+        " analysis failed is recorded, with `not_analysed`."
+    )
+    not_analysed: str | None = Field(
+        default=None, description="Why the analysis of the recorded item failed; None otherwise."
+    )
+    not_assessed: str | None = Field(
+        default=None,
+        description="Why the content of a spoken answer was not assessed (speech recognised"
+        " below inference.recognition_quality.RELIABLE_QUALITY); None when it was.",
+    )
     competencies: tuple[ItemCompetencyScore, ...] = Field(description="In rubric order.")
 
 
@@ -256,7 +282,7 @@ class MetricSummary(Record):
     note: Note = Field(description="Explanation of the weakest item's value.")
 
 
-CompetencyStatus = Literal["scored", "awaiting_staff", "not_measured"]
+CompetencyStatus = Literal["scored", "awaiting_staff", "not_measured", "not_assessed"]
 
 
 class CompetencyScore(Record):
@@ -268,7 +294,9 @@ class CompetencyScore(Record):
         description="On the package scale, 1 decimal; None when not (yet) scored."
     )
     status: CompetencyStatus = Field(
-        description="'awaiting_staff' while a demonstration checklist is not scored yet."
+        description="'awaiting_staff' while a demonstration checklist is not scored yet;"
+        " 'not_assessed' when its content readings could not be assessed because the speech"
+        " was not recognised reliably and no other evidence of it remains."
     )
     metrics: tuple[MetricSummary, ...] = Field(description="In the rubric's metric order.")
     evidence: tuple[ItemMatch, ...] = Field(description="Keywords and synonyms heard.")

@@ -208,6 +208,7 @@ def spoken(
     with_vision: VisionSummary | None = None,
     follow_up: StarElement | None = None,
     step: float = 0.4,
+    quality: float | None = None,
 ) -> SpokenAnswerAnalysis:
     raw = [] if silent else text.split()
     words = tuple(
@@ -271,6 +272,7 @@ def spoken(
             duration_s=duration,
             silent=not words,
             model=ASR,
+            quality=quality,
         ),
         metrics=metrics,
         evidence=tuple(evidence),
