@@ -117,6 +117,18 @@ class AnalysisConfig(_Section):
         "session", description="Language of the reviewer's HTML report; 'session' uses the"
         " interview's language."
     )
+    speech_threads: int = Field(
+        1, ge=1, le=16, description="CPU threads the Whisper decoder may use (the other cores"
+        " stay free for capture and vision)."
+    )
+    speech_beam_size: int = Field(
+        5, ge=1, le=10, description="Whisper beam width: 5 is more accurate, 1 (greedy) about"
+        " a third faster."
+    )
+    speech_hints: Literal["hotwords", "prompt", "off"] = Field(
+        "hotwords", description="How the question's expected terms reach the Whisper decoder:"
+        " as hotwords, as an initial prompt, or not at all."
+    )
 
 
 class SyncConfig(_Section):

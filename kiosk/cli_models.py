@@ -22,7 +22,8 @@ def cmd_install(args: argparse.Namespace, config: KioskConfig) -> int:
     from inference.manifest import load_manifest
 
     manifest = load_manifest(args.manifest)
-    specs = [m for m in manifest.models if not args.name or m.name in args.name]
+    specs = [m for m in manifest.models
+             if (m.name in args.name if args.name else not m.optional)]
     unknown = sorted(set(args.name or []) - {m.name for m in manifest.models})
     if unknown:
         raise ModelError(f"not in the manifest: {', '.join(unknown)}"
@@ -63,15 +64,17 @@ def cmd_list(args: argparse.Namespace, config: KioskConfig) -> int:
     if not models:
         print(f"no models installed in {config.models_dir}; run `kiosk models install`")
         return 0
-    print(f"{'NAME':<26} {'KIND':<15} {'LANG':<6} {'VERSION':<18} {'SIZE':>9}  LICENSE")
+    print(f"{'NAME':<26} {'KIND':<15} {'LANG':<12} {'VERSION':<18} {'SIZE':>9}  LICENSE")
     for m in models:
-        print(f"{m.name:<26} {m.spec.kind:<15} {m.spec.language or '-':<6} "
+        langs = ",".join(m.spec.served_languages()) or "-"
+        print(f"{m.name:<26} {m.spec.kind:<15} {langs:<12} "
               f"{m.spec.version:<18} {m.size / 1e6:>7.1f}MB  {m.spec.license}")
     return 0
 
 
 def _row(m: Any) -> dict[str, Any]:
     return {"name": m.name, "kind": m.spec.kind, "language": m.spec.language,
+            "languages": list(m.spec.served_languages()), "backend": m.spec.backend,
             "version": m.spec.version, "license": m.spec.license, "size": m.size,
             "sha256": m.digest, "source": m.spec.source.model_dump()}
 
@@ -110,7 +113,8 @@ def register(sub: Any) -> None:
 
     inst = msub.add_parser("install", help="Install the models of the manifest (default: the"
                            " product's), each checked against its pinned sha256.")
-    inst.add_argument("name", nargs="*", help="only these models (default: all)")
+    inst.add_argument("name", nargs="*", help="only these models, optional ones included"
+                      " (default: every model not marked optional)")
     inst.add_argument("--manifest", type=Path, help="a model manifest file (JSON)")
     inst.add_argument("--download-dir", type=Path, help="look for release files here first and"
                       " keep downloads here (for offline provisioning)")

@@ -23,7 +23,7 @@ from device.package import example_package_path, load_package
 from device.policy import Staff
 from device.roster import Invite, Invited, Roster, import_roster
 from device.runtime import Kiosk, open_kiosk
-from kiosk import samples
+from kiosk import samples, speech_samples
 
 pytest_plugins = ["sync_fixtures", "pulse_fixture", "ui_fixtures", "tui_fixtures"]
 
@@ -168,6 +168,12 @@ def model_files() -> samples.ModelPaths:
 def crema_clips() -> dict[str, Path]:
     """CREMA-D clips of actor 1001 by emotion code (ANG, DIS, FEA, HAP, NEU, SAD)."""
     return samples.crema_clips(TEST_CACHE)
+
+
+@pytest.fixture(scope="session")
+def human_speech() -> list[speech_samples.Clip]:
+    """Real people speaking, with their reference text (Mandarin and English)."""
+    return speech_samples.human_speech(TEST_CACHE)
 
 
 @pytest.fixture(scope="session")

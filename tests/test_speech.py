@@ -36,7 +36,7 @@ SHORT = "불량을 발견해서 보고했습니다."  # about 3 s
 
 @pytest.fixture(scope="module")
 def recognizer(model_files: ModelPaths) -> SpeechRecognizer:
-    ref = model_files.store.find("speech", "ko").ref()
+    ref = model_files.store.get("vosk-model-small-ko").ref()
     rec = SpeechRecognizer({"ko": model_files.vosk_ko}, refs={"ko": ref})
     rec.preload()
     return rec

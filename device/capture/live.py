@@ -39,6 +39,12 @@ class LiveTranscriber:
         live._thread.start()
         return live
 
+    @property
+    def complete(self) -> bool:
+        """True when every block was recognised (none skipped, no error): the transcript
+        then stands for the whole recording."""
+        return self.skipped == 0 and self.error is None and self._result is not None
+
     def feed(self, block: bytes) -> None:
         """Queue a block (called from the microphone's writer thread; never blocks)."""
         try:

@@ -102,7 +102,7 @@ class CaptureService:
         microphone: Callable[[CaptureConfig], Microphone],
         camera: Callable[[CaptureConfig], Camera | None],
         on_registered: Callable[[str], None] | None = None,
-        live_stream: Callable[[str], Any] | None = None,
+        live_stream: Callable[[str, str], Any] | None = None,
         on_transcript: Callable[[str, Any], object] | None = None,
     ) -> None:
         self.config = config
@@ -256,8 +256,9 @@ class CaptureService:
         spoken = answer["kind"] == "question"
         live = None
         if spoken and self._live_stream is not None and self.mic is not None:
-            live = LiveTranscriber.start(self._live_stream, answer["language"],
-                                         self.c.sample_rate)
+            make, answer_id = self._live_stream, answer["id"]
+            live = LiveTranscriber.start(lambda language: make(language, answer_id),
+                                         answer["language"], self.c.sample_rate)
         active = Active(answer["id"], answer["session_id"], answer["language"] or "",
                         spoken, time.monotonic(), audio=False, video=False, live=live)
         if self.mic is not None:
@@ -403,16 +404,24 @@ class CaptureService:
                 return
             active, recorded = job
             try:
-                ids = files.register(self.store, self.key, active.answer_id, recorded)
+                transcript = None
                 if active.live is not None:
+                    # before the files are registered for analysis, so that the analysis
+                    # finds the transcript and does not decode the recording again
                     transcript = active.live.close()
                     self.last_live = {
                         "answer_id": active.answer_id, "skipped_blocks": active.live.skipped,
                         "error": active.live.error,
                         "words": len(transcript.words) if transcript is not None else None}
+                    if transcript is not None and active.live.complete:
+                        with self.store.transaction() as db:
+                            db.execute("UPDATE answers SET live_transcript = ? WHERE id = ?",
+                                       (transcript.model_dump_json(), active.answer_id))
+                ids = files.register(self.store, self.key, active.answer_id, recorded)
+                if transcript is not None and self._on_transcript:
                     finished = self.store.one("SELECT 1 AS x FROM answers WHERE id = ? AND"
                                               " state = 'finished'", (active.answer_id,))
-                    if transcript is not None and finished and self._on_transcript:
+                    if finished:
                         self._on_transcript(active.answer_id, transcript)
                 if ids and self._on_registered is not None:
                     self._on_registered(active.answer_id)
