@@ -34,7 +34,7 @@ NOTES: Strings = {
     "speech_unreliable_item": (
         "content of {item} not assessed: speech could not be recognised reliably"
         " — listen to the recording",
-        "{item}的内容未评估：语音未能可靠识别——请听录音",
+        "{item} 的内容未评估：语音未能可靠识别——请听录音",
         "{item}의 내용은 평가하지 않음: 음성을 신뢰할 수 있게 인식하지 못함 — 녹음을 들어 보세요",
     ),
     "no_speech": ("no speech was recorded", "没有录到说话声", "녹음된 음성이 없음"),

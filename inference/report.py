@@ -8,7 +8,7 @@ every text escaped. Both are deterministic: the caller passes the generation tim
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from inference.notes_i18n import LANGUAGES, note_text
@@ -26,6 +26,7 @@ from inference.report_models import (
     WordTag,
 )
 from inference.scoring import index_analyses, ordered_items, score
+from inference.scoring_metrics import content_not_assessed
 from inference.scoring_models import (
     DemonstrationAnalysis,
     DemonstrationSpec,
@@ -100,26 +101,33 @@ def build_report(
     scorecard: ScoreCard | None = None,
     candidate_name: str | None = None,
     interviewed_at: datetime | str | None = None,
+    not_analysed: Mapping[str, str] | None = None,
 ) -> Report:
     """Score the session and gather the report; deterministic for the same inputs.
 
     ``generated_at`` and ``interviewed_at`` are datetimes or ISO 8601 strings. ``scorecard``:
     the card already computed by :func:`inference.scoring.score` from the same inputs (it is
     computed here when omitted). Without expression consent any expression data is dropped.
+    ``not_analysed``: item id -> why the analysis of that recorded item failed (as for
+    ``score``). The words of an answer whose content was not assessed mark no evidence.
     """
+    failed = dict(not_analysed or {})
     if not expression_consent:
         analyses = [_without_expression(a) for a in analyses]
     specs = ordered_items(questions, demonstrations)
     card = (
         scorecard
         if scorecard is not None
-        else score(rubric, questions, demonstrations, analyses, expression_consent)
+        else score(
+            rubric, questions, demonstrations, analyses, expression_consent, not_analysed=failed
+        )
     )
-    if (card.job_id, card.rubric_version, card.package_version) != (
-        rubric.job_id,
-        rubric.version,
-        rubric.package_version,
-    ) or [i.item_id for i in card.items] != [s.id for s in specs]:
+    if (
+        (card.job_id, card.rubric_version, card.package_version)
+        != (rubric.job_id, rubric.version, rubric.package_version)
+        or [i.item_id for i in card.items] != [s.id for s in specs]
+        or {i.item_id: i.not_analysed for i in card.items if i.not_analysed is not None} != failed
+    ):
         raise ValueError("the score card was not computed from this rubric and these items")
     by_id = index_analyses(specs, analyses)
     items: list[ReportItem] = []
@@ -128,7 +136,8 @@ def build_report(
         if isinstance(spec, QuestionSpec):
             spoken = found if isinstance(found, SpokenAnswerAnalysis) else None
             number = 1 + sum(isinstance(i, SpokenItemReport) for i in items)
-            evidence = word_evidence(spoken) if spoken is not None else ()
+            assessed = spoken is not None and content_not_assessed(spoken.transcript) is None
+            evidence = word_evidence(spoken) if spoken is not None and assessed else ()
             items.append(
                 SpokenItemReport(number=number, spec=spec, analysis=spoken, word_evidence=evidence)
             )
@@ -221,10 +230,14 @@ def _header(report: Report, lang: Language) -> str:
         f'/ {card.max_score:g} <span class="meta">({esc(scale)})</span></p>'
         f'<p class="notice" role="note">{esc(t("judgement", lang))}</p>'
     )
+    names = {c.id: localized(c.name, lang, c.id) for c in report.rubric.competencies}
     if card.pending:
-        names = {c.id: localized(c.name, lang, c.id) for c in report.rubric.competencies}
         listed = ", ".join(names.get(c, c) for c in card.pending)
         out += f'<p class="warning" role="note">{esc(t("provisional", lang, names=listed))}</p>'
+    unassessed = [names.get(c.id, c.id) for c in card.competencies if c.status == "not_assessed"]
+    if unassessed:
+        text = t("not_assessed_overall", lang, names=", ".join(unassessed))
+        out += f'<p class="warning" role="note">{esc(text)}</p>'
     status = note_text(card.expression_note, lang)
     out += f"<p><strong>{esc(t('expression_status', lang))}{colon}</strong>{esc(status)}</p>"
     return out + "</header>"

@@ -7,12 +7,13 @@ Every text that reaches the page goes through ``esc``; candidate-spoken words ar
 from __future__ import annotations
 
 from inference import charts
-from inference.notes_i18n import clock, name, num, pct
+from inference.notes_i18n import clock, name, notes_line, num, pct, quality
 from inference.records import EXPRESSIONS, STAR_ELEMENTS, Language, VisionSummary
-from inference.report_html import esc, figure, table
+from inference.report_html import esc, figure, table, unrecorded
 from inference.report_i18n import localized, t
 from inference.report_models import Report, SpokenItemReport, WordTag
-from inference.scoring_metrics import RATE_BANDS, top_expression
+from inference.scoring_metrics import RATE_BANDS, content_not_assessed, top_expression
+from inference.scoring_models import Note
 
 
 def _tag_title(tag: WordTag, names: dict[str, str], lang: Language) -> str:
@@ -55,8 +56,20 @@ def transcript(item: SpokenItemReport, names: dict[str, str], lang: Language) ->
     return f'<p class="transcript" lang="{lang_attr}">{joiner.join(out)}</p>'
 
 
+def _not_assessed(lang: Language) -> str:
+    text = notes_line([Note(code="speech_unreliable")], lang)
+    return f'<p class="warning" role="note">{esc(text)}</p>'
+
+
+def _assessed(item: SpokenItemReport) -> bool:
+    """Whether the answer's words were understood well enough to assess its content."""
+    return item.analysis is not None and content_not_assessed(item.analysis.transcript) is None
+
+
 def _star(item: SpokenItemReport, lang: Language) -> str:
     assert item.analysis is not None
+    if not _assessed(item):
+        return f"<h4>{esc(t('star', lang))}</h4>{_not_assessed(lang)}"
     star = item.analysis.star
     rows = []
     for element in STAR_ELEMENTS:
@@ -89,14 +102,15 @@ def _speech(item: SpokenItemReport, lang: Language) -> str:
     m = a.metrics
     limit = a.answer_time_s if a.answer_time_s is not None else item.spec.answer_time_s
     conf = "—" if m.mean_confidence is None else f"{pct(m.mean_confidence)}%"
+    rate = f"{round(m.speaking_rate)} {name(m.rate_unit, lang)}"
+    fillers = t("fillers_value", lang, count=len(m.fillers), rate=num(m.filler_rate))
+    if not _assessed(item):  # counted from words that were not understood
+        rate = fillers = t("not_assessed", lang)
     rows = [
         [t("duration", lang), f"{clock(m.speech_s)} / {clock(limit)}"],
-        [t("rate", lang), f"{round(m.speaking_rate)} {name(m.rate_unit, lang)}"],
+        [t("rate", lang), rate],
         [t("pause_ratio", lang), f"{pct(m.pause_ratio)}%"],
-        [
-            t("fillers", lang),
-            t("fillers_value", lang, count=len(m.fillers), rate=num(m.filler_rate)),
-        ],
+        [t("fillers", lang), fillers],
         [t("confidence", lang), conf],
     ]
     head = [esc(t("measure", lang)), esc(t("figure", lang))]
@@ -158,14 +172,19 @@ def spoken_item(item: SpokenItemReport, report: Report, lang: Language) -> str:
     )
     a = item.analysis
     if a is None:
-        return body + f"<p>{esc(t('not_recorded', lang))}</p>"
+        return body + unrecorded(report, item.spec.id, lang)
     body += f"<h4>{esc(t('transcript', lang))}</h4>"
     if a.transcript.silent or not a.transcript.words:
         body += f'<p class="transcript">{esc(t("no_speech", lang))}</p>'
     else:
-        body += (
-            transcript(item, names, lang) + f'<p class="key">{esc(t("transcript_key", lang))}</p>'
-        )
+        body += transcript(item, names, lang)
+        if a.transcript.quality is not None:
+            figure_text = t("quality", lang, q=quality(a.transcript.quality))
+            body += f'<p class="meta">{esc(figure_text)}</p>'
+        if _assessed(item):
+            body += f'<p class="key">{esc(t("transcript_key", lang))}</p>'
+        else:
+            body += _not_assessed(lang)
     if a.timed_out:
         body += f"<p>{esc(t('timed_out', lang))}</p>"
     body += _star(item, lang) + _follow_up(item, lang) + _speech(item, lang)
@@ -185,6 +204,7 @@ def rate_figure(report: Report, lang: Language) -> str:
         if isinstance(i, SpokenItemReport)
         and i.analysis is not None
         and not i.analysis.metrics.silent
+        and _assessed(i)
     ]
     units = sorted(
         {

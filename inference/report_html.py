@@ -12,7 +12,7 @@ from inference.notes_i18n import NOTES, clock, note_text, notes_line, pct, pick
 from inference.records import Language
 from inference.report_i18n import localized, metric_name, t
 from inference.report_models import DemonstrationItemReport, Report, SpokenItemReport
-from inference.scoring_models import MetricSummary
+from inference.scoring_models import MetricSummary, Note
 
 
 def esc(text: object) -> str:
@@ -22,6 +22,15 @@ def esc(text: object) -> str:
 def item_label(item: SpokenItemReport | DemonstrationItemReport, lang: Language) -> str:
     key = "question_n" if isinstance(item, SpokenItemReport) else "task_n"
     return t(key, lang, n=item.number)
+
+
+def unrecorded(report: Report, item_id: str, lang: Language) -> str:
+    """Why an item has no analysis: not analysed (with the reason) or not recorded."""
+    reason = next((i.not_analysed for i in report.scorecard.items if i.item_id == item_id), None)
+    if reason is None:
+        return f"<p>{esc(t('not_recorded', lang))}</p>"
+    text = notes_line([Note(code="not_analysed", reason=reason)], lang)
+    return f'<p class="warning" role="note">{esc(text)}</p>'
 
 
 def table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
@@ -63,9 +72,9 @@ def _detail(
         if m.metric == summary.metric
     ]
     if len(found) == 1:
-        return note_text(found[0][1], lang)
+        return note_text(found[0][1], lang, labels)
     return pick(NOTES, "note_sep", lang).join(
-        f"{label}{t('colon', lang)}{note_text(n, lang)}" for label, n in found
+        f"{label}{t('colon', lang)}{note_text(n, lang, labels)}" for label, n in found
     )
 
 
@@ -79,7 +88,7 @@ def competencies(report: Report, lang: Language) -> str:
     colon = esc(t("colon", lang))
     for i, comp in enumerate(card.competencies, start=1):
         score = f"{comp.score:.1f}" if comp.score is not None else t(f"status.{comp.status}", lang)
-        line = esc(notes_line(comp.notes, lang))
+        line = esc(notes_line(comp.notes, lang, labels))
         link = f'<a href="#competency-{i}">{esc(names[comp.id])}</a>'
         rows.append([link, f"{pct(comp.weight / total)}%", esc(score), line])
         metric_rows = [
@@ -107,11 +116,12 @@ def competencies(report: Report, lang: Language) -> str:
         ]
         evidence = ""
         if any(s.metric == "keyword_coverage" for s in comp.metrics):
-            listed = (
-                f'<ul class="evidence">{"".join(heard)}</ul>'
-                if heard
-                else (f"<p>{esc(t('evidence_none', lang))}</p>")
-            )
+            if heard:
+                listed = f'<ul class="evidence">{"".join(heard)}</ul>'
+            elif comp.status == "not_assessed":  # nothing heard is not "no terms were said"
+                listed = f"<p>{line}</p>"
+            else:
+                listed = f"<p>{esc(t('evidence_none', lang))}</p>"
             evidence = f"<h4>{esc(t('evidence', lang))}</h4>{listed}"
         head = [t("metric", lang), t("value", lang), t("counted", lang), t("detail", lang)]
         details.append(
@@ -134,7 +144,7 @@ def demonstration_item(item: DemonstrationItemReport, report: Report, lang: Lang
     a = item.analysis
     names = {c.id: localized(c.name, lang, c.id) for c in report.rubric.competencies}
     if a is None:
-        return f"<p>{esc(t('not_recorded', lang))}</p>"
+        return unrecorded(report, item.spec.id, lang)
     act = a.activity
     within = t("within_limit", lang) if act.within_limit else t("over_limit", lang)
     rows = [

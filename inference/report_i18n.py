@@ -41,6 +41,15 @@ UI: Strings = {
     "explanation": ("Explanation", "说明", "설명"),
     "status.awaiting_staff": ("Awaiting staff scoring", "等待工作人员评分", "직원 채점 대기"),
     "status.not_measured": ("Not measured", "未测得", "측정되지 않음"),
+    "status.not_assessed": ("Not assessed", "未评估", "평가하지 않음"),
+    "not_assessed_overall": (
+        "Not assessed: {names}. The speech could not be recognised reliably, so the box did not"
+        " score it: listen to the recordings. The overall score covers only the competencies"
+        " assessed.",
+        "未评估：{names}。语音未能可靠识别，终端没有据此评分，请听录音。综合得分只包含已评估的能力。",
+        "평가하지 않음: {names}. 음성을 신뢰할 수 있게 인식하지 못해 단말기가 채점하지 않았습니다."
+        " 녹음을 들어 보세요. 종합 점수는 평가된 역량만 반영합니다.",
+    ),
     "evidence": ("Evidence heard", "听到的证据", "확인된 근거"),
     "evidence_none": (
         "No expected terms were heard.",
@@ -67,6 +76,8 @@ UI: Strings = {
     ),
     "answer_time": ("Answer time allowed: {limit}", "作答时限：{limit}", "답변 제한 시간: {limit}"),
     "transcript": ("Transcript", "回答文字记录", "답변 기록"),
+    "quality": ("Recognition quality {q}", "识别质量 {q}", "인식 품질 {q}"),
+    "not_assessed": ("Not assessed", "未评估", "평가하지 않음"),
     "transcript_key": (
         "Highlighted words count as evidence; hover over a word for the competency and time."
         " Outlined words are STAR cues, dotted underlines mark filler words.",

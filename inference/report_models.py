@@ -53,9 +53,13 @@ class SpokenItemReport(Record):
     kind: Literal["question"] = Field(default="question", description="Item type.")
     number: int = Field(ge=1, description="Question number as shown in the report.")
     spec: QuestionSpec = Field(description="The question as asked.")
-    analysis: SpokenAnswerAnalysis | None = Field(description="None when nothing was recorded.")
+    analysis: SpokenAnswerAnalysis | None = Field(
+        description="None when nothing was recorded, or when its analysis failed (the score"
+        " card's item then says why, in `not_analysed`)."
+    )
     word_evidence: tuple[WordEvidence, ...] = Field(
-        description="Words that support evidence, by index, in transcript order."
+        description="Words that support evidence, by index, in transcript order; none when the"
+        " answer's content was not assessed (the score card's item says why)."
     )
 
 
@@ -65,7 +69,10 @@ class DemonstrationItemReport(Record):
     kind: Literal["demonstration"] = Field(default="demonstration", description="Item type.")
     number: int = Field(ge=1, description="Task number as shown in the report.")
     spec: DemonstrationSpec = Field(description="The task and its staff checklist.")
-    analysis: DemonstrationAnalysis | None = Field(description="None when nothing was recorded.")
+    analysis: DemonstrationAnalysis | None = Field(
+        description="None when nothing was recorded, or when its analysis failed (the score"
+        " card's item then says why, in `not_analysed`)."
+    )
 
 
 ReportItem = Annotated[SpokenItemReport | DemonstrationItemReport, Field(discriminator="kind")]

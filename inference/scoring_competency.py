@@ -144,11 +144,11 @@ def competency_score(
     else:
         status = "scored"
         score = round_half_up(rubric.min_score + mean * (rubric.max_score - rubric.min_score), 1)
-    notes = (
-        (Note(code="speech_unreliable"),)
-        if status == "not_assessed"
-        else _competency_notes(scores, pending)
-    )
+    notes = _competency_notes(scores, pending)
+    if status == "not_assessed":
+        notes = (Note(code="speech_unreliable"),)
+        # shown for what they are, but nothing counts in a score the competency does not get
+        summaries = tuple(s.model_copy(update={"counted_in_score": False}) for s in summaries)
     return CompetencyScore(
         id=comp.id,
         weight=comp.weight,

@@ -3,11 +3,17 @@ assessed" with the reason, never 0; a recorded item whose analysis failed is "no
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from scoring_fixtures import DEMO, GOOD_ANSWER, QUESTIONS, rubric, session, spoken
 
 from inference.notes_i18n import LANGUAGES, note_text
 from inference.recognition_quality import NOT_ASSESSED_REASON, RELIABLE_QUALITY
+from inference.records import Language
+from inference.report import Report, build_report, render_html
+from inference.report_i18n import t
+from inference.report_models import SpokenItemReport
 from inference.scoring import score
 from inference.scoring_metrics import WORD_METRICS
 from inference.scoring_models import (
@@ -59,6 +65,7 @@ def test_low_quality_answer_is_not_assessed_never_zero() -> None:
     assert ps.status == "not_assessed" and ps.score is None
     assert ps.explanation == f"Not assessed: {NOT_ASSESSED_REASON}"
     assert "problem_solving" not in c.overall_weights and c.overall is not None
+    assert not any(s.counted_in_score for s in ps.metrics)
     ms = metrics(c, Q1, "problem_solving")
     for name in ("keyword_coverage", "star_coverage", "structure"):
         assert ms[name].value is None and not ms[name].counted_in_score
@@ -171,3 +178,108 @@ def test_english_note_states_the_recognition_rule_reason() -> None:
     assert note_text(Note(code="speech_unreliable"), "en") == NOT_ASSESSED
     zh = note_text(Note(code="speech_unreliable"), "zh-CN")
     assert zh == "未评估：语音未能可靠识别——请听录音"
+
+
+# --- the report -----------------------------------------------------------------------------
+
+ZH_NOT_ASSESSED = "未评估：语音未能可靠识别——请听录音"
+EN_NOT_ASSESSED = f"Not assessed: {NOT_ASSESSED_REASON}"
+KO_NOT_ASSESSED = "평가하지 않음: 음성을 신뢰할 수 있게 인식하지 못함 — 녹음을 들어 보세요"
+
+
+def build(analyses: Analyses, not_analysed: dict[str, str] | None = None) -> Report:
+    return build_report(
+        session_id="S-1",
+        candidate_id="C-1",
+        language="zh-CN",
+        consent_version="2026-01",
+        expression_consent=True,
+        generated_at="2026-01-12T02:05:00+00:00",
+        rubric=rubric(),
+        questions=QUESTIONS,
+        demonstrations=[DEMO],
+        analyses=analyses,
+        not_analysed=not_analysed,
+    )
+
+
+def section(page: str, opening: str, closing: str) -> str:
+    found = re.search(re.escape(opening) + r".*?" + re.escape(closing), page, re.S)
+    assert found is not None, opening
+    return found.group(0)
+
+
+def answer(page: str, n: int) -> str:
+    return section(page, f'<article class="item" aria-labelledby="question-{n}-h">', "</article>")
+
+
+def competency(page: str, n: int) -> str:
+    return section(page, f'<section class="competency" id="competency-{n}"', "</section>")
+
+
+@pytest.mark.parametrize(
+    ("lang", "not_assessed", "status", "figure"),
+    [
+        ("zh-CN", ZH_NOT_ASSESSED, "未评估", "识别质量 0.38"),
+        ("en", EN_NOT_ASSESSED, "Not assessed", "Recognition quality 0.38"),
+        ("ko", KO_NOT_ASSESSED, "평가하지 않음", "인식 품질 0.38"),
+    ],
+    ids=["zh-CN", "en", "ko"],
+)
+def test_report_says_not_assessed_on_the_answer_and_the_competency(
+    lang: Language, not_assessed: str, status: str, figure: str
+) -> None:
+    r = build(with_quality(LOW, HIGH))
+    first_item = r.items[0]
+    assert isinstance(first_item, SpokenItemReport)
+    assert first_item.word_evidence == ()  # misheard words are no evidence
+    page = render_html(r, lang)
+    first = answer(page, 1)
+    assert not_assessed in first and figure in first
+    assert '<mark class="evidence"' not in first
+    ps = competency(page, 2)  # problem solving: only the first answer feeds it
+    assert f"{status}</h3>" in ps and not_assessed in ps
+    assert "0.0" not in ps
+    assert t("evidence_none", lang) not in ps  # not "no expected terms were heard"
+    assert figure.replace("0.38", "0.90") in answer(page, 2)
+    assert not_assessed not in answer(page, 2)
+
+
+def test_report_in_chinese_names_the_answer_and_warns_about_the_overall_score() -> None:
+    page = render_html(build(with_quality(LOW, HIGH)), "zh-CN")
+    communication = competency(page, 1)
+    assert "问题 1 的内容未评估：语音未能可靠识别——请听录音" in communication
+    assert "未评估：问题解决。语音未能可靠识别" in page  # the header's warning
+
+
+def test_report_says_not_analysed_with_the_reason_not_not_recorded() -> None:
+    analyses = [a for a in session() if a.item_id != Q2]
+    reason = "wav file truncated at byte 4096"
+    r = build(analyses, {Q2: reason})
+    en, zh = render_html(r, "en"), render_html(r, "zh-CN")
+    assert f"Not analysed: {reason}" in answer(en, 2)
+    assert "This item was not recorded." not in en
+    assert f"未分析：{reason}" in answer(zh, 2) and "此项没有录制" not in zh
+    missing = render_html(build(analyses), "en")
+    assert "This item was not recorded." in answer(missing, 2)
+    assert "Not analysed" not in missing
+
+
+def test_a_score_card_without_the_failed_analyses_is_refused() -> None:
+    analyses = [a for a in session() if a.item_id != Q2]
+    card_without = score(rubric(), QUESTIONS, [DEMO], analyses, True)
+    with pytest.raises(ValueError, match="score card"):
+        build_report(
+            session_id="S-1",
+            candidate_id="C-1",
+            language="en",
+            consent_version="2026-01",
+            expression_consent=True,
+            generated_at="2026-01-12T02:05:00+00:00",
+            rubric=rubric(),
+            questions=QUESTIONS,
+            demonstrations=[DEMO],
+            analyses=analyses,
+            scorecard=card_without,
+            not_analysed={Q2: "decoder crashed"},
+        )
