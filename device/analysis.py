@@ -106,20 +106,26 @@ def finalize(db: Database, session: dict[str, Any], identity: Identity, now: Sta
              ) -> Report | None:
     """Score an ended session and queue its report, if all its analyses are finished.
 
-    Runs inside the caller's transaction. Returns None while analyses are still pending."""
+    Runs inside the caller's transaction. Returns None while analyses are still pending.
+    An answer whose analysis failed for good is scored and reported as "not analysed" with
+    the analysis's error, not as "not recorded"."""
     if session["state"] not in RESULT_STATES or session["consent_version"] is None:
         return None  # nothing is recorded before consent, so there is nothing to report
     answers = counting_answers(db, session["id"])
     found = {r["answer_id"]: r for r in rows(
-        db, "SELECT answer_id, status, body FROM analyses WHERE session_id = ?", (session["id"],))}
+        db, "SELECT answer_id, status, body, error FROM analyses WHERE session_id = ?",
+        (session["id"],))}
     if any(found[a["id"]]["status"] in ("pending", "running") for a in answers
            if a["id"] in found):
         return None
     package = session_package(db, session)
     inputs = scoring_inputs(package)
     analyses: list[Any] = []
+    failed: dict[str, str] = {}  # recorded, but analysis gave up: "not analysed", with why
     for answer in answers:
         entry = found.get(answer["id"])
+        if entry is not None and entry["status"] == "failed":
+            failed[answer["item_id"]] = entry["error"] or "analysis failed"
         if entry is None or entry["status"] != "done":
             continue
         item = _ITEM.validate_json(entry["body"])
@@ -128,8 +134,8 @@ def finalize(db: Database, session: dict[str, Any], identity: Identity, now: Sta
                                                                   item.item_id)})
         analyses.append(item)
     card = score(inputs.rubric, inputs.questions, inputs.demonstrations, analyses,
-                 expression_consent=bool(session["expression_consent"]))
-    report = _report(session, inputs, card, analyses, now)
+                 expression_consent=bool(session["expression_consent"]), not_analysed=failed)
+    report = _report(session, inputs, card, analyses, failed, now)
     body = {"revision": _revision(db, session["id"]), "scorecard": card.model_dump(mode="json"),
             "report": report.model_dump(mode="json")}
     db.execute(
@@ -150,7 +156,7 @@ def _revision(db: Database, session_id: str) -> int:
 
 
 def _report(session: dict[str, Any], inputs: ScoringInputs, card: ScoreCard,
-            analyses: list[Any], now: Stamp) -> Report:
+            analyses: list[Any], failed: dict[str, str], now: Stamp) -> Report:
     from inference.report import build_report  # draws charts: loaded only when needed
 
     return build_report(
@@ -159,6 +165,7 @@ def _report(session: dict[str, Any], inputs: ScoringInputs, card: ScoreCard,
         expression_consent=bool(session["expression_consent"]), generated_at=now.utc,
         rubric=inputs.rubric, questions=inputs.questions,
         demonstrations=inputs.demonstrations, analyses=analyses, scorecard=card,
+        not_analysed=failed,
     )
 
 
