@@ -31,11 +31,22 @@ NOTES: Strings = {
         "未评估：语音未能可靠识别——请听录音",
         "평가하지 않음: 음성을 신뢰할 수 있게 인식하지 못함 — 녹음을 들어 보세요",
     ),
+    "speech_not_heard": (
+        "not assessed: no speech could be heard in the recording — listen to it",
+        "未评估：录音中听不到说话声——请听录音",
+        "평가하지 않음: 녹음에서 음성이 들리지 않음 — 녹음을 들어 보세요",
+    ),
     "speech_unreliable_item": (
         "content of {item} not assessed: speech could not be recognised reliably"
         " — listen to the recording",
         "{item} 的内容未评估：语音未能可靠识别——请听录音",
         "{item}의 내용은 평가하지 않음: 음성을 신뢰할 수 있게 인식하지 못함 — 녹음을 들어 보세요",
+    ),
+    "speech_not_heard_item": (
+        "content of {item} not assessed: no speech could be heard in the recording"
+        " — listen to it",
+        "{item} 的内容未评估：录音中听不到说话声——请听录音",
+        "{item}의 내용은 평가하지 않음: 녹음에서 음성이 들리지 않음 — 녹음을 들어 보세요",
     ),
     "no_speech": ("no speech was recorded", "没有录到说话声", "녹음된 음성이 없음"),
     "no_vocabulary": (
@@ -272,7 +283,7 @@ def note_text(
     code = note.code
     if code == "not_analysed":
         extra["reason"] = note.reason
-    elif code == "speech_unreliable_item":
+    elif code in ("speech_unreliable_item", "speech_not_heard_item"):
         extra["item"] = (items or {}).get(note.label, note.label)
     elif code == "keywords":
         has_synonyms = note.values.get("synonyms", 0) > 0

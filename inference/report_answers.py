@@ -56,8 +56,8 @@ def transcript(item: SpokenItemReport, names: dict[str, str], lang: Language) ->
     return f'<p class="transcript" lang="{lang_attr}">{joiner.join(out)}</p>'
 
 
-def _not_assessed(lang: Language) -> str:
-    text = notes_line([Note(code="speech_unreliable")], lang)
+def _not_assessed(lang: Language, silent: bool = False) -> str:
+    text = notes_line([Note(code="speech_not_heard" if silent else "speech_unreliable")], lang)
     return f'<p class="warning" role="note">{esc(text)}</p>'
 
 
@@ -69,7 +69,8 @@ def _assessed(item: SpokenItemReport) -> bool:
 def _star(item: SpokenItemReport, lang: Language) -> str:
     assert item.analysis is not None
     if not _assessed(item):
-        return f"<h4>{esc(t('star', lang))}</h4>{_not_assessed(lang)}"
+        silent = item.analysis.transcript.silent
+        return f"<h4>{esc(t('star', lang))}</h4>{_not_assessed(lang, silent)}"
     star = item.analysis.star
     rows = []
     for element in STAR_ELEMENTS:
@@ -176,6 +177,7 @@ def spoken_item(item: SpokenItemReport, report: Report, lang: Language) -> str:
     body += f"<h4>{esc(t('transcript', lang))}</h4>"
     if a.transcript.silent or not a.transcript.words:
         body += f'<p class="transcript">{esc(t("no_speech", lang))}</p>'
+        body += _not_assessed(lang, a.transcript.silent)
     else:
         body += transcript(item, names, lang)
         if a.transcript.quality is not None:

@@ -49,7 +49,12 @@ from collections.abc import Mapping, Sequence
 from inference import scoring_metrics as sm
 from inference.notes_i18n import note_text, round_half_up
 from inference.records import ModelRef
-from inference.scoring_competency import competency_score, heard_evidence, mean_of
+from inference.scoring_competency import (
+    NOT_UNDERSTOOD,
+    competency_score,
+    heard_evidence,
+    mean_of,
+)
 from inference.scoring_models import (
     SCORING_VERSION,
     DemonstrationAnalysis,
@@ -187,7 +192,7 @@ def _item_score(
         )
         counted = [s.value for s in scores if s.counted_in_score and s.value is not None]
         mean = mean_of(counted)
-        if any(s.note.code == "speech_unreliable" for s in scores):
+        if any(s.note.code in NOT_UNDERSTOOD for s in scores):
             mean = None  # pauses and length alone say nothing of content not understood
         value = None if mean is None else round(mean, 4)
         comps.append(ItemCompetencyScore(competency=comp.id, value=value, metrics=scores))

@@ -56,7 +56,9 @@ def _summaries(comp: CompetencySpec, scores: list[MetricScore]) -> tuple[MetricS
     return tuple(out)
 
 
-_TELLING = ("speech_unreliable", "not_analysed")
+NOT_UNDERSTOOD = ("speech_unreliable", "speech_not_heard")
+"""Notes of word metrics left unassessed: the words were not understood, or none was heard."""
+_TELLING = (*NOT_UNDERSTOOD, "not_analysed")
 """Notes of unmeasured readings that say more than "not recorded", first when none has a value."""
 
 
@@ -66,8 +68,8 @@ def _telling(scores: list[MetricScore]) -> MetricScore:
 
 def _unassessed_notes(scores: list[MetricScore]) -> list[Note]:
     """One note per answer whose content was not assessed, in interview order."""
-    ids = dict.fromkeys(s.item_id for s in scores if s.note.code == "speech_unreliable")
-    return [Note(code="speech_unreliable_item", label=item_id) for item_id in ids]
+    codes = {s.item_id: f"{s.note.code}_item" for s in scores if s.note.code in NOT_UNDERSTOOD}
+    return [Note(code=code, label=item_id) for item_id, code in codes.items()]
 
 
 def _keyword_note(scores: list[MetricScore]) -> Note | None:
@@ -131,7 +133,7 @@ def competency_score(
     counted = [s.value for s in summaries if s.counted_in_score and s.value is not None]
     mean = mean_of(counted)
     demonstrations = frozenset(i.item_id for i in items if i.kind == "demonstration")
-    unassessed = any(s.note.code == "speech_unreliable" for s in scores) and not any(
+    unassessed = any(s.note.code in NOT_UNDERSTOOD for s in scores) and not any(
         _substantive(s, demonstrations) for s in scores
     )
     score: float | None = None
@@ -146,7 +148,8 @@ def competency_score(
         score = round_half_up(rubric.min_score + mean * (rubric.max_score - rubric.min_score), 1)
     notes = _competency_notes(scores, pending)
     if status == "not_assessed":
-        notes = (Note(code="speech_unreliable"),)
+        why = next(s.note.code for s in scores if s.note.code in NOT_UNDERSTOOD)
+        notes = (Note(code=why),)
         # shown for what they are, but nothing counts in a score the competency does not get
         summaries = tuple(s.model_copy(update={"counted_in_score": False}) for s in summaries)
     return CompetencyScore(

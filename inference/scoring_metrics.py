@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from inference.recognition_quality import unreliable_reason
+from inference.recognition_quality import NOT_ASSESSED_REASON, unreliable_reason
 from inference.records import EXPRESSIONS, Match, Transcript, VisionSummary
 from inference.scoring_models import (
     DemonstrationAnalysis,
@@ -118,27 +118,29 @@ def not_analysed(reason: str) -> Reading:
 
 
 def content_not_assessed(transcript: Transcript) -> str | None:
-    """Why the words of a spoken answer cannot be assessed, or None when they can.
-
-    An answer without speech is not asked: it keeps scoring its spoken metrics 0 with "no speech
-    was recorded", as it did before recognition quality existed (``unreliable_reason`` also
-    names silence; the scoring does not follow it there, see docs/analysis.md).
-    """
-    if transcript.silent or not transcript.words:
-        return None
+    """Why the words of a spoken answer cannot be assessed, or None when they can: speech
+    recognised below the reliable quality, or no speech heard at all (silence, or only
+    noise: a muted microphone is not a candidate with nothing to say)."""
+    if not transcript.words and not transcript.silent:
+        return NOT_ASSESSED_REASON  # sound was decoded, nothing was understood
     return unreliable_reason(transcript)
 
 
 def not_assessed(transcript: Transcript) -> Reading | None:
-    """The reading of a word metric when the words were not understood; None when they were."""
+    """The reading of a word metric when the words were not understood or no speech was
+    heard; None when they were understood."""
     if content_not_assessed(transcript) is None:
         return None
+    if transcript.silent:
+        return Reading(None, None, "", Note(code="speech_not_heard"))
     values = {} if transcript.quality is None else {"quality": transcript.quality}
     return Reading(None, None, "", Note(code="speech_unreliable", values=values))
 
 
 def spoken(metric: Metric, competency: str, spec: QuestionSpec, a: SpokenAnswerAnalysis) -> Reading:
     m, star = a.metrics, a.star
+    if (unheard := not_assessed(a.transcript)) is not None and not a.transcript.words:
+        return unheard  # no words at all: not even pauses or length say anything
     if a.transcript.silent or m.silent or m.word_count == 0:
         return Reading(0.0, 0.0, "", Note(code="no_speech"))
     found = [e for e in a.evidence if e.competency == competency]

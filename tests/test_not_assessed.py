@@ -117,14 +117,17 @@ def test_the_same_answer_recognised_reliably_scores_normally() -> None:
         assert all(i.not_assessed is None for i in c.items)
 
 
-def test_silent_answer_keeps_scoring_zero_whatever_its_quality() -> None:
-    c = card(with_quality(0.1, text=""))
+def test_an_answer_with_no_speech_is_not_assessed_never_zero() -> None:
+    """Silence (or only noise) is not a candidate with nothing to say: a muted microphone
+    must not score 0."""
+    c = card(with_quality(None, text=""))
     ms = metrics(c, Q1, "problem_solving")
     for name in ("keyword_coverage", "star_coverage", "structure", "answer_duration"):
-        assert ms[name].value == 0.0 and ms[name].explanation == "no speech was recorded"
-    assert comp(c, "problem_solving").status == "scored"
-    assert comp(c, "problem_solving").score == 0.0
-    assert item(c, Q1).not_assessed is None
+        assert ms[name].value is None and ms[name].note.code == "speech_not_heard"
+        assert ms[name].explanation.startswith("not assessed: no speech could be heard")
+    assert comp(c, "problem_solving").status == "not_assessed"
+    assert comp(c, "problem_solving").score is None
+    assert item(c, Q1).not_assessed is not None
 
 
 def test_failed_analysis_is_not_analysed_with_the_reason() -> None:

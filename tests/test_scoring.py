@@ -73,15 +73,16 @@ def test_competency_explanation_names_evidence_with_times() -> None:
     assert all(e.item_id == QUESTIONS[0].id and e.kind == "keyword" for e in ev)
 
 
-def test_silent_answer_scores_zero_and_says_why() -> None:
+def test_silent_answer_is_not_assessed_and_says_why() -> None:
     c = card(first="")
     ms = metrics(c, QUESTIONS[0].id, "problem_solving")
     for name in ("keyword_coverage", "star_coverage", "structure", "answer_duration"):
-        assert ms[name].value == 0.0
-        assert ms[name].explanation == "no speech was recorded"
-        assert ms[name].counted_in_score
-    assert comp(c, "problem_solving").score == 0.0
-    assert "No speech was recorded" in comp(c, "problem_solving").explanation
+        assert ms[name].value is None
+        assert ms[name].explanation == ("not assessed: no speech could be heard in the"
+                                        " recording — listen to it")
+    assert comp(c, "problem_solving").score is None
+    assert comp(c, "problem_solving").status == "not_assessed"
+    assert "no speech could be heard" in comp(c, "problem_solving").explanation
 
 
 def test_expression_is_an_observation_unless_enabled() -> None:
@@ -160,8 +161,12 @@ def test_demonstration_over_the_time_limit_scores_zero_completion() -> None:
 
 def test_score_uses_the_package_scale() -> None:
     r = rubric().model_copy(update={"min_score": 1.0, "max_score": 5.0})
-    c = score(r, QUESTIONS, [DEMO], session(first=""), True)
-    assert comp(c, "problem_solving").score == 1.0
+    c = score(r, QUESTIONS, [DEMO], session(), True)
+    ten = comp(score(rubric(), QUESTIONS, [DEMO], session(), True), "problem_solving").score
+    five = comp(c, "problem_solving").score
+    assert ten is not None and five is not None
+    assert five == pytest.approx(1.0 + (ten - rubric().min_score)
+                                 / (rubric().max_score - rubric().min_score) * 4.0, abs=0.06)
     assert c.min_score == 1.0 and c.max_score == 5.0
 
 
