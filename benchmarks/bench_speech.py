@@ -191,7 +191,7 @@ def _load_times(model_dir: Path, rounds: int) -> tuple[list[float], list[float]]
 def run(quick: bool) -> list[Row]:
     plan = QUICK if quick else FULL
     models = model_files()
-    ref = models.store.find("speech", "ko").ref()
+    ref = models.store.get("vosk-model-small-ko").ref()
     recognizer = SpeechRecognizer({"ko": models.vosk_ko}, refs={"ko": ref})
     with scratch_dir("speech") as folder:
         progress("speech: synthesising answers with espeak-ng")

@@ -67,6 +67,8 @@ class Job:
     follow_up: FollowUp | None = None
     #: Kinds of ``media`` whose files are sealed (encrypted at rest).
     sealed: frozenset[str] = frozenset()
+    #: The transcript recognised while the answer was spoken, when it heard all of it.
+    transcript: Transcript | None = None
 
 
 def session_package(db: Database, session: dict[str, Any]) -> JobPackage:
@@ -259,6 +261,22 @@ class AnalysisService:
                              details={"answer_id": answer_id, "element": chosen.element})
             return chosen
 
+    def hints(self, answer_id: str) -> tuple[str, ...]:
+        """The terms the question of ``answer_id`` listens for, in the interview's language
+        (for the recogniser); empty for a demonstration or an unknown answer."""
+        with self.store.read() as db:
+            answer = row(db, "SELECT n.item_id, s.language, s.job_id, s.job_version FROM answers"
+                             " n JOIN sessions s ON s.id = n.session_id WHERE n.id = ?",
+                         (answer_id,))
+            if answer is None:
+                return ()
+            package = session_package(db, answer)
+        item = next((i for i in package.items if i.id == answer["item_id"]), None)
+        if not isinstance(item, SpokenQuestion):
+            return ()
+        language = answer["language"] or package.job.language
+        return vocabulary(item, language, False).hints()
+
     def drain(self, timeout_s: float = 600.0) -> int:
         """Analyse everything pending in this thread (for scripts and tests); returns how many."""
         deadline = time.monotonic() + timeout_s
@@ -328,7 +346,8 @@ class AnalysisService:
         now = self.store.now()
         with self.store.transaction() as db:
             found = row(db, "SELECT a.*, s.language, s.expression_consent, s.job_id,"
-                            " s.job_version, n.timed_out, n.duration_s, n.follow_up"
+                            " s.job_version, n.timed_out, n.duration_s, n.follow_up,"
+                            " n.live_transcript"
                             " FROM analyses a"
                             " JOIN sessions s ON s.id = a.session_id"
                             " JOIN answers n ON n.id = a.answer_id"
@@ -350,7 +369,9 @@ class AnalysisService:
                    timed_out=bool(found["timed_out"]), duration_s=found["duration_s"] or 0.0,
                    media=media, package=package, sealed=sealed,
                    follow_up=FollowUp.model_validate_json(found["follow_up"])
-                   if found["follow_up"] else None)
+                   if found["follow_up"] else None,
+                   transcript=Transcript.model_validate_json(found["live_transcript"])
+                   if found["live_transcript"] else None)
 
     def _analyse(self, analyzer: Analyzer, job: Job) -> Any:
         with ExitStack() as copies:  # decrypted copies live only while the models run
@@ -360,7 +381,7 @@ class AnalysisService:
                 vocab = vocabulary(item, job.language, job.package.scoring.follow_up_enabled)
                 result = analyzer.spoken(vocab, audio=media.get("audio"),
                                          video=media.get("video"), expression=job.expression,
-                                         timed_out=job.timed_out)
+                                         timed_out=job.timed_out, transcript=job.transcript)
                 # the report names the follow-up that was actually asked, not one that could be
                 return result.model_copy(update={"follow_up": job.follow_up})
             inputs = scoring_inputs(job.package)

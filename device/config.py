@@ -125,6 +125,11 @@ class AnalysisConfig(_Section):
         5, ge=1, le=10, description="Whisper beam width: 5 is more accurate, 1 (greedy) about"
         " a third faster."
     )
+    speech_chunk_s: float = Field(
+        8.0, ge=2, le=24, description="Seconds of speech the Whisper decoder waits for before"
+        " a pause ends a chunk: shorter gives the final transcript sooner after the answer"
+        " ends, longer uses less CPU (each chunk costs one full decoder window)."
+    )
     speech_hints: Literal["hotwords", "prompt", "off"] = Field(
         "hotwords", description="How the question's expected terms reach the Whisper decoder:"
         " as hotwords, as an initial prompt, or not at all."

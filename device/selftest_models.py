@@ -93,13 +93,19 @@ def face_box() -> Any:
 # --- one runner per kind ----------------------------------------------------------------------
 
 def run_speech(model: VerifiedModel) -> str:
-    from inference.speech import SpeechRecognizer
+    """Load the model with its own backend and decode a second of tone rising out of
+    silence (so that the pause detector passes it to the decoder)."""
+    from inference.recognizer import BACKENDS
+    from inference.whisper import WhisperSettings
 
-    language = model.spec.language or "und"
-    recognizer = SpeechRecognizer({language: model.path}, refs={language: model.ref})
-    transcript = recognizer.transcribe(tone(), SAMPLE_RATE, language)
-    return (f"recognised 1 s of a tone ({language}): {len(transcript.words)} word(s),"
-            f" {'silent' if transcript.silent else 'not silent'}")
+    languages = model.spec.served_languages() or ("und",)
+    recognizer = BACKENDS[model.spec.speech_backend](model, languages, WhisperSettings())
+    stream = recognizer.stream(languages[0], partials=False)
+    stream.feed(np.zeros(SAMPLE_RATE, dtype=np.int16), SAMPLE_RATE)
+    stream.feed(tone(), SAMPLE_RATE)
+    transcript = stream.finish()
+    return (f"{model.spec.speech_backend} recognised 1 s of a tone ({languages[0]}):"
+            f" {len(transcript.words)} word(s), {'silent' if transcript.silent else 'not silent'}")
 
 
 def run_face_detection(model: VerifiedModel) -> str:

@@ -43,7 +43,7 @@ from inference.audio import (
     read_wav,
     to_mono_int16,
 )
-from inference.chinese import to_simplified
+from inference.chinese import simplify_words, to_simplified
 from inference.errors import InferenceError, ModelError
 from inference.records import ModelRef, Transcript, Word
 from inference.segmenter import Chunk, PauseSegmenter
@@ -64,7 +64,11 @@ class WhisperSettings:
     compute_type: str = "int8"
     hints: str = "hotwords"
     """How the job's expected terms reach the decoder: 'hotwords', 'prompt' or 'off'."""
-    min_chunk_s: float = 5.0
+    min_chunk_s: float = 8.0
+    """Audio pending before a pause ends a chunk. Every chunk costs one 30 s encoder pass
+    (Whisper is padded to its window), so shorter chunks cost more CPU for a shorter wait at
+    the end of the answer: 8 s keeps that wait near a second at about twice the CPU of one
+    pass over the whole answer (see benchmarks/results.md)."""
     max_chunk_s: float = 25.0
     pause_s: float = 0.5
 
@@ -248,10 +252,11 @@ class WhisperStream:
             min(0.0, float(segment.avg_logprob)))
         self._decoded.weighted_quality += quality * length
         self._decoded.weight += length
-        for w in segment.words or ():
-            text = w.word.strip()
-            if self._code == "zh":
-                text = to_simplified(text)
+        words = list(segment.words or ())
+        texts = [w.word.strip() for w in words]
+        if self._code == "zh":  # the segment at once, so OpenCC's phrases span words
+            texts = simplify_words(texts)
+        for w, text in zip(words, texts, strict=True):
             if not text:
                 continue
             start = offset + max(0.0, float(w.start))

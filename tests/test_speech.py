@@ -109,7 +109,7 @@ def test_one_shot_transcript(
     assert one_shot.language == "ko" and not one_shot.silent and one_shot.words
     assert one_shot.text == " ".join(texts(one_shot.words))
     assert one_shot.duration_s == pytest.approx(read_wav(korean_wav).info.duration_s)
-    assert one_shot.model == model_files.store.find("speech", "ko").ref()
+    assert one_shot.model == model_files.store.get("vosk-model-small-ko").ref()
     assert_timings_inside(one_shot)
 
 
@@ -130,7 +130,7 @@ def test_module_level_transcribe_file(
     assert via_file.words == short_shot.words
     # no ref given: one is made from the directory, with the model store's digest
     assert via_file.model is not None and via_file.model.version == "unknown"
-    assert via_file.model.sha256 == model_files.store.find("speech", "ko").digest
+    assert via_file.model.sha256 == model_files.store.get("vosk-model-small-ko").digest
 
 
 def test_other_sample_rates(

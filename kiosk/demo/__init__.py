@@ -95,7 +95,8 @@ def _wait(what: str, ready: Callable[[], bool], timeout_s: float = WAIT_S) -> No
 
 
 def run_demo(config: KioskConfig, *, as_json: bool = False, data_dir: Path | None = None,
-             cache: Path | None = None, serve: bool = False, ci: bool = False) -> int:
+             cache: Path | None = None, serve: bool = False, ci: bool = False,
+             language: str | None = None) -> int:
     started = time.perf_counter()
     stages = Stages(sys.stderr if as_json else sys.stdout, 8)
     root = _fresh(data_dir or config.data_dir / "demo")
@@ -109,7 +110,7 @@ def run_demo(config: KioskConfig, *, as_json: bool = False, data_dir: Path | Non
             video = candidate_video(cache, bar)
         finally:
             bar.close()
-        speech = choose_speech(store, list(package.job.languages))
+        speech = choose_speech(store, list(package.job.languages), language)
         stages.say(f"      speech model: {speech.summary}")
         stages.say(f"      {speech.note}")
     with ExitStack() as running:
@@ -221,7 +222,7 @@ def _summary(box: DemoBox, central: DemoCentral, session_id: str, package: JobPa
         "final_state": session["state"],
         "speech": speech,
         "scores": summary.scores(_scorecard(store, session_id), names),
-        "answers": summary.answers(store, session_id, said),
+        "answers": summary.answers(store, session_id, said, speech["language"]),
         "central_received": summary.received(central.messages(DEVICE_ID), central.media(),
                                              central.transport),
         "all_acked": all_acked,

@@ -3,7 +3,8 @@
 The answers are written for the example job's two spoken questions, in each of its
 languages, so that they carry the rubric's words (a cause found, the line stopped, the team
 leader told; a handover with counts recorded). They are spoken by espeak-ng, which is a
-machine voice: a small speech model hears it less well than a person, which the demo says.
+machine voice: Whisper hears it less well than a person (its Mandarin reads characters it
+has no entry for as pinyin), which the demo says, with the character error rate.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from device.errors import KioskError
 
 #: espeak-ng voice per interview language.
-VOICES = {"en": "en-us", "ko": "ko", "zh-CN": "cmn"}
+VOICES = {"en": "en-us", "ko": "ko", "zh-CN": "cmn-latn-pinyin"}
 
 ANSWERS: dict[str, dict[str, tuple[str, str]]] = {
     # item id -> language -> (full answer, short answer for --ci)

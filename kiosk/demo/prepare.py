@@ -15,14 +15,15 @@ from inference.manifest import load_manifest
 from inference.modelstore import ModelStore
 from kiosk import samples
 
-#: Languages tried for the candidate, in order, among those the job offers.
-PREFERRED = ("en", "zh-CN", "ko")
+#: Languages tried for the candidate, in order, among those the job offers: Mandarin first,
+#: as most candidates speak it.
+PREFERRED = ("zh-CN", "en", "ko")
 
 
 def ensure_models(models_dir: Path, cache: Path, progress: Progress) -> ModelStore:
     """The default models, installed (with progress) unless every one already is."""
     store = ModelStore(models_dir)
-    wanted = load_manifest().models
+    wanted = [spec for spec in load_manifest().models if not spec.optional]
     have = {m.name for m in store.installed()}
     if not all(spec.name in have for spec in wanted):
         install(store, wanted, download_dir=cache / "downloads", progress=progress)
@@ -39,17 +40,24 @@ class Speech:
     note: str
 
 
-def choose_speech(store: ModelStore, job_languages: list[str]) -> Speech:
-    """Interview in a language an installed speech model hears (English first when there)."""
-    installed = {m.spec.language: f"{m.name} {m.spec.version}" for m in store.installed()
-                 if m.spec.kind == "speech" and m.spec.language}
+def choose_speech(store: ModelStore, job_languages: list[str],
+                  wanted: str | None = None) -> Speech:
+    """Interview in ``wanted``, else in a language an installed speech model hears
+    (Mandarin first when there)."""
+    names = {m.name: f"{m.name} {m.spec.version}" for m in store.installed()}
+    installed = {lang: names[name] for lang, name in store.speech_languages().items()}
+    if wanted is not None and wanted not in job_languages:
+        raise KioskError(f"the example job is not offered in '{wanted}'"
+                         f" (languages: {', '.join(job_languages)})")
     offered = [lang for lang in PREFERRED if lang in job_languages]
+    if wanted is not None:
+        offered = [wanted, *(lang for lang in offered if lang != wanted)]
     heard = [lang for lang in offered if _hears(store, lang)]
     others = [lang for lang in (*offered, *job_languages) if lang not in heard]
     others = list(dict.fromkeys(others))
     summary = "; ".join(f"{name} ({lang})" for lang, name in sorted(installed.items())) or "none"
-    add = (f"Spoken answers in {', '.join(others)} need that language's vosk model:"
-           f" `kiosk models add PATH --language {others[0]}`." if others else "")
+    add = (f"Spoken answers in {', '.join(others)} need a speech model for that language:"
+           " `kiosk models install` installs Whisper (zh-CN, en, ko)." if others else "")
     if not heard:
         return Speech(offered[0] if offered else job_languages[0], installed, summary,
                       "No installed speech model hears this job's languages, so answers"
@@ -57,8 +65,9 @@ def choose_speech(store: ModelStore, job_languages: list[str]) -> Speech:
     language = heard[0]
     return Speech(language, installed, summary,
                   f"The candidate answers in {language}, which the installed model hears."
-                  " The answers are spoken by espeak-ng, a machine voice that a small model"
-                  f" recognises less well than a person. {add}".strip())
+                  " The answers are spoken by espeak-ng, a machine voice: the model hears it"
+                  " less well than a person (the character error rate below says how much),"
+                  f" and answers it cannot understand reliably are not assessed. {add}".strip())
 
 
 def _hears(store: ModelStore, language: str) -> bool:

@@ -10,10 +10,13 @@ from collections import Counter
 from typing import Any
 
 from device.store import Store
+from inference.accuracy import error_rate, metric
 
 
-def answers(store: Store, session_id: str, said: dict[str, str]) -> list[dict[str, Any]]:
-    """Per recorded item: what the candidate said (scripted) and what the box heard or saw."""
+def answers(store: Store, session_id: str, said: dict[str, str],
+            language: str) -> list[dict[str, Any]]:
+    """Per recorded item: what the candidate said (scripted) and what the box heard or saw,
+    with the error rate between the two (CER for zh-CN and ko, WER for en)."""
     found = store.all(
         "SELECT n.item_id, n.attempt, a.status, a.body, a.error, a.cpu_s FROM answers n"
         " LEFT JOIN analyses a ON a.answer_id = n.id WHERE n.session_id = ?"
@@ -27,9 +30,14 @@ def answers(store: Store, session_id: str, said: dict[str, str]) -> list[dict[st
             entry["error"] = r["error"]
         if body.get("kind") == "question":
             metrics = body["metrics"]
-            entry.update(said=said.get(r["item_id"]), heard=body["transcript"]["text"],
+            heard, script = body["transcript"]["text"], said.get(r["item_id"])
+            entry.update(said=script, heard=heard,
+                         recognition_quality=body["transcript"].get("quality"),
                          speaking_rate=metrics["speaking_rate"], rate_unit=metrics["rate_unit"],
                          star_covered=body["star"]["covered"])
+            if script:
+                entry["error_rate"] = {"metric": metric(language),
+                                       "value": round(error_rate([script], [heard], language), 3)}
         elif body.get("kind") == "demonstration":
             activity = body["activity"]
             entry.update(active_ratio=activity.get("active_ratio"),
@@ -89,6 +97,11 @@ def print_summary(s: dict[str, Any]) -> None:
         if "heard" in a:
             print(f"      said  \"{short(a['said'])}\"")
             print(f"      heard \"{short(a['heard'])}\"")
+            quality = a.get("recognition_quality")
+            rate = a.get("error_rate")
+            print("      " + ", ".join(filter(None, (
+                f"{rate['metric']} {rate['value']:.2f}" if rate else None,
+                f"recognition quality {quality:.2f}" if quality is not None else None))))
         elif "active_ratio" in a:
             print(f"      active {a['active_ratio']:.0%} of {a['duration_s']:.1f} s on camera")
         if a.get("error"):
