@@ -32,6 +32,12 @@ class StoreError(KioskError):
     code = "store-unavailable"
 
 
+class ModelStoreUnreadable(StoreError):
+    """The model store's index cannot be read."""
+
+    code = "model-store-unreadable"
+
+
 class DatabaseCorruptError(StoreError):
     code = "database-corrupt"
 

@@ -268,13 +268,15 @@ def _job_package(ctx: _Context) -> Applied:
         raise DocumentRejected(f"job package body has package_version"
                                f" {package.package_version}, the document says version"
                                f" {doc.version}")
+    gate = ctx.engine.languages if ctx.engine is not None else None
     try:
         result = apply_package(ctx.db, package, package_digest(data), ctx.source, ctx.now,
-                               ctx.actor)
+                               ctx.actor, gate)
     except PackageRejectedError as exc:
         raise DocumentRejected(str(exc)) from None
     state = "already active" if result.status == "unchanged" else "now active"
-    return f"job {result.job_id} version {result.version} is {state}", None
+    said = f"; {result.notice}" if result.notice else ""
+    return f"job {result.job_id} version {result.version} is {state}{said}", None
 
 
 def _roster(ctx: _Context) -> Applied:
@@ -295,7 +297,10 @@ def _roster(ctx: _Context) -> Applied:
     except PackageRejectedError as exc:
         raise DocumentRejected(f"roster: {exc}") from None
     new = sum(1 for i in invited if i.status == "invited")
-    return f"{new} invited, {len(invited) - new} already invited", None
+    warned = [i.candidate_id for i in invited if i.warning]
+    said = (f"; {len(warned)} in a language this box cannot analyse"
+            f" ({', '.join(warned[:5])}{', ...' if len(warned) > 5 else ''})" if warned else "")
+    return f"{new} invited, {len(invited) - new} already invited{said}", None
 
 
 def _config(ctx: _Context) -> Applied:

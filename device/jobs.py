@@ -14,6 +14,7 @@ from typing import Any
 from device import audit
 from device.audit import Actor
 from device.errors import NotFoundError, PackageRejectedError
+from device.language_gate import LanguageGate
 from device.package import JobPackage, PackageError, package_digest, parse_package
 from device.store import Store, dumps, row, stamp_json
 
@@ -23,16 +24,25 @@ class ImportOutcome:
     job_id: str
     version: int
     status: str  # "imported" | "unchanged"
+    #: Offered languages this box cannot analyse now (no speech model serves them).
+    languages_disabled: tuple[str, ...] = ()
+    #: What staff should be told about the job's languages, in plain words (or None).
+    notice: str | None = None
 
 
-def import_package(store: Store, data: bytes, source: str, actor: Actor) -> ImportOutcome:
-    """Validate and activate a package; PackageRejectedError (audited) when it is refused."""
+def import_package(store: Store, data: bytes, source: str, actor: Actor,
+                   languages: LanguageGate | None = None) -> ImportOutcome:
+    """Validate and activate a package; PackageRejectedError (audited) when it is refused.
+
+    With ``languages`` (the box's gate, see :mod:`device.language_gate`) a package none of
+    whose languages the box can analyse is refused, and one with some is imported with the
+    others disabled (``languages_disabled``, ``notice``)."""
     now = store.now()
     try:
         package = parse_package(data, source)
         digest = package_digest(data)
         with store.transaction() as db:
-            outcome = apply_package(db, package, digest, source, now, actor)
+            outcome = apply_package(db, package, digest, source, now, actor, languages)
         return outcome
     except (PackageError, PackageRejectedError) as exc:
         with store.transaction() as db:
@@ -45,18 +55,25 @@ def import_package(store: Store, data: bytes, source: str, actor: Actor) -> Impo
 
 
 def apply_package(db: Any, package: JobPackage, digest: str, source: str, now: Any,
-                  actor: Actor) -> ImportOutcome:
+                  actor: Actor, languages: LanguageGate | None = None) -> ImportOutcome:
     """Activate a parsed package inside the caller's transaction (audited as imported).
 
-    PackageRejectedError when it is older than, or conflicts with, the active version.
+    PackageRejectedError when it is older than, or conflicts with, the active version, or
+    when ``languages`` says the box can analyse none of the languages it offers.
     """
     job_id, version = package.job.id, package.package_version
+    gate = languages or LanguageGate.off()
+    coverage = gate.coverage(package.job.languages)
+
+    def outcome(status: str) -> ImportOutcome:
+        return ImportOutcome(job_id, version, status, coverage.disabled, coverage.notice())
+
     active = row(db, "SELECT j.active_version, p.digest FROM jobs j JOIN job_packages p ON"
                  " p.job_id = j.id AND p.version = j.active_version WHERE j.id = ?", (job_id,))
     if active is not None:
         if version == active["active_version"]:
             if digest == active["digest"]:
-                return ImportOutcome(job_id, version, "unchanged")
+                return outcome("unchanged")
             raise PackageRejectedError(
                 f"{source}: job {job_id} version {version} is already active with different "
                 "content; central must issue a new package_version"
@@ -66,6 +83,7 @@ def apply_package(db: Any, package: JobPackage, digest: str, source: str, now: A
                 f"{source}: job {job_id} version {version} is older than the active version "
                 f"{active['active_version']}"
             )
+    coverage.require_importable(job_id, source)
     body = package.model_dump(mode="json")
     db.execute(
         "INSERT INTO job_packages (job_id, version, digest, body, source, imported)"
@@ -86,16 +104,25 @@ def apply_package(db: Any, package: JobPackage, digest: str, source: str, now: A
         (job_id, dumps(body["job"]["title"]), package.job.language, package.job.cost_centre,
          version, stamp_json(now)),
     )
-    audit.append(db, now, actor, "job.imported", subject=job_id,
-                 details={"version": version, "digest": digest, "source": source})
-    return ImportOutcome(job_id, version, "imported")
+    details: dict[str, Any] = {"version": version, "digest": digest, "source": source}
+    if coverage.disabled:
+        details["languages_disabled"] = list(coverage.disabled)
+    audit.append(db, now, actor, "job.imported", subject=job_id, details=details)
+    return outcome("imported")
 
 
-def list_jobs(store: Store) -> list[dict[str, Any]]:
-    found = store.all("SELECT id, title, language, cost_centre, active_version FROM jobs"
-                      " ORDER BY id")
+def list_jobs(store: Store, languages: LanguageGate | None = None) -> list[dict[str, Any]]:
+    """Active jobs; each with the ``languages`` it offers and, read from the installed
+    models now, the ``languages_disabled`` this box cannot analyse."""
+    installed = (languages or LanguageGate.off()).read()
+    found = store.all("SELECT j.id, j.title, j.language, j.cost_centre, j.active_version,"
+                      " json_extract(p.body, '$.job.languages') AS languages FROM jobs j"
+                      " JOIN job_packages p ON p.job_id = j.id AND p.version = j.active_version"
+                      " ORDER BY j.id")
     for job in found:
         job["title"] = json.loads(job["title"])
+        job["languages"] = json.loads(job["languages"])
+        job["languages_disabled"] = list(installed.coverage(job["languages"]).disabled)
     return found
 
 

@@ -7,6 +7,7 @@ the ones generated here are shown once, to be handed to the candidates.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from device.audit import Actor
 from device.clock import Stamp
 from device.codes import hash_code, new_code, normalise
 from device.errors import PackageRejectedError
+from device.language_gate import FIX, Installed, names, serves
 from device.session import Engine, new_session_id
 from device.store import row, stamp_json
 
@@ -59,6 +61,9 @@ class Invited:
     session_id: str | None
     invite_code: str | None
     status: str  # "invited" | "already_invited"
+    #: Why this candidate's interview may not go as invited (a language the box cannot
+    #: analyse), for staff; None when there is nothing to say.
+    warning: str | None = None
 
 
 def parse_roster(data: bytes, source: str) -> Roster:
@@ -122,8 +127,12 @@ def import_roster(engine: Engine, roster: Roster, source: str, actor: Actor) -> 
 def invite_roster(
     db: Database, engine: Engine, roster: Roster, source: str, actor: Actor, now: Stamp
 ) -> list[Invited]:
-    """:func:`import_roster` inside the caller's transaction (audited as imported)."""
+    """:func:`import_roster` inside the caller's transaction (audited as imported).
+
+    An invitation in a language the box cannot analyse is made all the same, with a
+    ``warning`` for staff: at check-in the candidate chooses among the languages it can."""
     out: list[Invited] = []
+    installed = engine.languages.read()
     for invite in roster.invites:
         open_session = row(
             db, "SELECT id FROM sessions WHERE candidate_id = ? AND job_id = ? AND state"
@@ -135,12 +144,40 @@ def invite_roster(
                                "already_invited"))
             continue
         session_id, code = create_session(db, engine, invite, now)
-        out.append(Invited(invite.candidate_id, session_id, code, "invited"))
-    audit.append(db, now, actor, "roster.imported", subject=source, details={
+        out.append(Invited(invite.candidate_id, session_id, code, "invited",
+                           language_warning(db, installed, invite)))
+    details: dict[str, Any] = {
         "invited": sum(1 for i in out if i.status == "invited"),
         "already_invited": sum(1 for i in out if i.status != "invited"),
-    })
+    }
+    warned = [i.candidate_id for i in out if i.warning]
+    if warned:
+        details["language_warnings"] = warned[:100]
+    audit.append(db, now, actor, "roster.imported", subject=source, details=details)
     return out
+
+
+def language_warning(db: Database, installed: Installed, invite: Invite) -> str | None:
+    """What staff should know when the box cannot analyse the invitation's language (or
+    any language of its job); None when it can."""
+    found = row(db, "SELECT json_extract(p.body, '$.job.languages') AS languages FROM jobs j"
+                    " JOIN job_packages p ON p.job_id = j.id AND p.version = j.active_version"
+                    " WHERE j.id = ?", (invite.job_id,))
+    if found is None:
+        return None
+    coverage = installed.coverage(json.loads(found["languages"]))
+    if not coverage.available:
+        return (f"candidate {invite.candidate_id}: none of the languages of job"
+                f" {invite.job_id} ({names(coverage.offered)}) can be analysed on this box"
+                f" (installed speech languages: {names(coverage.installed)}), so check-in"
+                f" will be refused; to enable them, {FIX}")
+    if coverage.state == "on" and invite.language is not None and not serves(
+            coverage.installed, invite.language):
+        return (f"candidate {invite.candidate_id}: invited in {invite.language}, which this"
+                f" box cannot analyse (installed speech languages:"
+                f" {names(coverage.installed)}); at check-in the candidate chooses among"
+                f" {names(coverage.available)}; to interview in {invite.language}, {FIX}")
+    return None
 
 
 def start_drill(engine: Engine, job_id: str, actor: Actor, label: str = "drill") -> Invited:

@@ -14,6 +14,7 @@ from device.clock import Clock, Stamp
 from device.codes import load_or_create_key
 from device.config import KioskConfig
 from device.interview import Interview
+from device.language_gate import LanguageGate
 from device.media_crypto import MediaKey
 from device.outbox import Identity
 from device.session import Engine
@@ -61,7 +62,8 @@ def open_kiosk(config: KioskConfig, clock: Clock | None = None) -> Kiosk:
     config = effective_config(config, store)  # with the settings central has sent
     identity = Identity(config.device.id, config.device.tenant, config.device.site)
     key = load_or_create_key(config.secrets_dir / "codes.key")
-    engine = Engine(store, config.session, identity, key)
+    engine = Engine(store, config.session, identity, key,
+                    languages=LanguageGate.for_config(config))
     media_key = MediaKey.load_or_create(config.secrets_dir / "media.key")
     service = AnalysisService(store, identity, lambda: load_analyzer(config),
                               media_key=media_key, work_dir=config.media_dir / ".work")

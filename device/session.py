@@ -30,6 +30,7 @@ from device.errors import (
     NotFoundError,
     SessionRuleError,
 )
+from device.language_gate import LanguageGate
 from device.outbox import Identity
 from device.policy import Staff, authorize_session_action
 from device.store import Store, load_stamp, row, rows, stamp_json
@@ -59,12 +60,15 @@ class Engine:
     """Owns session state. Thread-safe through the store's lock."""
 
     def __init__(
-        self, store: Store, rules: SessionConfig, identity: Identity, code_key: bytes
+        self, store: Store, rules: SessionConfig, identity: Identity, code_key: bytes,
+        languages: LanguageGate | None = None,
     ) -> None:
         self.store = store
         self.rules = rules
         self.identity = identity
         self.code_key = code_key
+        #: Which interview languages the box can analyse (read from its installed models).
+        self.languages = languages or LanguageGate.off()
         self.limiter = CodeLimiter(rules.checkin_max_failures, rules.checkin_lockout_s)
         #: Called inside a transition's transaction when a session reaches a final
         #: state, so later stages (analysis, results) can add to the same transaction.
@@ -206,6 +210,11 @@ class Engine:
             session = self._by_code(db, "invite", code, client, now)
             for admit in self.admission:
                 admit()
+            if self.languages.gating:  # never in a language the box cannot analyse
+                job = json.loads(self._package_body(db, session))["job"]
+                self.languages.require_language(
+                    language or session["language"] or job["language"], job["languages"],
+                    session_id=session["id"])
             token = new_token()
             updates: dict[str, Any] = {"token_hash": hash_token(token), "invite_hash": None}
             if language:
@@ -242,10 +251,13 @@ class Engine:
             )
 
     def _consent_version(self, db: Database, session: dict[str, Any]) -> str:
+        return str(json.loads(self._package_body(db, session))["consent"]["version"])
+
+    def _package_body(self, db: Database, session: dict[str, Any]) -> str:
         pkg = row(db, "SELECT body FROM job_packages WHERE job_id = ? AND version = ?",
                   (session["job_id"], session["job_version"]))
         assert pkg is not None
-        return str(json.loads(pkg["body"])["consent"]["version"])
+        return str(pkg["body"])
 
     def _pause(
         self, db: Database, session: dict[str, Any], action: str, actor: Actor, now: Stamp,

@@ -127,19 +127,26 @@ def cmd_jobs_import(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.audit import Actor
     from device.jobs import import_package
 
-    outcome = import_package(_open(config).store, _read(args.file), str(args.file),
-                             Actor("admin", "console"))
+    kiosk = _open(config)
+    outcome = import_package(kiosk.store, _read(args.file), str(args.file),
+                             Actor("admin", "console"), kiosk.engine.languages)
     verb = "imported" if outcome.status == "imported" else "already active, unchanged:"
     print(f"{verb} job {outcome.job_id} version {outcome.version}")
+    if outcome.notice:
+        print(f"warning: {outcome.notice}")
     return 0
 
 
 def cmd_jobs_list(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.jobs import list_jobs
 
-    for job in list_jobs(_open(config).store):
+    kiosk = _open(config)
+    for job in list_jobs(kiosk.store, kiosk.engine.languages):
         title = job["title"].get(job["language"], next(iter(job["title"].values())))
-        print(f"{job['id']:<28} v{job['active_version']:<4} {job['cost_centre']:<18} {title}")
+        off = job["languages_disabled"]
+        note = f"  (cannot analyse: {', '.join(off)})" if off else ""
+        print(f"{job['id']:<28} v{job['active_version']:<4} {job['cost_centre']:<18} {title}"
+              f"{note}")
     return 0
 
 
@@ -152,6 +159,8 @@ def cmd_roster_import(args: argparse.Namespace, config: KioskConfig) -> int:
     for i in import_roster(kiosk.engine, roster, str(args.file), Actor("admin", "console")):
         code = i.invite_code or "(unchanged)"
         print(f"{i.candidate_id:<24} {i.status:<16} invite code: {code}")
+        if i.warning:
+            print(f"  warning: {i.warning}")
     return 0
 
 

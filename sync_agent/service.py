@@ -49,14 +49,17 @@ def build(config: KioskConfig, store: Store) -> Service:
     from device.central_settings import effective_config
     from device.codes import load_or_create_key
     from device.erasure import finish_pending
+    from device.language_gate import LanguageGate
     from device.session import Engine
 
     config = effective_config(config, store)  # with the settings central has sent
     sync = config.sync
     identity = Identity(config.device.id, config.device.tenant, config.device.site)
     # Rosters from central create sessions through the same engine the kiosk uses.
+    # Job packages and rosters are gated on the languages the box can analyse.
     engine = Engine(store, config.session, identity,
-                    load_or_create_key(config.secrets_dir / "codes.key"))
+                    load_or_create_key(config.secrets_dir / "codes.key"),
+                    languages=LanguageGate.for_config(config))
     finish_pending(store, identity)  # an erasure a crash interrupted gets its receipt
     try:
         tls = TlsFiles.from_config(config).context()

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from device.errors import KioskError, RateLimitedError, SessionStateError, StorageFullError
+from device.language_gate import LanguageUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ def install(app: FastAPI, on_error: Any = None) -> None:
             extra = {"retry_after_s": round(exc.retry_after_s, 1)}
         if isinstance(exc, StorageFullError) and exc.usage:
             extra = {"storage": exc.usage}
+        if isinstance(exc, LanguageUnavailableError):
+            extra = {"languages": exc.available}
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         return problem(exc.status, exc.code, _title(exc.code), str(exc), **extra)

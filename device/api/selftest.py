@@ -13,7 +13,7 @@ from fastapi import APIRouter
 
 from device import audit, selftest, selftest_devices, selftest_disk, selftest_models, selftest_net
 from device.api.deps import KioskDep, StaffDep
-from device.errors import StoreError
+from device.errors import ModelStoreUnreadable
 from device.policy import Staff, require_role
 from device.runtime import Kiosk
 from device.selftest_install import installed, job_for
@@ -23,12 +23,6 @@ from inference.modelstore import ModelStore
 router = APIRouter(prefix="/api/v1/staff", tags=["self-test"])
 
 OPERATORS = ("technician", "admin")
-
-
-class ModelStoreUnreadable(StoreError):
-    """The model store's index cannot be read."""
-
-    code = "model-store-unreadable"
 
 
 def _audit(k: Kiosk, staff: Staff, action: str, details: dict[str, Any]) -> None:

@@ -148,7 +148,8 @@ def reasons(
 
 @router.get("/jobs", summary="Job packages on this box")
 def jobs(staff: StaffDep, k: KioskDep) -> list[dict[str, Any]]:
-    return [j for j in list_jobs(k.store) if staff.role != "site_hr" or staff.sees_job(j["id"])]
+    return [j for j in list_jobs(k.store, k.engine.languages)
+            if staff.role != "site_hr" or staff.sees_job(j["id"])]
 
 
 def _json_body(description: str, ref: str) -> dict[str, Any]:
@@ -162,8 +163,10 @@ def _json_body(description: str, ref: str) -> dict[str, Any]:
 async def post_job(request: Request, staff: StaffDep, k: KioskDep) -> dict[str, Any]:
     require_role(staff, "admin", doing="import job packages")
     data = await request.body()
-    outcome = import_package(k.store, data, f"api:{staff.name}", staff.actor)
-    return {"job_id": outcome.job_id, "version": outcome.version, "status": outcome.status}
+    outcome = import_package(k.store, data, f"api:{staff.name}", staff.actor,
+                             k.engine.languages)
+    return {"job_id": outcome.job_id, "version": outcome.version, "status": outcome.status,
+            "languages_disabled": list(outcome.languages_disabled), "notice": outcome.notice}
 
 
 @router.post("/roster", summary="Invite candidates from a roster (admin, site HR)",
