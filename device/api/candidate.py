@@ -63,6 +63,19 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+class LanguagesOut(BaseModel):
+    languages: list[Language] = Field(
+        description="Interview languages this box can analyse now (a speech model serves"
+        " each), in the touchscreen's order; all of them when analysis is off or no model is"
+        " installed yet.")
+
+
+@router.get("/languages", response_model=LanguagesOut,
+            summary="Languages the touchscreen offers: those the box can analyse")
+def languages(k: KioskDep) -> LanguagesOut:
+    return LanguagesOut.model_validate({"languages": k.engine.languages.languages()})
+
+
 @router.post("/checkin", response_model=OpenedOut, summary="Check in with an invite code")
 def check_in(body: CodeIn, request: Request, k: KioskDep) -> OpenedOut:
     opened = k.engine.check_in(body.code, client=_client(request), language=body.language)
@@ -82,7 +95,7 @@ def get_session(session: SessionDep, k: KioskDep) -> dict[str, Any]:
         "session_id": session["id"],
         "state": session["state"],
         "language": session["language"] or package.job.language,
-        "languages": list(package.job.languages),
+        "languages": list(k.engine.languages.coverage(package.job.languages).available),
         "job": {"id": package.job.id, "title": package.job.title},
         "consent": package.consent.model_dump(mode="json"),
         "drill": bool(session["drill"]),

@@ -7,7 +7,7 @@ import { app } from "./core.js";
 import { h } from "./dom.js";
 import { loadStrings, setLanguage, t } from "./i18n.js";
 import { checkScreen } from "./screens-check.js";
-import { closingScreen, consentScreen, startScreen } from "./screens-entry.js";
+import { closingScreen, consentScreen, loadLanguages, startScreen } from "./screens-entry.js";
 import { itemScreen } from "./screens-item.js";
 import { codeScreen, doneScreen, pausedScreen } from "./screens-leave.js";
 
@@ -75,6 +75,7 @@ async function boot() {
   const left = saved(KEYS.leave);
   if (left) return codeScreen(left);
   if (token()) return app.refresh();
+  await loadLanguages();
   return startScreen();
 }
 

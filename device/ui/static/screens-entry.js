@@ -1,29 +1,58 @@
 // Before the interview: language, check-in, resume by code, consent (and declining it).
 
-import { KEYS, post, save } from "./api.js";
+import { KEYS, get, post, save } from "./api.js";
 import { app, autoClose, confirmDialog } from "./core.js";
 import { h, uid } from "./dom.js";
 import { LANGUAGES, pick, setLanguage, t } from "./i18n.js";
 
 const CLOSE_AFTER_MS = 3 * 60 * 1000;
 
-/** The first screen: each language offered in its own script. */
+/** The languages the box can analyse, as GET /languages last said (null: not asked yet). */
+let offered = null;
+
+/** Ask the box which languages it can analyse; all of them if it cannot say, since check-in
+ * refuses a language it cannot analyse anyway, in plain words. */
+export async function loadLanguages() {
+  try {
+    const out = await get("/languages");
+    offered = LANGUAGES.filter((lang) => out.languages.includes(lang));
+  } catch {
+    offered = offered ?? LANGUAGES;
+  }
+  return offered;
+}
+
+/** The first screen: each language the box can analyse, in its own script. It shows the
+ * last known list at once and asks again, in case a speech model came or went. */
 export function startScreen(notice = "") {
   app.session = null;
-  app.mount("start", "start", (s) => {
-    const heading = h("h1", { tabindex: "-1", class: "trilingual" },
-      LANGUAGES.map((lang) => h("span", { lang }, t("chooseLanguage", {}, lang))));
-    const buttons = LANGUAGES.map((lang) => h("button", {
-      type: "button", class: "language", lang, "data-lang": lang,
-      onclick: () => {
-        setLanguage(lang);
-        save(KEYS.lang, lang);
-        checkinScreen();
-      },
-    }, t("languageName", {}, lang)));
-    if (notice) s.errorBox.append(h("p", { class: "notice" }, notice));
-    s.root.append(heading, s.errorBox, h("div", { class: "languages" }, buttons));
+  const shown = offered ?? LANGUAGES;
+  const screen = app.mount("start", "start", (s) => languageChoice(s, shown, notice));
+  loadLanguages().then((found) => {
+    if (screen.alive && found.join() !== shown.join()) {
+      screen.root.replaceChildren();
+      screen.clearError();
+      languageChoice(screen, found, notice);
+      screen.root.querySelector("h1")?.focus();
+    }
   });
+}
+
+function languageChoice(s, languages, notice) {
+  const none = languages.length === 0;
+  const heading = h("h1", { tabindex: "-1", class: "trilingual" },
+    (none ? LANGUAGES : languages).map((lang) =>
+      h("span", { lang }, t(none ? "noLanguages" : "chooseLanguage", {}, lang))));
+  const buttons = languages.map((lang) => h("button", {
+    type: "button", class: "language", lang, "data-lang": lang,
+    onclick: () => {
+      setLanguage(lang);
+      save(KEYS.lang, lang);
+      checkinScreen();
+    },
+  }, t("languageName", {}, lang)));
+  if (notice) s.errorBox.append(h("p", { class: "notice" }, notice));
+  s.root.append(heading, s.errorBox, h("div", { class: "languages" }, buttons));
 }
 
 /**
@@ -72,6 +101,11 @@ function handlersFor(s, input, button) {
       s.showError(t(s.name === "resume" ? "resumeUnknown" : "inviteUnknown"), err.detail,
                   { hint: "" });
       again();
+      return true;
+    },
+    "language-unavailable": (err) => {
+      s.showError(t("languageUnavailable", { language: t("languageName") }), err.detail,
+                  { hint: t(err.body.languages?.length ? "chooseAnother" : "askStaff") });
       return true;
     },
     "code-expired": (err) => {
