@@ -1,4 +1,5 @@
-"""The box's health at a glance, for staff: devices, system figures, models, clock, alerts.
+"""The box's health at a glance, for staff: devices, system figures, models, clock, alerts,
+failed analyses and the languages the box can analyse.
 
 Only cheap readings: the capture service's own view of its devices (nothing is opened
 here), ``/proc`` and ``statvfs``, and the model store's index compared with the files'
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from device import alerts, sysinfo
+from device import alerts, analysis_status, sysinfo
 from device.config import CaptureConfig
 from device.runtime import Kiosk
 from inference.errors import ModelError
@@ -24,6 +25,8 @@ def health(k: Kiosk) -> dict[str, Any]:
     return {"devices": devices(k), "system": sysinfo.system(k.config.data_dir),
             "models": models_summary(k.config.models_dir),
             "clock": sysinfo.clock_sync().to_dict(), "alerts": open_alerts,
+            "analysis": analysis_status.analysis(k),
+            "speech": analysis_status.speech(k, k.engine.languages),
             "uptime_s": sysinfo.uptime_s(), "version": sysinfo.package_version()}
 
 

@@ -99,6 +99,10 @@ class Health(TypedDict, total=False):
     models: list[dict[str, Any]]
     clock: dict[str, Any]
     alerts: int
+    #: ``{enabled, pending, running, done, failed, last_failure}``
+    analysis: dict[str, Any]
+    #: ``{gate, languages, jobs, detail}``: the languages the box can analyse
+    speech: dict[str, Any]
     uptime_s: float
     version: str
 

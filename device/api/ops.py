@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,10 +13,17 @@ from prometheus_client.registry import Collector
 
 from device.api.deps import KioskDep
 from device.capture.health import cpu_temperature_c, load
+from device.errors import ModelStoreUnreadable
+from device.jobs import list_jobs
+from device.language_gate import serves
 from device.migrations import SESSION_STATES
+from device.package_models import LANGUAGES
 from device.runtime import Kiosk
 from device.storage import Usage, refusal
+from inference.errors import ModelError
+from inference.modelstore import ModelStore
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
 
@@ -54,6 +62,32 @@ class StoreCollector(Collector):
                                 value=found["n"] if found else 0)
         yield from storage_metrics(self.kiosk.storage.usage())
         yield from capture_metrics(self.kiosk)
+        yield from language_metrics(self.kiosk)
+
+
+def language_metrics(kiosk: Kiosk) -> Iterator[Metric]:
+    """Interview languages an installed speech model serves, and per job the offered
+    languages the box cannot analyse (both read from the model store now)."""
+    try:
+        installed = tuple(ModelStore(kiosk.config.models_dir).speech_languages())
+    except ModelError as exc:
+        log.warning("metrics: the model store cannot be read: %s", exc)
+        installed = ()  # nothing can be loaded from it either
+    speech = GaugeMetricFamily("kiosk_speech_languages", "1 when an installed speech model"
+                               " serves the interview language, else 0", labels=["language"])
+    for language in LANGUAGES:
+        speech.add_metric([language], int(serves(installed, language)))
+    yield speech
+    try:
+        jobs = list_jobs(kiosk.store, kiosk.engine.languages)
+    except ModelStoreUnreadable:
+        return
+    disabled = GaugeMetricFamily("kiosk_job_languages_disabled", "Languages a job offers that"
+                                 " this box cannot analyse (0 when analysis is off)",
+                                 labels=["job"])
+    for job in jobs:
+        disabled.add_metric([job["id"]], len(job["languages_disabled"]))
+    yield disabled
 
 
 def capture_metrics(kiosk: Kiosk) -> Iterator[Metric]:

@@ -23,7 +23,7 @@ def _row(label: str, value: str) -> str:
 
 
 class HealthPanel(Static):
-    """Camera, microphone, CPU, memory, disk, models, clock."""
+    """Camera, microphone, CPU, memory, disk, models, speech languages, analysis, clock."""
 
     health: reactive[Health | None] = reactive(None, always_update=True, layout=True)
 
@@ -51,10 +51,48 @@ class HealthPanel(Static):
             text = (f"[red]{len(bad)} of {len(models)} failing: {', '.join(bad)}[/]" if bad
                     else f"[green]{len(models)} ok[/]" if models else "[yellow]none installed[/]")
             lines.append(_row("Models", text))
+        if "speech" in health:
+            lines.append(_row("Speech", _speech(health["speech"])))
+        if "analysis" in health:
+            lines.append(_analysis(health["analysis"]))
         clock = health.get("clock", {})
         lines.append(_row("Clock", yes_no(clock.get("synchronized"), "synchronised",
                                           "NOT synchronised")))
         self.update("\n".join(lines))
+
+
+def _speech(speech: dict[str, Any]) -> str:
+    """The languages the box can analyse, and those its jobs offer that it cannot."""
+    gate = speech.get("gate")
+    if gate == "off":
+        return "[dim]analysis off[/]"
+    if gate == "unset":
+        return "[yellow]no model installed[/]"
+    if gate == "unreadable":
+        return "[red]model index unreadable[/]"
+    languages = speech.get("languages") or []
+    text = ", ".join(languages) if languages else "[red]none[/]"
+    disabled = list(dict.fromkeys(lang for job in speech.get("jobs") or []
+                                  for lang in job.get("languages_disabled", [])))
+    if disabled:
+        text += f"  [yellow]not {', '.join(disabled)}[/]"
+    return text
+
+
+def _analysis(analysis: dict[str, Any]) -> str:
+    """Failed analyses (red) with the last error's first words, and the queue."""
+    failed = int(analysis.get("failed") or 0)
+    queued = int(analysis.get("pending") or 0) + int(analysis.get("running") or 0)
+    text = f"[red]{failed} failed[/]" if failed else "[green]none failed[/]"
+    if queued:
+        text += f", {queued} queued"
+    if not analysis.get("enabled", True):
+        text = "[dim]off[/]" + (f", {text}" if failed else "")
+    last = analysis.get("last_failure")
+    if failed and last and last.get("error"):
+        first = str(last["error"]).splitlines()[0]
+        text += f"\n  [dim]{escape(first[:33] + '…' if len(first) > 34 else first)}[/]"
+    return _row("Analysis", text)
 
 
 def _device(label: str, dev: dict[str, Any] | None) -> str:
