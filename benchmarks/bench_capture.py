@@ -77,8 +77,8 @@ from inference.modelstore import ModelFiles, ModelStore
 from inference.pipeline import Analyzer, Settings
 analyzer = Analyzer(ModelFiles.open(ModelStore(Path(sys.argv[1]))), Settings(tflite_threads=1))
 analyzer.faces(True)
-analyzer.speech.preload("ko")
-vocab = QuestionVocabulary(item_id="q", language="ko", evidence=(("c", ("품질",), ()),))
+analyzer.speech.preload("en")
+vocab = QuestionVocabulary(item_id="q", language="en", evidence=(("c", ("jacket",), ()),))
 print("ready", flush=True)
 while True:
     analyzer.spoken(vocab, audio=None, video=Path(sys.argv[2]), expression=True)

@@ -6,6 +6,7 @@ or vanish are reported to the candidate and to staff, and a restart loses nothin
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -269,25 +270,24 @@ def test_staff_play_a_recording_decrypted_and_audited(
 
 
 def test_a_spoken_answer_is_recognised_live_while_it_is_recorded(
-    capture_kiosk: Callable[..., Kiosk], pulse: Any, tmp_path: Path, model_files: Any
+    capture_kiosk: Callable[..., Kiosk], pulse: Any, model_files: Any, human_speech: list[Any]
 ) -> None:
-    """Real speech (espeak-ng, Korean) through the null sink, PortAudio and the live vosk
-    stream; the follow-up decision is made from it when the answer finishes."""
-    import subprocess
-
+    """A person speaking Mandarin, played through the null sink into PortAudio: Whisper
+    decodes it on the live recogniser's thread while capture writes the file (no block
+    skipped), the follow-up is decided from it, and the transcript is kept with the answer
+    so that the analysis does not decode the recording again."""
     from inference.modelstore import ModelFiles
     from inference.pipeline import Analyzer, Settings
+    from inference.records import Transcript
 
     k = capture_kiosk(KIOSK_ANALYSIS_ENABLED="true", KIOSK_CAPTURE_CAMERA="none")
     k.analysis.use(Analyzer(ModelFiles.open(model_files.store), Settings(tflite_threads=1)))
-    speech = tmp_path / "answer.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(speech),
-                    "그때 라인에서 불량을 발견했습니다. 반장님께 보고했습니다."], check=True)
+    speech = next(c for c in human_speech if c.language == "zh-CN").path
     with LiveServer(k, capture=True) as live, httpx.Client(base_url=live.url, timeout=20) as http:
-        roster = Roster(format="kiosk-roster/1", invites=[Invite(candidate_id="c-ko",
+        roster = Roster(format="kiosk-roster/1", invites=[Invite(candidate_id="c-zh",
                                                                  job_id=JOB)])
         code = import_roster(k.engine, roster, "test", SYSTEM)[0].invite_code
-        token = http.post("/api/v1/checkin", json={"code": code, "language": "ko"}).json()
+        token = http.post("/api/v1/checkin", json={"code": code, "language": "zh-CN"}).json()
         headers = {"X-Session-Token": token["token"]}
         version = http.get("/api/v1/session", headers=headers).json()["consent"]["version"]
         http.post("/api/v1/session/consent", headers=headers,
@@ -305,9 +305,24 @@ def test_a_spoken_answer_is_recognised_live_while_it_is_recorded(
     assert heard["answer_id"] == answer_id and heard["error"] is None
     assert heard["words"] and heard["words"] > 0, "the recogniser heard the answer live"
     assert heard["skipped_blocks"] == 0
-    stored = k.store.one("SELECT follow_up FROM answers WHERE id = ?", (answer_id,))
+    stored = k.store.one("SELECT follow_up, live_transcript FROM answers WHERE id = ?",
+                         (answer_id,))
+    assert stored is not None and stored["live_transcript"]
+    transcript = Transcript.model_validate_json(stored["live_transcript"])
+    assert "真人" in transcript.text and transcript.model is not None
+    assert transcript.model.name == "whisper-base"
     decided = k.store.all("SELECT action FROM audit WHERE action = 'answer.follow_up'")
-    assert stored is not None and (stored["follow_up"] is None) == (not decided)
+    assert (stored["follow_up"] is None) == (not decided)
+    # mark the kept transcript, to see that the analysis scores it rather than decoding again
+    marked = transcript.model_copy(update={"text": transcript.text + "（标记）"})
+    with k.store.transaction() as db:
+        db.execute("UPDATE answers SET live_transcript = ? WHERE id = ?",
+                   (marked.model_dump_json(), answer_id))
+    k.analysis.drain()
+    analysed = k.store.one("SELECT status, body FROM analyses WHERE answer_id = ?",
+                           (answer_id,))
+    assert analysed is not None and analysed["status"] == "done", analysed
+    assert json.loads(analysed["body"])["transcript"]["text"] == marked.text
 
 
 def test_kiosk_devices_lists_the_microphones_and_cameras(
