@@ -92,8 +92,8 @@ def build_capture(config: KioskConfig, engine: Engine, interview: Interview,
     from device.capture.framing import FramingService, detector_factory
     from device.capture.service import CaptureService
 
-    def live_stream(language: str) -> Any:
-        return analysis.analyzer().stream(language)
+    def live_stream(language: str, answer_id: str) -> Any:
+        return analysis.analyzer().stream(language, hints=analysis.hints(answer_id))
 
     service = CaptureService(
         config, engine, interview, key=key, microphone=Microphone, camera=open_camera,
@@ -110,8 +110,11 @@ def load_analyzer(config: KioskConfig) -> Analyzer:
     """Verify and load the installed models (a model that fails verification is refused)."""
     from inference.modelstore import ModelFiles, ModelStore
     from inference.pipeline import Analyzer, Settings
+    from inference.whisper import WhisperSettings
 
     files = ModelFiles.open(ModelStore(config.models_dir))
     a = config.analysis
+    speech = WhisperSettings(beam_size=a.speech_beam_size, cpu_threads=a.speech_threads,
+                             hints=a.speech_hints, min_chunk_s=a.speech_chunk_s)
     return Analyzer(files, Settings(tflite_threads=a.tflite_threads, frame_rate=a.frame_rate,
-                                    pause_threshold_s=a.pause_threshold_s))
+                                    pause_threshold_s=a.pause_threshold_s, speech=speech))

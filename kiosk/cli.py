@@ -23,6 +23,7 @@ from kiosk import (
     cli_provision,
     cli_receiver,
     cli_sync,
+    cli_transcribe,
     cli_tui,
 )
 
@@ -182,7 +183,7 @@ def cmd_demo(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.demo import run_demo
 
     return run_demo(config, as_json=args.json, data_dir=args.data_dir, cache=args.cache,
-                    serve=args.serve, ci=args.ci)
+                    serve=args.serve, ci=args.ci, language=args.language)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_provision.register(sub)
     cli_receiver.register(sub)
     analyze.register(sub)
+    cli_transcribe.register(sub)
 
     demo = add("demo", cmd_demo, "Run one scripted interview end to end: central, enrolment,"
                " capture, analysis, report, delivery.")
@@ -218,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="then keep the kiosk running for the touchscreen and the TUI")
     demo.add_argument("--ci", action="store_true",
                       help="the same path with a shorter script (for CI)")
+    demo.add_argument("--language", choices=("zh-CN", "en", "ko"),
+                      help="the candidate's language (default: zh-CN, Mandarin)")
     demo.add_argument("--data-dir", type=Path,
                       help="the demo's data, emptied at each run (default: <data_dir>/demo)")
     demo.add_argument("--cache", type=Path,

@@ -96,7 +96,7 @@ def models_install(staff: StaffDep, k: KioskDep) -> dict[str, Any]:
     require_role(staff, *OPERATORS, doing="install models")
     from inference.manifest import load_manifest
 
-    specs = load_manifest().models
+    specs = [spec for spec in load_manifest().models if not spec.optional]
     state = job_for(k.config.models_dir).start(specs)
     _audit(k, staff, "models.install", {"models": [s.name for s in specs]})
     return state
