@@ -131,8 +131,9 @@ class AnalysisConfig(_Section):
         " ends, longer uses less CPU (each chunk costs one full decoder window)."
     )
     speech_hints: Literal["hotwords", "prompt", "off"] = Field(
-        "hotwords", description="How the question's expected terms reach the Whisper decoder:"
-        " as hotwords, as an initial prompt, or not at all."
+        "off", description="How the question's expected terms reach the Whisper decoder:"
+        " as hotwords, as an initial prompt, or not at all (the default: given the terms,"
+        " Whisper was measured adding them to speech it heard badly, see docs/analysis.md)."
     )
 
 

@@ -10,15 +10,17 @@ Decoding is deterministic (temperature 0, no fallback sampling, no conditioning 
 previous chunk, whose errors would otherwise carry on). Chunks with no speech in them are
 not decoded at all, since Whisper invents words for silence. Mandarin comes out in
 Simplified characters (OpenCC). The job's expected terms can be passed as ``hints``: as
-hotwords (the default) or as an initial prompt.
+hotwords or as an initial prompt (off by default, see :class:`WhisperSettings`).
 
 Recognition quality (see :mod:`inference.recognition_quality`): per decoded segment,
-``exp(avg_logprob)``; a segment whose text repeats itself (compression ratio above 2.4,
-Whisper's own loop test) counts 0. The decoder itself drops a segment it judged not to be
-speech (no-speech probability above 0.6 with a log-probability below -1). The transcript's
-quality is the mean over segments weighted by their length; sound that was decoded but
-gave no words at all has quality 0 (heard, not understood), while audio with no speech in
-it (silence, or a steady background) is ``silent``.
+``exp(avg_logprob)``; a segment whose text repeats itself counts 0: Whisper's own loop test
+(compression ratio above 2.4), or the same two to six words three times in a row (one word
+four times), a loop too short for that test (the repeats are dropped, the first kept). The
+decoder itself drops a segment it judged not to be speech (no-speech probability above 0.6
+with a log-probability below -1). The transcript's quality is the mean over segments
+weighted by their length; sound that was decoded but gave no words at all has quality 0
+(heard, not understood), while audio with no speech in it (silence, or a steady
+background) is ``silent``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ from inference.records import ModelRef, Transcript, Word
 from inference.segmenter import Chunk, PauseSegmenter
 
 LOOP_COMPRESSION = 2.4
+LOOP_REPEATS = 3
+"""The same run of words this many times in a row (a single word once more: "very very
+very" is said) is the decoder looping, not speech."""
+LOOP_UNIT = 6
 PROMPTS = {"zh": "以下是普通话的句子。"}
 """A Simplified-Chinese prompt steers Whisper away from Traditional characters."""
 
@@ -62,8 +68,11 @@ class WhisperSettings:
     beam_size: int = 5
     cpu_threads: int = 1
     compute_type: str = "int8"
-    hints: str = "hotwords"
-    """How the job's expected terms reach the decoder: 'hotwords', 'prompt' or 'off'."""
+    hints: str = "off"
+    """How the job's expected terms reach the decoder: 'hotwords', 'prompt' or 'off'. Off by
+    default: with the terms as hotwords, Whisper was seen appending them to a machine voice
+    it heard badly ("划伤划伤漏装" after the answer), words never said that would count as
+    evidence."""
     min_chunk_s: float = 8.0
     """Audio pending before a pause ends a chunk. Every chunk costs one 30 s encoder pass
     (Whisper is padded to its window), so shorter chunks cost more CPU for a shorter wait at
@@ -248,11 +257,14 @@ class WhisperStream:
 
     def _add(self, segment: Any, offset: float) -> None:
         length = max(0.0, float(segment.end) - float(segment.start))
-        quality = 0.0 if segment.compression_ratio > LOOP_COMPRESSION else math.exp(
-            min(0.0, float(segment.avg_logprob)))
+        words = list(segment.words or ())
+        looped = loop_start(["".join(w.word.split()) for w in words])
+        if looped is not None:
+            words = words[:looped]
+        quality = 0.0 if looped is not None or segment.compression_ratio > LOOP_COMPRESSION \
+            else math.exp(min(0.0, float(segment.avg_logprob)))
         self._decoded.weighted_quality += quality * length
         self._decoded.weight += length
-        words = list(segment.words or ())
         texts = [w.word.strip() for w in words]
         if self._code == "zh":  # the segment at once, so OpenCC's phrases span words
             texts = simplify_words(texts)
@@ -264,6 +276,22 @@ class WhisperStream:
             prob = min(1.0, max(0.0, float(w.probability)))
             self._decoded.words.append(Word(text=text, start=round(start, 3),
                                             end=round(end, 3), conf=round(prob, 4)))
+
+
+def loop_start(words: Sequence[str]) -> int | None:
+    """Where a loop's repeats begin (after its first unit), or None: the first run of one to
+    :data:`LOOP_UNIT` words repeated :data:`LOOP_REPEATS` times or more in a row."""
+    n = len(words)
+    for start in range(n):
+        for unit in range(1, LOOP_UNIT + 1):
+            repeats = LOOP_REPEATS + (unit == 1)
+            if start + unit * repeats > n:
+                break
+            pattern = words[start:start + unit]
+            if all(words[start + k * unit:start + (k + 1) * unit] == pattern
+                   for k in range(1, repeats)):
+                return start + unit
+    return None
 
 
 def _options(code: str, settings: WhisperSettings, hints: Sequence[str]) -> dict[str, Any]:

@@ -114,12 +114,18 @@ def test_summary_scores_with_evidence_and_timings(ran: tuple[Path, dict[str, Any
     assert scores["complete"] is True and scores["overall"] is not None
     assert {c["id"] for c in scores["competencies"]} == {
         "communication", "problem_solving", "operation_proficiency", "attention_to_detail"}
-    assert all(c["status"] == "scored" and c["explanation"] for c in scores["competencies"])
+    # a machine voice may not be understood well enough: then not assessed, never a guess
+    assert all(c["status"] in ("scored", "not_assessed") and c["explanation"]
+               for c in scores["competencies"])
+    assert any(c["status"] == "scored" for c in scores["competencies"])
     answers = {a["item_id"]: a for a in summary["answers"]}
     assert set(answers) == {*SPOKEN, DEMONSTRATION}
     assert all(a["analysis"] == "done" and a["analysis_cpu_s"] > 0 for a in answers.values())
     for item in SPOKEN:  # something was heard, and the script is shown beside it
         assert answers[item]["said"] and answers[item]["heard"]
+        rate = answers[item]["error_rate"]
+        assert rate["metric"] == "CER" and 0 <= rate["value"] < 1.0
+        assert 0 <= answers[item]["recognition_quality"] <= 1
     assert answers[DEMONSTRATION]["active_ratio"] > 0
     assert answers[DEMONSTRATION]["face_present_ratio"] > 0.5  # the CREMA-D actor
     stages = summary["stages"]
@@ -132,9 +138,10 @@ def test_summary_scores_with_evidence_and_timings(ran: tuple[Path, dict[str, Any
 def test_demo_names_the_speech_model_honestly(ran: tuple[Path, dict[str, Any]]) -> None:
     _, summary = ran
     speech = summary["speech"]
-    assert speech["installed"] == {"ko": "vosk-model-small-ko 0.22"}
-    assert speech["language"] == "ko"
-    assert "kiosk models add" in speech["note"] and "--language en" in speech["note"]
+    whisper = "whisper-base base-ct2-1.0.0"
+    assert speech["installed"] == {"zh-CN": whisper, "en": whisper, "ko": whisper}
+    assert speech["language"] == "zh-CN"  # Mandarin by default, as most candidates speak
+    assert "machine voice" in speech["note"] and "not assessed" in speech["note"]
     steps = [s["step"] for s in summary["steps"]]
     assert "staff paused the session" in steps and "staff resumed the session" in steps
 

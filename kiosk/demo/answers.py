@@ -17,6 +17,8 @@ from device.errors import KioskError
 
 #: espeak-ng voice per interview language.
 VOICES = {"en": "en-us", "ko": "ko", "zh-CN": "cmn-latn-pinyin"}
+#: Speed and word gaps: espeak's Mandarin is heard best a little slower, words apart.
+PACE = {"zh-CN": ("-s", "130", "-g", "2")}
 
 ANSWERS: dict[str, dict[str, tuple[str, str]]] = {
     # item id -> language -> (full answer, short answer for --ci)
@@ -61,7 +63,8 @@ def speak(text: str, language: str, out: Path) -> Path:
     if espeak is None:
         raise KioskError("espeak-ng is needed to speak the demo candidate's answers; run"
                          " `make system-packages` (Debian: espeak-ng)")
-    done = subprocess.run([espeak, "-v", VOICES[language], "-s", "150", "-w", str(out), text],
+    done = subprocess.run([espeak, "-v", VOICES[language], *PACE.get(language, ("-s", "150")),
+                           "-w", str(out), text],
                           capture_output=True, text=True, check=False, timeout=60)
     if done.returncode != 0 or not out.is_file():
         raise KioskError(f"espeak-ng could not speak the {language} answer:"
