@@ -28,7 +28,7 @@ from inference.recognition_quality import (
 from inference.recognizer import Speech
 from inference.records import Transcript
 from inference.speech_metrics import competency_evidence
-from inference.whisper import WhisperRecognizer, WhisperSettings, WhisperStream
+from inference.whisper import WhisperRecognizer, WhisperSettings, WhisperStream, loop_start
 from kiosk.samples import ModelPaths
 from kiosk.speech_samples import Clip
 
@@ -136,6 +136,28 @@ def test_traditional_characters_from_the_decoder_become_simplified() -> None:
     transcript = stream.finish()
     assert transcript.text == "发现品质问题" and transcript.words[0].start == 0.5
     assert transcript.quality == pytest.approx(np.exp(-0.2), abs=1e-3)
+
+
+def test_a_decoder_loop_is_cut_and_counts_as_not_understood() -> None:
+    """Whisper can loop on speech it hears badly ("交接交接交接…"): one copy is kept, and the
+    segment's quality is 0, so the answer's content is not assessed on invented words."""
+
+    class Looping:
+        def transcribe(self, pcm: object, **options: object) -> tuple[list[object], None]:
+            words = [SimpleNamespace(word=w, start=i * 0.2, end=i * 0.2 + 0.2, probability=0.9)
+                     for i, w in enumerate(["我", "记录", "数量", *["交接"] * 4])]
+            return [SimpleNamespace(start=0.0, end=2.0, avg_logprob=-0.1,
+                                    compression_ratio=1.2, words=words)], None
+
+    stream = WhisperStream(Looping(), "zh-CN", None, WhisperSettings())
+    t = np.arange(16000 * 3) / 16000
+    syllables = np.random.default_rng(2).standard_normal(len(t)) * (1 + np.sin(8 * np.pi * t))
+    stream.feed((syllables * 4000).astype(np.int16), 16000)
+    transcript = stream.finish()
+    assert transcript.text == "我记录数量交接" and transcript.quality == 0.0
+    assert unreliable_reason(transcript) == NOT_ASSESSED_REASON
+    assert loop_start(["very", "very", "very", "good"]) is None  # said, not a loop
+    assert loop_start(["a", "b", "a", "b", "a", "b"]) == 2
 
 
 def test_kiosk_transcribe_prints_one_json_line_per_file(
