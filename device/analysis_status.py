@@ -1,4 +1,5 @@
-"""How analysis is doing, for staff: failed analyses with the last error, and the languages
+"""How analysis is doing, for staff: failed analyses with the last error, each answer's
+analysis with its recognition quality and why its content was not assessed, and the languages
 the box can analyse (with the jobs that offer others).
 
 A failed analysis is an answer the worker gave up on after its retries; its session is
@@ -9,15 +10,44 @@ log. Read-only: the ``analyses`` table belongs to :mod:`device.analysis`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
 
 from device.errors import ModelStoreUnreadable
 from device.jobs import list_jobs
 from device.language_gate import LanguageGate
 from device.runtime import Kiosk
 from device.store import load_stamp
+from inference.scoring_metrics import content_not_assessed
+from inference.scoring_models import ItemAnalysis, SpokenAnswerAnalysis
 
 STATUSES = ("pending", "running", "done", "failed")
+_ITEM: TypeAdapter[ItemAnalysis] = TypeAdapter(ItemAnalysis)
+
+
+class AnswerAnalysis(BaseModel):
+    """One answer (take) of a session and how its analysis stands."""
+
+    answer_id: str = Field(description="The answer (one take of an item).")
+    item_id: str = Field(description="The question or demonstration answered.")
+    kind: Literal["question", "demonstration"] = Field(description="Spoken answer or task.")
+    attempt: int = Field(description="Take number, from 1.")
+    answer_state: Literal["presented", "recording", "finished", "superseded", "interrupted"] = (
+        Field(description="The answer's state; a superseded take was retaken."))
+    status: Literal["not_scheduled", "pending", "running", "done", "failed"] = Field(
+        description="Analysis status; not_scheduled when nothing was queued for the answer.")
+    attempts: int | None = Field(description="Analysis attempts so far; null if not scheduled.")
+    error: str | None = Field(description="Why the analysis failed (the last attempt's error).")
+    cpu_s: float | None = Field(description="CPU seconds spent analysing it.")
+    recognition_quality: float | None = Field(
+        description="Recognition quality of a spoken answer, 0-1 (see docs/analysis.md); null"
+                    " until it is analysed, for a demonstration, or when the recogniser gave"
+                    " no figure.")
+    not_assessed: str | None = Field(
+        description="Why the content of a spoken answer is not assessed (speech not recognised"
+                    " reliably, or no speech heard), as the report states it; null when it is"
+                    " assessed, until it is analysed, and for a demonstration.")
 
 
 def analysis(k: Kiosk) -> dict[str, Any]:
@@ -38,6 +68,27 @@ def analysis(k: Kiosk) -> dict[str, Any]:
     return {"enabled": k.config.analysis.enabled,
             **{status: counts.get(status, 0) for status in STATUSES},
             "last_failure": failure}
+
+
+def answers(k: Kiosk, session_id: str) -> list[AnswerAnalysis]:
+    """Every answer of the session in interview order, with its analysis; the quality and
+    the not-assessed reason are read from the stored analysis once it is done."""
+    found = k.store.all(
+        "SELECT n.id AS answer_id, n.item_id, n.kind, n.attempt, n.state AS answer_state,"
+        " COALESCE(a.status, 'not_scheduled') AS status, a.attempts, a.error, a.cpu_s, a.body"
+        " FROM answers n LEFT JOIN analyses a ON a.answer_id = n.id WHERE n.session_id = ?"
+        " ORDER BY n.position, n.attempt", (session_id,))
+    out = []
+    for r in found:
+        body = r.pop("body")
+        quality = reason = None
+        if r["status"] == "done" and body is not None:
+            item = _ITEM.validate_json(body)
+            if isinstance(item, SpokenAnswerAnalysis):
+                quality = item.transcript.quality
+                reason = content_not_assessed(item.transcript)
+        out.append(AnswerAnalysis(**r, recognition_quality=quality, not_assessed=reason))
+    return out
 
 
 def speech(k: Kiosk, gate: LanguageGate) -> dict[str, Any]:

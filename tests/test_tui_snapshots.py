@@ -14,14 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from test_analysis_visibility import analysed_sessions
 from textual.pilot import Pilot
 from tui_fixtures import AppFactory, until
 
 from conftest import InviteFn
 from device import logs
+from device.clock import ManualClock
 from device.policy import Staff
 from device.runtime import Kiosk
 from tui.app import KioskApp
+from tui.screens.answers import AnswersView
 
 SIZES = [(80, 24), (120, 40)]
 SYSTEM = {"cpu_temperature_c": 48.5, "load1": 0.42, "load5": 0.4, "load15": 0.38, "cpus": 4,
@@ -116,3 +119,26 @@ def test_screen_snapshot(
     app = make_app("technician" if name in ("selftest", "logs", "sync") else "admin")
     pin_host_figures(app)
     assert snap_compare(app, terminal_size=size, run_before=settle(key, ready))
+
+
+def answers_shown(app: KioskApp) -> bool:
+    return isinstance(app.screen, AnswersView)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_answers_view_snapshot(
+    snap_compare: Any, make_app: AppFactory, kiosk: Kiosk, clock: ManualClock,
+    invite: InviteFn, consent_version: str, fixed_ids: None, size: tuple[int, int],
+) -> None:
+    """A session's answers: speech not recognised reliably, no speech, a demonstration."""
+    analysed_sessions(kiosk, clock, invite, consent_version)
+    app = make_app("admin")
+    pin_host_figures(app)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle("s", loaded)(pilot)
+        await pilot.press("down", "i")  # the older session: the one not assessed
+        await until(pilot, lambda: answers_shown(app), what="the answers view")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

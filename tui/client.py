@@ -12,6 +12,7 @@ import httpx
 
 from tui.models import (
     ActionOutcome,
+    AnswerAnalysis,
     AuditEntry,
     AuditVerify,
     Health,
@@ -115,6 +116,11 @@ class ApiClient:
 
     async def session(self, session_id: str) -> SessionDetail:
         return cast(SessionDetail, await self.request("GET", f"{STAFF}/sessions/{session_id}"))
+
+    async def analysis(self, session_id: str) -> list[AnswerAnalysis]:
+        """Each answer's analysis: status, error, recognition quality, why not assessed."""
+        found = await self.request("GET", f"{STAFF}/sessions/{session_id}/analysis")
+        return cast(list[AnswerAnalysis], found)
 
     async def act(self, action: str, session_ids: list[str], reason: str) -> ActionOutcome:
         body = {"action": action, "session_ids": session_ids, "reason": reason}

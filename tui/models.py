@@ -52,6 +52,26 @@ class SessionDetail(SessionRow, total=False):
     answers: list[dict[str, Any]]
 
 
+class AnswerAnalysis(TypedDict, total=False):
+    """One answer of a session and its analysis (``GET .../sessions/{id}/analysis``)."""
+
+    answer_id: str
+    item_id: str
+    #: ``question`` or ``demonstration`` (absent from an older kiosk-device)
+    kind: str
+    attempt: int
+    answer_state: str
+    #: ``not_scheduled``, ``pending``, ``running``, ``done`` or ``failed``
+    status: str
+    attempts: int | None
+    error: str | None
+    cpu_s: float | None
+    #: 0-1, a spoken answer's once analysed; None when not known
+    recognition_quality: float | None
+    #: why a spoken answer's content is not assessed, as the report says it; None if it is
+    not_assessed: str | None
+
+
 class ActionOutcome(TypedDict):
     action: str
     consequence: str

@@ -11,6 +11,7 @@ RULES: dict[str, tuple[tuple[str, ...], str]] = {
     "terminate": (("site_hr", "admin"), "terminate sessions"),
     "revoke": (("site_hr", "admin"), "revoke sessions"),
     "undo_terminate": (("site_hr", "admin"), "undo terminate sessions"),
+    "results": (("site_hr", "admin"), "see or score a candidate's results"),
     "sync": (("technician", "admin"), "change delivery to central"),
     "logs": (("technician", "admin"), "read the logs"),
     "selftest": (("technician", "admin"), "run self-tests"),

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from device import analysis, audit
+from device.analysis_status import AnswerAnalysis, answers
 from device.api.deps import KioskDep, StaffDep
 from device.errors import NotFoundError, SessionRuleError
 from device.package_models import DemonstrationTask
@@ -82,14 +83,12 @@ def score_checklist(session_id: str, item_id: str, body: ChecklistIn, staff: Sta
             "rescored": report is not None}
 
 
-@router.get("/sessions/{session_id}/analysis", summary="Analysis progress per answer")
-def analysis_status(session_id: str, staff: StaffDep, k: KioskDep) -> list[dict[str, Any]]:
+@router.get("/sessions/{session_id}/analysis",
+            summary="Analysis progress per answer, with recognition quality and why not assessed")
+def analysis_status(session_id: str, staff: StaffDep, k: KioskDep
+                    ) -> list[AnswerAnalysis]:
     _session(k, staff, session_id)
-    return k.store.all(
-        "SELECT n.id AS answer_id, n.item_id, n.attempt, n.state AS answer_state,"
-        " COALESCE(a.status, 'not_scheduled') AS status, a.attempts, a.error, a.cpu_s"
-        " FROM answers n LEFT JOIN analyses a ON a.answer_id = n.id WHERE n.session_id = ?"
-        " ORDER BY n.position, n.attempt", (session_id,))
+    return answers(k, session_id)
 
 
 def _report(k: Kiosk, session_id: str) -> tuple[int, Report]:

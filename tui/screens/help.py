@@ -15,7 +15,8 @@ from tui.roles import RULES, refusal
 KEYS = """[b]Screens[/]  d/1 dashboard  s/2 sessions  y/3 sync  a/4 audit  t/5 self-test  l/6 logs
            ? this help  q quit
 [b]Sessions[/] space select  p pause  r resume  x terminate  v revoke  u undo terminate
-           w why paused/ended this week  / find  escape back to the table
+           w why paused/ended this week  i or enter the answers and their analysis
+           / find  escape back to the table
 [b]Sync[/]     r retry now  p pause/resume sending  m metered  b bandwidth cap
 [b]Audit[/]    v verify the chain  o older entries  g reload  / filter
 [b]Self-test[/] c camera snapshot  m models  n network  k disk speed

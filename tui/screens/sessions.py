@@ -1,4 +1,5 @@
-"""Sessions: filter, select, and pause / resume / terminate / revoke / undo with a reason."""
+"""Sessions: filter, select, and pause / resume / terminate / revoke / undo with a reason;
+a session's answers with their analysis."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 from tui.client import ApiClient, ApiError
 from tui.fmt import short_id, when
 from tui.models import CONSEQUENCES, STATES, SessionDetail, SessionRow
+from tui.screens.answers import AnswersView
 from tui.screens.base import KioskScreen
 from tui.screens.confirm import ConfirmDialog, Confirmed
 from tui.screens.results import ActionResults, ReasonsSummary
@@ -70,6 +72,7 @@ class SessionsScreen(KioskScreen):
         Binding("v", "act('revoke')", "Revoke"),
         Binding("u", "act('undo_terminate')", "Undo"),
         Binding("w", "summary", "Why"),
+        Binding("i", "answers", "Answers"),
         Binding("slash", "find", "Find", show=False),
         Binding("escape", "back", "Table", show=False),
     ]
@@ -109,6 +112,8 @@ class SessionsScreen(KioskScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "act" and parameters and self.refused(str(parameters[0])):
             return None  # shown disabled; the panel says why
+        if action == "answers" and self.refused("results"):
+            return None
         return True
 
     # --- loading ------------------------------------------------------------------------
@@ -183,6 +188,10 @@ class SessionsScreen(KioskScreen):
             panel.detail = await self.client.session(session_id)
         except ApiError as exc:
             panel.update(f"[red]{self.failed(exc)}[/]")
+
+    @on(DataTable.RowSelected)
+    def selected_row(self) -> None:
+        self.action_answers()
 
     @on(Select.Changed)
     def filter_changed(self) -> None:
@@ -260,3 +269,22 @@ class SessionsScreen(KioskScreen):
             self.query_one(ActionsPanel).update(f"[red]{self.failed(exc)}[/]")
             return
         await self.app.push_screen(ReasonsSummary(rows, SUMMARY_DAYS))
+
+    def action_answers(self) -> None:
+        if (why := self.refused("results")) is not None:
+            self.notify(why, severity="warning")
+            return
+        session_id = self.current_id()
+        if session_id is None:
+            self.notify("No session highlighted.")
+            return
+        self.show_answers(session_id)
+
+    @work(exclusive=True, group="answers")
+    async def show_answers(self, session_id: str) -> None:
+        try:
+            answers = await self.client.analysis(session_id)
+        except ApiError as exc:
+            self.query_one(ActionsPanel).update(f"[red]{self.failed(exc)}[/]")
+            return
+        await self.app.push_screen(AnswersView(session_id, answers))
