@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from device.package import example_package_path
+from inference.modelstore import ModelStore
 from kiosk import cli
 from kiosk.samples import ModelPaths
 
@@ -25,12 +27,14 @@ def models_env(model_files: ModelPaths, tmp_path: Path, monkeypatch: pytest.Monk
 def test_analyze_a_spoken_answer_as_json(crema_clips: dict[str, Path],
                                          capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["analyze", str(crema_clips["HAP"]), "--job", JOB, "--question",
-                     "quality-issue-found", "--language", "ko", "--expression", "--json"])
+                     "quality-issue-found", "--language", "en", "--expression", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     analysis = out["analysis"]
-    assert analysis["transcript"]["language"] == "ko"
-    assert analysis["transcript"]["model"]["name"] == "vosk-model-small-ko"
+    assert analysis["transcript"]["language"] == "en"
+    assert analysis["transcript"]["model"]["name"] == "whisper-base"
+    assert "jacket" in analysis["transcript"]["text"].lower()  # "Don't forget a jacket"
+    assert analysis["transcript"]["quality"] > 0.45
     assert analysis["vision"]["face_present_ratio"] == 1.0
     dist = analysis["vision"]["expression_distribution"]
     assert max(dist, key=dist.get) == "happy"
@@ -52,14 +56,30 @@ def test_analyze_a_demonstration_in_text(crema_clips: dict[str, Path],
 @pytest.mark.usefixtures("models_env")
 @pytest.mark.parametrize(("args", "message"), [
     (["--question", "nope"], "no item 'nope'"),
-    (["--question", "quality-issue-found", "--language", "en"],
-     "no speech model for language 'en' (installed: ko)"),
     (["--question", "quality-issue-found", "--language", "fr"], "not offered in 'fr'"),
 ])
 def test_analyze_refuses_bad_requests(crema_clips: dict[str, Path], args: list[str],
                                       message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["analyze", str(crema_clips["HAP"]), "--job", JOB, *args]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_analyze_refuses_a_language_no_installed_model_serves(
+    tmp_path: Path, model_files: ModelPaths, crema_clips: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A box with only the Korean vosk model: English is refused before any work."""
+    store = ModelStore(tmp_path / "models")
+    for model in model_files.store.installed():
+        if model.name != "whisper-base":
+            staged = store.staging_dir(model.name)
+            shutil.copytree(model_files.store.model_dir(model.name), staged, dirs_exist_ok=True)
+            store.record(model.spec, staged)
+    monkeypatch.setenv("KIOSK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KIOSK_ANALYSIS_MODELS_DIR", str(store.root))
+    assert cli.main(["analyze", str(crema_clips["HAP"]), "--job", JOB, "--question",
+                     "quality-issue-found", "--language", "en"]) == 1
+    assert "no speech model for language 'en' (installed: ko)" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("models_env")

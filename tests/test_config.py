@@ -91,7 +91,8 @@ def test_every_setting_can_come_from_its_environment_variable() -> None:
                "KIOSK_CAPTURE_ENCRYPT": "false", "KIOSK_CAPTURE_CHANNELS": "2",
                "KIOSK_CAPTURE_SAMPLE_RATE": "8000", "KIOSK_CAPTURE_BLOCK_MS": "20",
                "KIOSK_CAPTURE_VIDEO_WIDTH": "640", "KIOSK_CAPTURE_VIDEO_HEIGHT": "480",
-               "KIOSK_CAPTURE_VIDEO_BITRATE_KBPS": "900", "KIOSK_CAPTURE_ANALYSIS_WIDTH": "160"}
+               "KIOSK_CAPTURE_VIDEO_BITRATE_KBPS": "900", "KIOSK_CAPTURE_ANALYSIS_WIDTH": "160",
+                   "KIOSK_ANALYSIS_SPEECH_HINTS": "prompt"}
     names = env_names()
     assert "KIOSK_DATA_DIR" in names and "KIOSK_API_PORT" in names
     defaults = load_config(None, {}).model_dump(mode="json")
