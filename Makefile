@@ -3,6 +3,8 @@
 #               analysis, report, delivery), in about two minutes
 #   make test   ruff, mypy and the whole pytest suite
 #   make bench  every benchmark under benchmarks/, one table
+#               (SPEECH_SET=DIR adds a site's own recordings to the speech accuracy:
+#               WAV files and refs.tsv with file, language, reference text)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -42,7 +44,7 @@ test: venv
 	$(BIN)/pytest
 
 bench: venv
-	$(BIN)/python -m benchmarks
+	KIOSK_SPEECH_SET="$(SPEECH_SET)" $(BIN)/python -m benchmarks
 
 schemas: venv
 	$(BIN)/python -m device.schemas docs/schemas

@@ -22,18 +22,10 @@ import numpy as np
 import numpy.typing as npt
 import vosk
 
-from inference.audio import (
-    SILENCE_DBFS,
-    TARGET_RATE,
-    AudioError,
-    Int16Array,
-    LevelMeter,
-    Resampler,
-    read_wav,
-    to_mono_int16,
-)
+from inference.audio import SILENCE_DBFS, TARGET_RATE, Int16Array, read_wav
 from inference.errors import InferenceError, UnknownLanguage
 from inference.records import ModelRef, Transcript, Word
+from inference.stream_input import StreamInput, clamp
 from inference.vosk_models import MODELS, ModelCache, load_model
 
 BLOCK_SAMPLES = TARGET_RATE // 5
@@ -170,28 +162,25 @@ class SpeechStream:
         self._partial_at = 0
         self._rec = vosk.KaldiRecognizer(model, TARGET_RATE)
         self._rec.SetWords(True)
-        self._meter = LevelMeter(TARGET_RATE, silence_dbfs)
-        self._resampler: Resampler | None = None
+        self._input = StreamInput(silence_dbfs)
         self._pending: Int16Array = np.zeros(0, dtype=np.int16)
         self._words: list[Word] = []
         self._partial = ""
-        self._input_samples = 0
         self._finished = False
 
     @property
     def sample_rate(self) -> int | None:
-        return None if self._resampler is None else self._resampler.in_rate
+        return self._input.sample_rate
 
     @property
     def duration_s(self) -> float:
         """Audio received so far, seconds."""
-        rate = self.sample_rate
-        return self._input_samples / rate if rate else 0.0
+        return self._input.duration_s
 
     @property
     def level_dbfs(self) -> float:
         """Level of the latest 30 ms of audio, for a live meter."""
-        return self._meter.last_dbfs
+        return self._input.level_dbfs
 
     @property
     def words(self) -> tuple[Word, ...]:
@@ -211,16 +200,7 @@ class SpeechStream:
         """
         if self._finished:
             raise SpeechError("this speech stream is finished; start a new one per answer")
-        if self._resampler is None:
-            self._resampler = Resampler(sample_rate)
-        elif sample_rate != self._resampler.in_rate:
-            raise AudioError(
-                f"audio: sample rate changed from {self._resampler.in_rate} "
-                f"to {sample_rate} Hz within one answer"
-            )
-        samples = to_mono_int16(chunk)
-        self._input_samples += len(samples)
-        decoded = self._decode(self._resampler.process(samples))
+        decoded = self._decode(self._input.take(chunk, sample_rate))
         if not decoded or not self.partials or self._blocks - self._partial_at < PARTIAL_BLOCKS:
             return None
         self._partial_at = self._blocks
@@ -232,17 +212,16 @@ class SpeechStream:
 
         ``silent`` is True when no 30 ms frame was louder than the silence threshold (any
         words vosk guessed from such audio are dropped) or when no words were recognised.
+        The recognition quality is the mean word confidence.
         """
         if self._finished:
             raise SpeechError("this speech stream is already finished")
         self._finished = True
-        if self._resampler is not None:
-            self._decode(self._resampler.flush(), tail=True)
-        self._meter.finish()
+        self._decode(self._input.flush(), tail=True)
         self._segment(self._rec.FinalResult())
         self._partial = ""
         duration = self.duration_s
-        words = [] if self._meter.silent else [_clamp(w, duration) for w in self._words]
+        words = [] if self._input.meter.silent else [clamp(w, duration) for w in self._words]
         return Transcript(
             language=self.language,
             words=tuple(words),
@@ -250,11 +229,11 @@ class SpeechStream:
             duration_s=duration,
             silent=not words,
             model=self.model_ref,
+            quality=round(sum(w.conf for w in words) / len(words), 4) if words else None,
         )
 
     def _decode(self, samples: Int16Array, tail: bool = False) -> bool:
         """Feed whole blocks (and with ``tail`` the rest); True when any block was decoded."""
-        self._meter.update(samples)
         pending = np.concatenate([self._pending, samples]) if len(self._pending) else samples
         whole = len(pending) if tail else len(pending) // BLOCK_SAMPLES * BLOCK_SAMPLES
         for start in range(0, whole, BLOCK_SAMPLES):
@@ -285,11 +264,3 @@ def dither(block: Int16Array, index: int) -> Int16Array:
     noise = _NOISE[offset : offset + len(block)]
     out: Int16Array = np.clip(block.astype(np.int32) + noise, -32768, 32767).astype(np.int16)
     return out
-
-
-def _clamp(word: Word, duration: float) -> Word:
-    """Keep a word's times inside the audio (vosk can overshoot the end by a frame)."""
-    if word.end <= duration:
-        return word
-    start = min(word.start, duration)
-    return word.model_copy(update={"start": start, "end": max(start, duration)})

@@ -35,20 +35,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inference.audio import (
-    SILENCE_DBFS,
-    TARGET_RATE,
-    AudioError,
-    Int16Array,
-    LevelMeter,
-    Resampler,
-    read_wav,
-    to_mono_int16,
-)
+from inference.audio import SILENCE_DBFS, Int16Array, read_wav
 from inference.chinese import simplify_words, to_simplified
 from inference.errors import InferenceError, ModelError
 from inference.records import ModelRef, Transcript, Word
 from inference.segmenter import Chunk, PauseSegmenter
+from inference.stream_input import StreamInput, clamp
 
 LOOP_COMPRESSION = 2.4
 LOOP_REPEATS = 3
@@ -168,27 +160,24 @@ class WhisperStream:
         self._segmenter = PauseSegmenter(min_chunk_s=settings.min_chunk_s,
                                          max_chunk_s=settings.max_chunk_s,
                                          pause_s=settings.pause_s, silence_dbfs=silence_dbfs)
-        self._meter = LevelMeter(TARGET_RATE, silence_dbfs)
-        self._resampler: Resampler | None = None
+        self._input = StreamInput(silence_dbfs)
         self._audio: Int16Array = np.zeros(0, dtype=np.int16)  # from sample self._offset on
         self._offset = 0
-        self._input_samples = 0
         self._decoded = _Decoded()
         self._finished = False
         self.chunks_decoded = 0
 
     @property
     def sample_rate(self) -> int | None:
-        return None if self._resampler is None else self._resampler.in_rate
+        return self._input.sample_rate
 
     @property
     def duration_s(self) -> float:
-        rate = self.sample_rate
-        return self._input_samples / rate if rate else 0.0
+        return self._input.duration_s
 
     @property
     def level_dbfs(self) -> float:
-        return self._meter.last_dbfs
+        return self._input.level_dbfs
 
     @property
     def words(self) -> tuple[Word, ...]:
@@ -203,29 +192,20 @@ class WhisperStream:
         when a chunk was decoded, else None."""
         if self._finished:
             raise WhisperError("this speech stream is finished; start a new one per answer")
-        if self._resampler is None:
-            self._resampler = Resampler(sample_rate)
-        elif sample_rate != self._resampler.in_rate:
-            raise AudioError(f"audio: sample rate changed from {self._resampler.in_rate} "
-                             f"to {sample_rate} Hz within one answer")
-        samples = to_mono_int16(chunk)
-        self._input_samples += len(samples)
-        return self._take(self._resampler.process(samples))
+        return self._take(self._input.take(chunk, sample_rate))
 
     def finish(self) -> Transcript:
         """Decode the last chunk and return the answer's transcript; the stream is closed."""
         if self._finished:
             raise WhisperError("this speech stream is already finished")
         self._finished = True
-        if self._resampler is not None:
-            self._take(self._resampler.flush())
+        self._take(self._input.flush())
         last = self._segmenter.flush()
         if last is not None:
             self._decode(last)
-        self._meter.finish()
         duration = self.duration_s
-        heard = not self._meter.silent and self.chunks_decoded > 0
-        words = [_clamp(w, duration) for w in self._decoded.words] if heard else []
+        heard = not self._input.meter.silent and self.chunks_decoded > 0
+        words = [clamp(w, duration) for w in self._decoded.words] if heard else []
         d = self._decoded
         quality = None
         if heard:
@@ -236,7 +216,6 @@ class WhisperStream:
         )
 
     def _take(self, samples: Int16Array) -> str | None:
-        self._meter.update(samples)
         self._audio = np.concatenate([self._audio, samples]) if len(self._audio) else samples
         chunks = self._segmenter.feed(samples)
         for chunk in chunks:
@@ -315,10 +294,3 @@ def _join(words: Sequence[Word], code: str) -> str:
     """The words as text: Chinese without spaces between characters, others with."""
     glue = "" if code in ("zh", "ja") else " "
     return glue.join(w.text for w in words)
-
-
-def _clamp(word: Word, duration: float) -> Word:
-    if word.end <= duration:
-        return word
-    start = min(word.start, duration)
-    return word.model_copy(update={"start": start, "end": max(start, duration)})
