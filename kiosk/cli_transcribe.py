@@ -32,8 +32,9 @@ def cmd_transcribe(args: argparse.Namespace, config: KioskConfig) -> int:
     if missing:
         raise KioskError(f"no such file: {', '.join(missing)}")
     a = config.analysis
+    mode = a.speech_hints if a.speech_hints != "off" or not args.hint else "hotwords"
     settings = WhisperSettings(beam_size=args.beam_size or a.speech_beam_size,
-                               cpu_threads=a.speech_threads, hints=a.speech_hints,
+                               cpu_threads=a.speech_threads, hints=mode,
                                min_chunk_s=a.speech_chunk_s)
     speech = Speech(ModelFiles.open(ModelStore(config.models_dir)).speech, settings)
     speech.serving(args.language)  # an unknown language fails before any model loads
@@ -97,7 +98,8 @@ def register(sub: Any) -> None:
                    help="one JSON object per line: file, language, text, words with times,"
                    " quality, silent, audio_s, decode_s, model")
     p.add_argument("--hint", action="append", metavar="TERM",
-                   help="a term the speech is likely to hold (repeatable), as a job's keywords")
+                   help="a term the speech is likely to hold (repeatable), as a job's keywords;"
+                   " passed as hotwords unless [analysis] speech_hints says prompt")
     p.add_argument("--beam-size", type=int, choices=range(1, 11), metavar="N",
                    help="Whisper beam width (default from config: 5)")
     p.set_defaults(handler=cmd_transcribe)
