@@ -126,7 +126,7 @@ class AnalysisConfig(_Section):
         " a third faster."
     )
     speech_chunk_s: float = Field(
-        8.0, ge=2, le=24, description="Seconds of speech the Whisper decoder waits for before"
+        6.0, ge=2, le=24, description="Seconds of speech the Whisper decoder waits for before"
         " a pause ends a chunk: shorter gives the final transcript sooner after the answer"
         " ends, longer uses less CPU (each chunk costs one full decoder window)."
     )

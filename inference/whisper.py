@@ -65,10 +65,10 @@ class WhisperSettings:
     default: with the terms as hotwords, Whisper was seen appending them to a machine voice
     it heard badly ("划伤划伤漏装" after the answer), words never said that would count as
     evidence."""
-    min_chunk_s: float = 8.0
+    min_chunk_s: float = 6.0
     """Audio pending before a pause ends a chunk. Every chunk costs one 30 s encoder pass
     (Whisper is padded to its window), so shorter chunks cost more CPU for a shorter wait at
-    the end of the answer: 8 s keeps that wait near a second at about twice the CPU of one
+    the end of the answer: 6 s keeps that wait near a second at about twice the CPU of one
     pass over the whole answer (see benchmarks/results.md)."""
     max_chunk_s: float = 25.0
     pause_s: float = 0.5
