@@ -62,9 +62,9 @@ class WhisperSettings:
     compute_type: str = "int8"
     hints: str = "off"
     """How the job's expected terms reach the decoder: 'hotwords', 'prompt' or 'off'. Off by
-    default: with the terms as hotwords, Whisper was seen appending them to a machine voice
-    it heard badly ("划伤划伤漏装" after the answer), words never said that would count as
-    evidence."""
+    default: hotwords raised recall on human speech (26 of 26 said terms against 23) without
+    inventing any, but made Whisper append them to a machine voice it heard badly
+    ("划伤划伤漏装" after the answer), words never said that would count as evidence."""
     min_chunk_s: float = 6.0
     """Audio pending before a pause ends a chunk. Every chunk costs one 30 s encoder pass
     (Whisper is padded to its window), so shorter chunks cost more CPU for a shorter wait at
