@@ -25,7 +25,7 @@ import vosk
 from inference.audio import SILENCE_DBFS, TARGET_RATE, Int16Array, read_wav
 from inference.errors import InferenceError, UnknownLanguage
 from inference.records import ModelRef, Transcript, Word
-from inference.stream_input import StreamInput, clamp
+from inference.stream_input import FedStream, StreamInput, clamp
 from inference.vosk_models import MODELS, ModelCache, load_model
 
 BLOCK_SAMPLES = TARGET_RATE // 5
@@ -142,7 +142,7 @@ def transcribe_file(
     return SpeechRecognizer(models, refs=refs).transcribe_file(path, language)
 
 
-class SpeechStream:
+class SpeechStream(FedStream):
     """One answer's recognition, fed as audio is captured. Not for use by several threads."""
 
     def __init__(
@@ -167,20 +167,6 @@ class SpeechStream:
         self._words: list[Word] = []
         self._partial = ""
         self._finished = False
-
-    @property
-    def sample_rate(self) -> int | None:
-        return self._input.sample_rate
-
-    @property
-    def duration_s(self) -> float:
-        """Audio received so far, seconds."""
-        return self._input.duration_s
-
-    @property
-    def level_dbfs(self) -> float:
-        """Level of the latest 30 ms of audio, for a live meter."""
-        return self._input.level_dbfs
 
     @property
     def words(self) -> tuple[Word, ...]:

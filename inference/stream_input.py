@@ -66,6 +66,26 @@ class StreamInput:
         return out
 
 
+class FedStream:
+    """What every recogniser's stream tells about the audio it was fed (its ``_input``)."""
+
+    _input: StreamInput
+
+    @property
+    def sample_rate(self) -> int | None:
+        return self._input.sample_rate
+
+    @property
+    def duration_s(self) -> float:
+        """Audio received so far, seconds."""
+        return self._input.duration_s
+
+    @property
+    def level_dbfs(self) -> float:
+        """Level of the latest 30 ms of audio, for a live meter."""
+        return self._input.level_dbfs
+
+
 def clamp(word: Word, duration: float) -> Word:
     """Keep a word's times inside the audio (a recogniser can overshoot the end a little)."""
     if word.end <= duration:

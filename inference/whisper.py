@@ -40,7 +40,7 @@ from inference.chinese import simplify_words, to_simplified
 from inference.errors import InferenceError, ModelError
 from inference.records import ModelRef, Transcript, Word
 from inference.segmenter import Chunk, PauseSegmenter
-from inference.stream_input import StreamInput, clamp
+from inference.stream_input import FedStream, StreamInput, clamp
 
 LOOP_COMPRESSION = 2.4
 LOOP_REPEATS = 3
@@ -148,7 +148,7 @@ class _Decoded:
     weight: float = 0.0
 
 
-class WhisperStream:
+class WhisperStream(FedStream):
     """One answer's recognition, fed as audio is captured. Not for use by several threads."""
 
     def __init__(self, model: Any, language: str, ref: ModelRef | None,
@@ -166,18 +166,6 @@ class WhisperStream:
         self._decoded = _Decoded()
         self._finished = False
         self.chunks_decoded = 0
-
-    @property
-    def sample_rate(self) -> int | None:
-        return self._input.sample_rate
-
-    @property
-    def duration_s(self) -> float:
-        return self._input.duration_s
-
-    @property
-    def level_dbfs(self) -> float:
-        return self._input.level_dbfs
 
     @property
     def words(self) -> tuple[Word, ...]:

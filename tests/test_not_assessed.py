@@ -4,6 +4,7 @@ assessed" with the reason, never 0; a recorded item whose analysis failed is "no
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from scoring_fixtures import DEMO, GOOD_ANSWER, QUESTIONS, rubric, session, spoken
@@ -190,11 +191,12 @@ EN_NOT_ASSESSED = f"Not assessed: {NOT_ASSESSED_REASON}"
 KO_NOT_ASSESSED = "평가하지 않음: 음성을 신뢰할 수 있게 인식하지 못함 — 녹음을 들어 보세요"
 
 
-def build(analyses: Analyses, not_analysed: dict[str, str] | None = None) -> Report:
+def build(analyses: Analyses, not_analysed: dict[str, str] | None = None,
+          language: Language = "zh-CN", **kw: Any) -> Report:
     return build_report(
         session_id="S-1",
         candidate_id="C-1",
-        language="zh-CN",
+        language=language,
         consent_version="2026-01",
         expression_consent=True,
         generated_at="2026-01-12T02:05:00+00:00",
@@ -203,6 +205,7 @@ def build(analyses: Analyses, not_analysed: dict[str, str] | None = None) -> Rep
         demonstrations=[DEMO],
         analyses=analyses,
         not_analysed=not_analysed,
+        **kw,
     )
 
 
@@ -272,17 +275,4 @@ def test_a_score_card_without_the_failed_analyses_is_refused() -> None:
     analyses = [a for a in session() if a.item_id != Q2]
     card_without = score(rubric(), QUESTIONS, [DEMO], analyses, True)
     with pytest.raises(ValueError, match="score card"):
-        build_report(
-            session_id="S-1",
-            candidate_id="C-1",
-            language="en",
-            consent_version="2026-01",
-            expression_consent=True,
-            generated_at="2026-01-12T02:05:00+00:00",
-            rubric=rubric(),
-            questions=QUESTIONS,
-            demonstrations=[DEMO],
-            analyses=analyses,
-            scorecard=card_without,
-            not_analysed={Q2: "decoder crashed"},
-        )
+        build(analyses, {Q2: "decoder crashed"}, "en", scorecard=card_without)
