@@ -343,6 +343,34 @@ def test_the_server_ends_an_answer_whose_time_is_up(
 
 
 @pytest.mark.integration
+def test_polling_keeps_the_focus_on_the_leave_button(
+    ui_servers: Callable[..., UiServer], open_page: Callable[..., UiPage]
+) -> None:
+    server = ui_servers(capture=False)
+    s = strings()["en"]
+    code, _ = server.invite()
+    ui = open_page(server)
+    page = ui.page
+    ui.check_in("en", code)
+    ui.wait_screen("consent")
+    ui.tap(s["agree"])
+    ui.wait_screen("check")
+    ui.tap(s["continue"])
+    ui.wait_phase(".clock")
+    page.focus("button.leave")
+    page.evaluate("() => { window.leaveButton = document.querySelector('button.leave'); }")
+    polls = ui.sent("GET", "/api/v1/session")
+    for _ in range(100):  # Playwright reports requests while it is being called
+        if ui.sent("GET", "/api/v1/session") >= polls + 3:
+            break
+        page.wait_for_timeout(100)
+    assert ui.sent("GET", "/api/v1/session") >= polls + 3, "the screen polled meanwhile"
+    assert page.evaluate("() => document.activeElement === window.leaveButton"), \
+        "a keyboard user on Leave keeps the focus while the screen polls"
+    assert page.evaluate("() => document.querySelector('button.leave') === window.leaveButton")
+
+
+@pytest.mark.integration
 def test_a_follow_up_question_is_offered_to_consider(
     ui_servers: Callable[..., UiServer], open_page: Callable[..., UiPage]
 ) -> None:

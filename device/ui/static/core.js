@@ -250,9 +250,15 @@ function renderBar(session) {
   const bar = document.getElementById("bar");
   if (!session) {
     bar.hidden = true;
+    delete bar.dataset.shows;
     bar.replaceChildren();
     return;
   }
+  // Rebuilt only when what it shows changes: a poll must not replace the focused Leave button.
+  const shows = JSON.stringify([pick(session.job?.title), session.drill, session.extra_time_pct,
+                                PAUSABLE.includes(session.state), document.documentElement.lang]);
+  if (!bar.hidden && bar.dataset.shows === shows) return;
+  bar.dataset.shows = shows;
   const title = h("p", { class: "bar-job" }, pick(session.job?.title));
   if (session.drill) title.append(" ", h("span", { class: "badge" }, t("practice")));
   const extra = session.extra_time_pct > 0
