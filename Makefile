@@ -1,7 +1,7 @@
 # Interview kiosk: the commands a newcomer and CI use.
 #   make demo   one interview end to end on embedded defaults (central, capture,
 #               analysis, report, delivery), in about two minutes
-#   make test   ruff, mypy and the whole pytest suite
+#   make test   ruff, the import contracts, mypy and the whole pytest suite
 #   make bench  every benchmark under benchmarks/, one table
 #               (SPEECH_SET=DIR adds a site's own recordings to the speech accuracy:
 #               WAV files and refs.tsv with file, language, reference text)
@@ -31,6 +31,7 @@ demo: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy
@@ -40,6 +41,7 @@ pytest: venv
 
 test: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest
 

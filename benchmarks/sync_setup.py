@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
+from central.broker import Mosquitto, free_port
+from central.pki import CertificateAuthority, Credential
 from device.config import KioskConfig, load_config
-from provisioning.broker import Mosquitto, free_port
-from provisioning.pki import CertificateAuthority, Credential
 
 TENANT, SITE = "bench", "site-1"
 
@@ -65,7 +65,7 @@ class LocalCentral:
 
 @contextmanager
 def local_central(root: Path) -> Iterator[LocalCentral]:
-    """CA, Mosquitto and ``kiosk hr-receiver serve`` as its own process, as on a real site."""
+    """CA, Mosquitto and ``kiosk central serve`` as its own process, as on a real site."""
     ca = CertificateAuthority.create(root / "ca", "Bench CA")
     certs = root / "certs"
     broker_cred = ca.issue_server("broker", certs)
@@ -74,7 +74,7 @@ def local_central(root: Path) -> Iterator[LocalCentral]:
     admin = ca.issue_client("admin", certs)
     data = root / "central"
     key_file = root / "central-signing.pub"
-    kiosk = [sys.executable, "-m", "kiosk", "hr-receiver"]
+    kiosk = [sys.executable, "-m", "kiosk", "central"]
     subprocess.run([*kiosk, "keygen", "--data-dir", str(data), "--public-out", str(key_file)],
                    check=True, capture_output=True)
     with Mosquitto(root / "broker", free_port(), ca.cert, broker_cred) as broker:

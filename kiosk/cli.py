@@ -18,10 +18,10 @@ from device.errors import ConfigError, KioskError
 from inference.errors import InferenceError
 from kiosk import (
     analyze,
+    cli_central,
     cli_devices,
     cli_models,
     cli_provision,
-    cli_receiver,
     cli_sync,
     cli_transcribe,
     cli_tui,
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_devices.register(sub)
     cli_tui.register(sub)
     cli_provision.register(sub)
-    cli_receiver.register(sub)
+    cli_central.register(sub)
     analyze.register(sub)
     cli_transcribe.register(sub)
 

@@ -22,8 +22,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from provisioning.broker import Mosquitto, free_port
-from provisioning.pki import CertificateAuthority, Credential
+from central.broker import Mosquitto, free_port
+from central.pki import CertificateAuthority, Credential
 
 TENANT = "acme"
 SITE = "plant-1"

@@ -1,6 +1,6 @@
 """A box, central and the wire between them, for the sync agent's integration tests.
 
-``Central`` is the reference receiver (``kiosk hr-receiver``) connected to the test broker
+``Central`` is the reference receiver (``kiosk central``) connected to the test broker
 and served over HTTPS with mutual TLS. ``box_config`` makes a box's configuration pointing
 at it. ``produce`` writes messages the way the session engine does (one transaction each,
 through the real outbox). ``assert_exactly_once_in_order`` is what every fault test ends
@@ -24,14 +24,14 @@ from typing import Any
 import uvicorn
 from sync_fixtures import SITE, TENANT, Pki
 
+from central.broker import free_port
+from central.core import Receiver
+from central.messages import list_messages
+from central.mqtt import MqttSettings
 from device import outbox
 from device.config import KioskConfig, load_config
 from device.outbox import Identity
 from device.store import Store
-from provisioning.broker import free_port
-from sync_agent.receiver.core import Receiver
-from sync_agent.receiver.messages import list_messages
-from sync_agent.receiver.mqtt import MqttSettings
 from sync_agent.service import Service, build
 
 KINDS = ("session.state", "session.result", "usage", "session.report")

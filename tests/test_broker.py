@@ -18,9 +18,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sync_fixtures import SITE, TENANT, Pki, ProbeError, ProbeFactory, ProxyFactory
 
+from central.broker import BrokerError, Mosquitto, free_port
+from central.pki import CertificateAuthority, Credential, PkiError, read_certificate
 from device.contract import ack_topic, device_topic, down_topic, message_topic, status_topic
-from provisioning.broker import BrokerError, Mosquitto, free_port
-from provisioning.pki import CertificateAuthority, Credential, PkiError, read_certificate
 
 integration = pytest.mark.integration
 

@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
+from central.broker import free_port
+from central.core import DB_FILE
+from central.messages import list_messages
+from central.store import ReceiverStore
 from conftest import TEST_CACHE
 from kiosk import samples
-from provisioning.broker import free_port
-from sync_agent.receiver.core import DB_FILE
-from sync_agent.receiver.messages import list_messages
-from sync_agent.receiver.store import ReceiverStore
 
 KIOSK = [sys.executable, "-m", "kiosk"]
 SPOKEN = ("quality-issue-found", "shift-teamwork-handover")

@@ -18,12 +18,12 @@ from cryptography.x509.oid import NameOID
 from sync_fixtures import Pki
 from test_provision_enrol import Enrolling, enrolling  # noqa: F401 - fixture
 
+from central.broker import free_port
 from conftest import JOB, LiveServer
 from device import tokens
 from device.audit import SYSTEM
 from device.runtime import Kiosk
 from kiosk.cli import main
-from provisioning.broker import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -21,16 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sync_fixtures import SITE, TENANT, Pki
 from sync_harness import Central, produce, running_agent, wait_until
 
+from central import ServerThread, TlsSettings
+from central.broker import Mosquitto, free_port
+from central.enrol import EnrolmentSettings, TokenRequest, create_token
 from device.config import load_config
 from device.outbox import Identity
 from device.store import Store
 from kiosk.cli import main
 from provisioning import central as box_central
 from provisioning import enrol as box_enrol
-from provisioning.broker import Mosquitto, free_port
 from provisioning.central import CentralUnreachableError
-from sync_agent.receiver import ServerThread, TlsSettings
-from sync_agent.receiver.enrol import EnrolmentSettings, TokenRequest, create_token
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +94,7 @@ def audit_actions(data: Path) -> list[dict[str, Any]]:
 def test_an_enrolled_box_delivers_over_mutual_tls_with_only_what_enrolment_wrote(
         enrolling: Enrolling, box: Path, pki: Pki, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, err = run(capsys, "hr-receiver", "enrolment-token", "--url",
+    code, out, err = run(capsys, "central", "enrolment-token", "--url",
                          enrolling.central.url, "--ca", str(pki.ca.cert), "--cert",
                          str(pki.central.cert), "--key", str(pki.central.key),
                          "--device-id", "box-7", "--ttl-h", "2")

@@ -18,10 +18,10 @@ import pytest
 from sync_fixtures import Pki
 from test_provision_api import provisioned
 
+from central.broker import free_port
 from device.store import Store
 from kiosk.cli import main
 from provisioning import notify
-from provisioning.broker import free_port
 from provisioning.systemd import UNITS
 
 VENV = Path(sys.executable).parent.parent

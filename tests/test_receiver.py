@@ -21,6 +21,18 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sync_fixtures import SITE, TENANT, Pki
 
+from central import (
+    DocumentRequest,
+    MqttConnectError,
+    MqttSettings,
+    Receiver,
+    ServerThread,
+    TlsSettings,
+)
+from central.acks import AckPublisher
+from central.broker import Mosquitto
+from central.faults import Faults, FaultSwitch
+from central.messages import ingest, list_messages
 from conftest import free_port
 from device.contract import (
     Ack,
@@ -32,18 +44,6 @@ from device.contract import (
 )
 from device.signing import SignatureError, load_public_key, verify
 from kiosk.cli import main
-from provisioning.broker import Mosquitto
-from sync_agent.receiver import (
-    DocumentRequest,
-    MqttConnectError,
-    MqttSettings,
-    Receiver,
-    ServerThread,
-    TlsSettings,
-)
-from sync_agent.receiver.acks import AckPublisher
-from sync_agent.receiver.faults import Faults, FaultSwitch
-from sync_agent.receiver.messages import ingest, list_messages
 
 OCTETS = "application/offset+octet-stream"
 
@@ -302,10 +302,11 @@ def publish(client: httpx.Client, **fields: Any) -> httpx.Response:
 def test_keygen_makes_the_key_the_box_pins(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "central"
-    assert main(["hr-receiver", "keygen", "--data-dir", str(data)]) == 0
+    assert main(["central", "keygen", "--data-dir", str(data)]) == 0
     out = capsys.readouterr()
     assert out.out.startswith("-----BEGIN PUBLIC KEY-----") and "created" in out.err
     pub = tmp_path / "pins" / "central.pem"
+    # the old name still works for this release
     assert main(["hr-receiver", "keygen", "--data-dir", str(data), "--public-out",
                  str(pub)]) == 0
     again = capsys.readouterr()
@@ -313,7 +314,7 @@ def test_keygen_makes_the_key_the_box_pins(tmp_path: Path,
     assert pub.read_text() == out.out  # the same key: a box's pin stays valid
     assert (data / "signing-key.pem").stat().st_mode & 0o077 == 0
     (data / "signing-key.pem").write_text("not a key")
-    assert main(["hr-receiver", "keygen", "--data-dir", str(data)]) == 1
+    assert main(["central", "keygen", "--data-dir", str(data)]) == 1
     assert "not a usable Ed25519 private key" in capsys.readouterr().err
 
 
@@ -321,7 +322,7 @@ def test_keygen_makes_the_key_the_box_pins(tmp_path: Path,
 def test_documents_are_signed_with_the_pinned_key(tmp_path: Path, receiver: Receiver,
                                                   central: httpx.Client) -> None:
     pub = tmp_path / "central.pem"
-    assert main(["hr-receiver", "keygen", "--data-dir", str(receiver.data_dir),
+    assert main(["central", "keygen", "--data-dir", str(receiver.data_dir),
                  "--public-out", str(pub)]) == 0
     r = publish(central, kind="job_package", scope="welder", body={"job": {"id": "welder"}})
     assert r.status_code == 200, r.text
@@ -458,20 +459,20 @@ def test_cli_publishes_and_lists(server: ServerThread, central: httpx.Client, tm
     post(central, envelope(1, session_seq=1))
     body = tmp_path / "roster.json"
     body.write_text(json.dumps({"format": "kiosk-roster/1", "invites": []}))
-    code = main(["hr-receiver", "publish", "--url", server.url, "roster", str(body),
+    code = main(["central", "publish", "--url", server.url, "roster", str(body),
                  "--scope", "week-1", "--device", "dev-1"])
     out = capsys.readouterr().out
     assert code == 0 and "published roster week-1 version 1" in out and "for dev-1" in out
     [doc] = central.get("/v1/devices/dev-1/documents").json()["documents"]
     assert doc["tenant"] == TENANT and doc["body"]["format"] == "kiosk-roster/1"
-    assert main(["hr-receiver", "messages", "--url", server.url, "--json"]) == 0
+    assert main(["central", "messages", "--url", server.url, "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["message_id"] == "dev-1:000000000001"
-    assert main(["hr-receiver", "messages", "--url", server.url, "--device", "dev-9"]) == 0
+    assert main(["central", "messages", "--url", server.url, "--device", "dev-9"]) == 0
     assert "no messages stored" in capsys.readouterr().out
-    assert main(["hr-receiver", "messages", "--url", server.url]) == 0
+    assert main(["central", "messages", "--url", server.url]) == 0
     assert "dev-1:000000000001" in capsys.readouterr().out
-    code = main(["hr-receiver", "publish", "--url", server.url, "config", str(body),
+    code = main(["central", "publish", "--url", server.url, "config", str(body),
                  "--scope", "device", "--tenant", TENANT])
     assert code == 1 and "the receiver refused (422): config body" in capsys.readouterr().err
 
@@ -495,25 +496,25 @@ def test_cli_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
         (["messages", "--url", url, "--ca", str(missing)], "--ca " + str(missing)),
     ]
     for argv, message in cases:
-        assert main(["hr-receiver", *argv]) == 2, argv
+        assert main(["central", *argv]) == 2, argv
         assert message in capsys.readouterr().err, argv
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
-    assert main(["hr-receiver", "keygen", "--data-dir", str(bad / "x")]) == 1
+    assert main(["central", "keygen", "--data-dir", str(bad / "x")]) == 1
     assert "cannot write the signing key: Not a directory" in capsys.readouterr().err
-    assert main(["hr-receiver", "serve", "--data-dir", str(bad)]) == 1
+    assert main(["central", "serve", "--data-dir", str(bad)]) == 1
     assert "cannot use as the data directory" in capsys.readouterr().err
-    assert main(["hr-receiver", "publish", "--url", url, "roster", str(bad), "--scope", "r",
+    assert main(["central", "publish", "--url", url, "roster", str(bad), "--scope", "r",
                  "--tenant", "t"]) == 2
     assert "must be a JSON object" in capsys.readouterr().err
-    assert main(["hr-receiver", "messages", "--url", url]) == 1
+    assert main(["central", "messages", "--url", url]) == 1
     assert "cannot reach the receiver" in capsys.readouterr().err
 
 
 @pytest.mark.integration
 def test_cli_serve_runs_the_receiver(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "hr-receiver", "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "central", "serve",
                              "--data-dir", str(tmp_path / "central"), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

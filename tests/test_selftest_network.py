@@ -16,10 +16,10 @@ from sync_fixtures import Pki
 from sync_harness import Central
 from test_api import assert_problem, staff_headers
 
+from central.broker import Mosquitto
 from conftest import Served, free_port, make_config
 from device import audit
 from device.runtime import Kiosk
-from provisioning.broker import Mosquitto
 
 pytestmark = pytest.mark.integration
 

@@ -42,10 +42,10 @@ from sync_harness import (
     wait_until,
 )
 
+from central.broker import Mosquitto
 from device.clock import clock_synchronised
 from device.outbox import Identity
 from device.store import Store
-from provisioning.broker import Mosquitto
 
 pytestmark = pytest.mark.integration
 

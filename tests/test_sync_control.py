@@ -27,6 +27,7 @@ from sync_harness import (
 from test_api import assert_problem, staff_headers
 from test_sync_https import box_media, media_box, record_session
 
+from central.broker import Mosquitto
 from conftest import LiveServer
 from device import outbox
 from device.audit import Actor
@@ -36,7 +37,6 @@ from device.migrations import migrations
 from device.outbox import Identity
 from device.runtime import Kiosk, open_kiosk
 from device.store import Store
-from provisioning.broker import Mosquitto
 from sync_agent import control
 
 BOX = Identity("dev-1", "acme", "plant-1")

@@ -28,6 +28,8 @@ from sync_harness import (
     wait_until,
 )
 
+from central import DocumentRequest
+from central.broker import Mosquitto
 from device import outbox
 from device.clock import Stamp
 from device.config import KioskConfig
@@ -36,8 +38,6 @@ from device.outbox import Identity
 from device.package import example_package_path
 from device.signing import canonical_bytes, generate_key, sign
 from device.store import Store, stamp_json
-from provisioning.broker import Mosquitto
-from sync_agent.receiver import DocumentRequest
 
 pytestmark = pytest.mark.integration
 

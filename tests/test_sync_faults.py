@@ -48,13 +48,13 @@ from sync_harness import (
     wait_until,
 )
 
+from central.broker import Mosquitto
+from central.documents import load_or_create_key, public_key_pem
+from central.messages import stats
 from device.config import KioskConfig
 from device.contract import ack_topic, device_topic
 from device.outbox import Identity
 from device.store import Store
-from provisioning.broker import Mosquitto
-from sync_agent.receiver.documents import load_or_create_key, public_key_pem
-from sync_agent.receiver.messages import stats
 
 pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)

@@ -32,12 +32,12 @@ from sync_harness import (
     wait_until,
 )
 
+from central.errors import NotFoundError
 from device import outbox
 from device.config import KioskConfig, load_config
 from device.outbox import Identity
 from device.recordings import announce_session_media, attach
 from device.store import Store, row, stamp_json
-from sync_agent.receiver.errors import NotFoundError
 
 pytestmark = pytest.mark.integration
 

@@ -25,12 +25,12 @@ from sync_harness import (
     wait_until,
 )
 
+from central.broker import Mosquitto
 from device.config import KioskConfig, load_config
 from device.outbox import Identity
 from device.signing import generate_key, public_pem
 from device.store import Store
 from kiosk import cli
-from provisioning.broker import Mosquitto
 from sync_agent.service import Service
 
 pytestmark = pytest.mark.integration

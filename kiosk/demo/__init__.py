@@ -31,6 +31,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from central.broker import free_port
 from device import audit
 from device.config import KioskConfig
 from device.errors import KioskError
@@ -45,7 +46,6 @@ from kiosk.demo.central import DemoCentral
 from kiosk.demo.prepare import candidate_video, choose_speech, ensure_models
 from kiosk.progress import ProgressBar
 from kiosk.pulse_rig import PulseRig, PulseRigError
-from provisioning.broker import free_port
 
 MARKER = ".kiosk-demo"
 CANDIDATE = {"candidate_id": "DEMO-0001", "display_name": "Demo Candidate",

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from central import ServerThread
 from device import tokens
 from device.api.app import create_app
 from device.audit import SYSTEM
@@ -22,7 +23,6 @@ from device.runtime import Kiosk, load_analyzer, open_kiosk
 from device.store import Store
 from kiosk.demo.central import DemoCentral
 from provisioning.enrol import enrol
-from sync_agent.receiver import ServerThread
 from sync_agent.service import build as build_sync
 
 DEVICE_ID = "demo-kiosk-01"

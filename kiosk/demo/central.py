@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from central import MqttSettings, Receiver, ServerThread, TlsSettings
+from central.broker import Mosquitto, free_port
+from central.documents import DocumentRequest
+from central.enrol import EnrolmentSettings, TokenRequest, create_token
+from central.messages import list_messages
+from central.pki import CertificateAuthority
 from device.contract import DocumentKind
-from provisioning.broker import Mosquitto, free_port
-from provisioning.pki import CertificateAuthority
-from sync_agent.receiver import MqttSettings, Receiver, ServerThread, TlsSettings
-from sync_agent.receiver.documents import DocumentRequest
-from sync_agent.receiver.enrol import EnrolmentSettings, TokenRequest, create_token
-from sync_agent.receiver.messages import list_messages
 
 HOST = "127.0.0.1"
 TENANT = "demo-tenant"
@@ -78,7 +78,7 @@ class DemoCentral:
         return self.enrolment.url
 
     def enrolment_token(self, device_id: str) -> str:
-        """A one-time token, as ``kiosk hr-receiver enrolment-token`` makes it."""
+        """A one-time token, as ``kiosk central enrolment-token`` makes it."""
         made = create_token(self.receiver, TokenRequest(device_id=device_id, tenant=TENANT,
                                                         site=SITE, ttl_h=1))
         return str(made["token"])

@@ -17,16 +17,16 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from central import documents, enrol, messages
+from central.errors import InvalidContentError, ReceiverError
+from central.faults import Faults
+from central.media import MediaDeclaration
+from central.mqtt_ingest import describe
 from device.contract import Ack, Envelope, Rejection
 from device.errors import KioskError
-from sync_agent.receiver import documents, enrol, messages
-from sync_agent.receiver.errors import InvalidContentError, ReceiverError
-from sync_agent.receiver.faults import Faults
-from sync_agent.receiver.media import MediaDeclaration
-from sync_agent.receiver.mqtt_ingest import describe
 
 if TYPE_CHECKING:
-    from sync_agent.receiver.core import Receiver
+    from central.core import Receiver
 
 M = TypeVar("M", bound=BaseModel)
 ADMIN_BODY_LIMIT = 4 << 20

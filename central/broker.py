@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from central.pki import Credential
 from device.contract import TOPIC_ROOT
 from device.errors import KioskError
-from provisioning.pki import Credential
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class Mosquitto:
     def config_text(self) -> str:
         f = self.files
         lines = [
-            "# Written by provisioning/broker.py: central's broker, mutual TLS only.",
+            "# Written by central/broker.py: central's broker, mutual TLS only.",
             f"user {_current_user()}",
             "per_listener_settings false",
             "allow_anonymous false",

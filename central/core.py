@@ -7,17 +7,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from central import documents
+from central.acks import AckPublisher
+from central.enrol import EnrolmentSettings, create_enrol_app
+from central.errors import ReceiverError
+from central.faults import FaultSwitch
+from central.media import MediaUploads
+from central.mqtt import MqttLink, MqttSettings
+from central.mqtt_ingest import MqttIngest
+from central.store import ReceiverStore
 from device.contract import VERSIONED_KINDS, SignedDocument, down_topic
 from device.signing import key_id
-from sync_agent.receiver import documents
-from sync_agent.receiver.acks import AckPublisher
-from sync_agent.receiver.enrol import EnrolmentSettings, create_enrol_app
-from sync_agent.receiver.errors import ReceiverError
-from sync_agent.receiver.faults import FaultSwitch
-from sync_agent.receiver.media import MediaUploads
-from sync_agent.receiver.mqtt import MqttLink, MqttSettings
-from sync_agent.receiver.mqtt_ingest import MqttIngest
-from sync_agent.receiver.store import ReceiverStore
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Receiver:
                  max_message_bytes: int = 1 << 20, max_chunk_bytes: int = 16 << 20,
                  fault_seed: int | None = None,
                  enrolment: EnrolmentSettings | None = None) -> None:
-        from sync_agent.receiver.app import create_app
+        from central.app import create_app
 
         self.data_dir = data_dir
         try:
@@ -74,7 +74,7 @@ class Receiver:
         """Connect to the broker, subscribe and start storing and acking messages.
 
         With ``wait_s`` it waits for the broker's answer and raises
-        :class:`~sync_agent.receiver.errors.MqttConnectError` on refusal or timeout (the
+        :class:`~central.errors.MqttConnectError` on refusal or timeout (the
         client keeps retrying in the background after a timeout).
         """
         if self.mqtt_settings is None:

@@ -11,9 +11,9 @@ signs and publishes documents (job packages, rosters, config, deletion requests)
     receiver.close()
 """
 
-from sync_agent.receiver.core import Receiver
-from sync_agent.receiver.documents import DocumentRequest, load_or_create_key
-from sync_agent.receiver.errors import (
+from central.core import Receiver
+from central.documents import DocumentRequest, load_or_create_key
+from central.errors import (
     ConflictError,
     InvalidContentError,
     MqttConnectError,
@@ -21,9 +21,9 @@ from sync_agent.receiver.errors import (
     NotFoundError,
     ReceiverError,
 )
-from sync_agent.receiver.faults import Faults
-from sync_agent.receiver.mqtt import MqttSettings
-from sync_agent.receiver.server import ServerThread, TlsSettings
+from central.faults import Faults
+from central.mqtt import MqttSettings
+from central.server import ServerThread, TlsSettings
 
 __all__ = [
     "ConflictError",

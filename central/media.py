@@ -17,13 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sync_agent.receiver.errors import (
+from central.errors import (
     ConflictError,
     InvalidContentError,
     NotFoundError,
     OffsetMismatchError,
 )
-from sync_agent.receiver.store import ReceiverStore, row, utc_now
+from central.store import ReceiverStore, row, utc_now
 
 MEDIA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 HEX64 = r"^[0-9a-fA-F]{64}$"

@@ -11,7 +11,7 @@ same token and the same key and gets the same certificate back; any other use of
 token is refused. Only a token's SHA-256 is stored.
 
 The enrolment route needs no client certificate (the box has none yet): it is served on
-the main app and on :func:`create_enrol_app`, which ``kiosk hr-receiver serve`` puts on its
+the main app and on :func:`create_enrol_app`, which ``kiosk central serve`` puts on its
 own TLS listener (``--enrol-port``) when the main one requires client certificates.
 """
 
@@ -30,12 +30,12 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioning.pki import LEAF_VALID_DAYS, CertificateAuthority, PkiError
-from sync_agent.receiver.errors import ReceiverError
-from sync_agent.receiver.store import row, utc_now
+from central.errors import ReceiverError
+from central.pki import LEAF_VALID_DAYS, CertificateAuthority, PkiError
+from central.store import row, utc_now
 
 if TYPE_CHECKING:
-    from sync_agent.receiver.core import Receiver
+    from central.core import Receiver
 
 DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -205,7 +205,7 @@ def router(receiver: Receiver) -> APIRouter:
     """``POST /v1/enrol`` (no client certificate needed)."""
     from starlette.concurrency import run_in_threadpool
 
-    from sync_agent.receiver.app import parse, read_body
+    from central.app import parse, read_body
 
     api = APIRouter()
 
@@ -220,7 +220,7 @@ def router(receiver: Receiver) -> APIRouter:
 
 def admin_router(receiver: Receiver) -> APIRouter:
     """``POST /v1/admin/enrolment-tokens``."""
-    from sync_agent.receiver.app import parse, read_body
+    from central.app import parse, read_body
 
     api = APIRouter()
 

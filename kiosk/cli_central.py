@@ -1,4 +1,5 @@
-"""``kiosk hr-receiver``: the reference central receiver (the central side of the contract).
+"""``kiosk central``: central, the other end of every box (``kiosk hr-receiver`` is the old
+name, kept as an alias for this release).
 
 ``serve`` runs it; ``keygen`` makes the signing key a box pins; ``publish``, ``messages``
 and ``enrolment-token`` talk to a running receiver's admin API.
@@ -17,7 +18,7 @@ from typing import Any
 from device.contract import DocumentKind
 from device.errors import KioskError
 
-PROG = "kiosk hr-receiver"
+PROG = "kiosk central"
 DOCUMENT_KINDS: tuple[DocumentKind, ...] = ("job_package", "roster", "config", "deletion")
 Handler = Callable[[argparse.Namespace, Any], int]
 
@@ -48,10 +49,10 @@ def _file(path: Path | None, what: str) -> Path | None:
 def cmd_serve(args: argparse.Namespace, config: Any) -> int:
     import uvicorn
 
+    from central import MqttSettings, Receiver, TlsSettings
+    from central.errors import MqttConnectError, MqttRefusedError
+    from central.server import uvicorn_config
     from device import logs
-    from sync_agent.receiver import MqttSettings, Receiver, TlsSettings
-    from sync_agent.receiver.errors import MqttConnectError, MqttRefusedError
-    from sync_agent.receiver.server import uvicorn_config
 
     if (args.tls_cert is None) != (args.tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
@@ -79,7 +80,7 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
     enrol_server = None
     try:
         if args.enrol_port is not None and tls is not None:
-            from sync_agent.receiver import ServerThread, TlsSettings
+            from central import ServerThread, TlsSettings
 
             # the same server certificate, no client certificate asked: boxes have none yet
             enrol_server = ServerThread(receiver.enrol_app, args.host, args.enrol_port,
@@ -106,8 +107,8 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
 
 
 def _enrolment(args: argparse.Namespace) -> Any:
-    from provisioning.pki import CertificateAuthority
-    from sync_agent.receiver.enrol import EnrolmentSettings
+    from central.enrol import EnrolmentSettings
+    from central.pki import CertificateAuthority
 
     if args.enrol_ca_dir is None:
         if args.public_mqtt or args.public_https_url or args.enrol_port is not None:
@@ -125,8 +126,8 @@ def _enrolment(args: argparse.Namespace) -> Any:
 
 
 def cmd_keygen(args: argparse.Namespace, config: Any) -> int:
+    from central.documents import key_path, load_or_create_key, public_key_pem
     from device.signing import key_id
-    from sync_agent.receiver.documents import key_path, load_or_create_key, public_key_pem
 
     key, created = load_or_create_key(args.data_dir)
     pem = public_key_pem(key)
@@ -247,9 +248,12 @@ def _admin_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("hr-receiver", help="Run the reference central receiver.",
-                       description="The reference central receiver: the central side of the"
-                       " box-to-central contract.")
+    p = sub.add_parser("central", aliases=["hr-receiver"],
+                       help="Run central: ingest, documents, enrolment (alias: hr-receiver,"
+                       " the old name, kept for this release only).",
+                       description="Central: the other end of every box (ingest over MQTT"
+                       " and HTTPS, signed documents, enrolment). 'kiosk hr-receiver' is the"
+                       " old name of this command, kept as an alias for this release only.")
     rsub = p.add_subparsers(dest="receiver_command", required=True, metavar="ACTION")
 
     serve = rsub.add_parser("serve", help="Serve the receiver's HTTPS API and ingest MQTT.")

@@ -17,11 +17,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from central.errors import ConflictError, InvalidContentError, ReceiverError
+from central.store import ReceiverStore, row, utc_now
 from device.contract import ConfigBody, DeletionBody, DocumentKind, SignedDocument
 from device.errors import KioskError
 from device.signing import generate_key, load_private_key, public_pem, sign, write_private_key
-from sync_agent.receiver.errors import ConflictError, InvalidContentError, ReceiverError
-from sync_agent.receiver.store import ReceiverStore, row, utc_now
 
 log = logging.getLogger(__name__)
 

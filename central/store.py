@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sync_agent.receiver.errors import ReceiverError
+from central.errors import ReceiverError
 
 Params = tuple[Any, ...] | dict[str, Any]
 
@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS devices (
     status_at TEXT
 );
 
--- one-time enrolment tokens (sync_agent.receiver.enrol); only their SHA-256 is kept
+-- one-time enrolment tokens (central.enrol); only their SHA-256 is kept
 CREATE TABLE IF NOT EXISTS enrolment_tokens (
     token_sha256 TEXT PRIMARY KEY,
     device_id TEXT NOT NULL,

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from central.faults import FaultSwitch
 from device.contract import Ack, Rejection
-from sync_agent.receiver.faults import FaultSwitch
 
 log = logging.getLogger(__name__)
 

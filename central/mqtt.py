@@ -1,7 +1,7 @@
 """Central's MQTT connection: mutual TLS, a persistent session, manual PUBACKs.
 
 Callbacks only queue work. A message is PUBACKed to the broker only after it has been
-stored (see :mod:`sync_agent.receiver.mqtt_ingest`), so the broker redelivers what central
+stored (see :mod:`central.mqtt_ingest`), so the broker redelivers what central
 did not store. The client reconnects on its own; a refused connection is reported as an
 error, never taken for "connected".
 """
@@ -22,8 +22,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from central.errors import MqttConnectError, MqttRefusedError
 from device.contract import TOPIC_ROOT
-from sync_agent.receiver.errors import MqttConnectError, MqttRefusedError
 
 log = logging.getLogger(__name__)
 

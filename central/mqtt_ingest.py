@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from central.acks import AckPublisher
+from central.messages import Ingested, ingest, record_status
+from central.mqtt import Inbound, MqttLink
+from central.store import ReceiverStore
 from device.contract import Envelope, Rejection, Status, ack_topic
-from sync_agent.receiver.acks import AckPublisher
-from sync_agent.receiver.messages import Ingested, ingest, record_status
-from sync_agent.receiver.mqtt import Inbound, MqttLink
-from sync_agent.receiver.store import ReceiverStore
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from central.store import ReceiverStore, row, rows, utc_now
 from device.contract import Envelope, Status
 from device.store import dumps
-from sync_agent.receiver.store import ReceiverStore, row, rows, utc_now
 
 Outcome = Literal["stored", "duplicate", "conflict"]
 
