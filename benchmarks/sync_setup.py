@@ -31,9 +31,18 @@ class LocalCentral:
     broker: Mosquitto
     key_file: Path
     url: str
+    admin_token: str
 
     def device(self, device_id: str) -> Credential:
+        """A box's certificate, and the box registered with central (so the broker's ACL
+        lets it use its own topics)."""
+        with httpx.Client(verify=self.client_context(self.admin), timeout=30) as client:
+            client.post(f"{self.url}/v1/admin/devices", headers=self._auth(), json={
+                "device_id": device_id, "tenant": TENANT, "site": SITE}).raise_for_status()
         return self.ca.issue_client(device_id, self.root / "devices")
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
 
     def box_config(self, data_dir: Path, device_id: str, **sync: str) -> KioskConfig:
         cred = self.device(device_id)
@@ -57,7 +66,7 @@ class LocalCentral:
     def stats(self) -> dict[str, Any]:
         """The receiver's counts (stored, copies, duplicates, ...) from its admin API."""
         with httpx.Client(verify=self.client_context(self.admin), timeout=30) as client:
-            response = client.get(f"{self.url}/v1/admin/stats")
+            response = client.get(f"{self.url}/v1/admin/stats", headers=self._auth())
             response.raise_for_status()
             found: dict[str, Any] = response.json()
             return found
@@ -77,6 +86,9 @@ def local_central(root: Path) -> Iterator[LocalCentral]:
     kiosk = [sys.executable, "-m", "kiosk", "central"]
     subprocess.run([*kiosk, "keygen", "--data-dir", str(data), "--public-out", str(key_file)],
                    check=True, capture_output=True)
+    admin_token = subprocess.run([*kiosk, "admin-token", "--data-dir", str(data), "--name",
+                                  "bench"], check=True, capture_output=True,
+                                 text=True).stdout.strip()
     with Mosquitto(root / "broker", free_port(), ca.cert, broker_cred) as broker:
         port = free_port()
         log = (root / "receiver.log").open("ab")
@@ -85,10 +97,12 @@ def local_central(root: Path) -> Iterator[LocalCentral]:
              "--tls-cert", str(https_cred.cert), "--tls-key", str(https_cred.key),
              "--client-ca", str(ca.cert), "--mqtt-host", "127.0.0.1",
              "--mqtt-port", str(broker.port), "--mqtt-ca", str(ca.cert),
-             "--mqtt-cert", str(central_cred.cert), "--mqtt-key", str(central_cred.key)],
+             "--mqtt-cert", str(central_cred.cert), "--mqtt-key", str(central_cred.key),
+             "--broker-acl", str(broker.files.acl),
+             "--broker-reload-command", f"kill -HUP {broker.pid}"],
             stdout=log, stderr=log)
         central = LocalCentral(root, ca, https_cred, admin, broker, key_file,
-                               f"https://127.0.0.1:{port}")
+                               f"https://127.0.0.1:{port}", admin_token)
         try:
             deadline = time.monotonic() + 30
             while True:

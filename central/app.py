@@ -1,4 +1,9 @@
-"""The receiver's HTTP API: the central side of the HTTPS transport, plus admin routes.
+"""The receiver's HTTP API: the central side of the HTTPS transport (admin routes are in
+:mod:`central.admin_api`).
+
+Every box route speaks for the enrolled box whose client certificate the connection
+presented: a message, poll or upload for another device, tenant or site is refused (403)
+and logged, and nothing is stored.
 
 Errors are JSON ``{"detail": "..."}`` (with ``offset`` for upload conflicts), except a
 refused message, which is answered with an Ack naming it in ``rejected``.
@@ -12,14 +17,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from central import documents, enrol, messages
+from central import documents, enrol, messages, registry
+from central.admin_api import admin_router
 from central.errors import InvalidContentError, ReceiverError
-from central.faults import Faults
+from central.identity import device_of
 from central.media import MediaDeclaration
 from central.mqtt_ingest import describe
 from device.contract import Ack, Envelope, Rejection
@@ -29,7 +35,6 @@ if TYPE_CHECKING:
     from central.core import Receiver
 
 M = TypeVar("M", bound=BaseModel)
-ADMIN_BODY_LIMIT = 4 << 20
 OCTETS = "application/offset+octet-stream"
 
 
@@ -94,6 +99,7 @@ def create_app(receiver: Receiver) -> FastAPI:
     async def post_message(
         request: Request, idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
     ) -> JSONResponse:
+        box = await run_in_threadpool(_box, receiver, request)
         if not idempotency_key:
             raise HTTPException(400, "the Idempotency-Key header (the message_id) is required")
         raw = await read_body(request, receiver.max_message_bytes)
@@ -111,6 +117,8 @@ def create_app(receiver: Receiver) -> FastAPI:
             device = fields.get("device_id")
             return _rejected(device if isinstance(device, str) else "", idempotency_key,
                              f"not a valid envelope: {describe(exc)}")
+        registry.check_claim(box, envelope.device_id, envelope.tenant, envelope.site,
+                             f"message {envelope.message_id}")
         result = await run_in_threadpool(_store_message, receiver, envelope)
         if result.outcome == "conflict":
             return _error(409, result.reason)
@@ -128,13 +136,15 @@ def create_app(receiver: Receiver) -> FastAPI:
 
     @app.put("/v1/media/{media_id}")
     async def declare_media(media_id: str, request: Request) -> dict[str, Any]:
+        await run_in_threadpool(_box, receiver, request)
         raw = await read_body(request, 64 << 10)
         declared = parse(MediaDeclaration, raw, "media declaration")
         state = await run_in_threadpool(receiver.media.declare, media_id, declared)
         return state.to_json()
 
     @app.get("/v1/media/{media_id}")
-    def media_state(media_id: str) -> dict[str, Any]:
+    def media_state(media_id: str, request: Request) -> dict[str, Any]:
+        _box(receiver, request)
         return receiver.media.state(media_id).to_json()
 
     @app.patch("/v1/media/{media_id}")
@@ -144,6 +154,7 @@ def create_app(receiver: Receiver) -> FastAPI:
         chunk_sha256: str | None = Header(None, alias="Chunk-Sha256"),
         content_type: str | None = Header(None, alias="Content-Type"),
     ) -> dict[str, Any]:
+        await run_in_threadpool(_box, receiver, request)
         if (content_type or "").split(";")[0].strip() != OCTETS:
             raise HTTPException(415, f"Content-Type must be {OCTETS}, not {content_type!r}")
         if upload_offset is None or not upload_offset.isdigit():
@@ -159,58 +170,26 @@ def create_app(receiver: Receiver) -> FastAPI:
     # -- documents -----------------------------------------------------------------------
 
     @app.get("/v1/devices/{device_id}/documents")
-    def poll_documents(device_id: str, after: int = Query(0, ge=0),
+    def poll_documents(device_id: str, request: Request, after: int = Query(0, ge=0),
                        limit: int = Query(documents.PAGE, ge=1, le=documents.PAGE),
-                       tenant: str | None = None, site: str | None = None) -> dict[str, Any]:
-        known = messages.device_location(receiver.store, device_id)
-        if known is not None:
-            tenant = tenant or known[0]
-            site = site or known[1]
-        found, cursor = documents.documents_after(receiver.store, device_id, after, tenant,
-                                                  site, limit)
+                       ) -> dict[str, Any]:
+        box = _box(receiver, request)
+        if device_id != box.device_id:
+            registry.check_claim(box, device_id, box.tenant, box.site,
+                                 f"a document poll for {device_id}")
+        # the box's tenant and site are the enrolled ones, whatever the query says
+        found, cursor = documents.documents_after(receiver.store, box.device_id, after,
+                                                  box.tenant, box.site, limit)
         return {"documents": [d.model_dump(mode="json") for d in found], "cursor": cursor}
 
-    # -- admin ---------------------------------------------------------------------------
-
-    @app.post("/v1/admin/documents")
-    async def publish(request: Request) -> dict[str, Any]:
-        raw = await read_body(request, ADMIN_BODY_LIMIT)
-        wanted = parse(documents.DocumentRequest, raw, "document request")
-        document = await run_in_threadpool(receiver.publish_document, wanted)
-        return document.model_dump(mode="json")
-
-    @app.get("/v1/admin/messages")
-    def list_messages(device_id: str | None = None, session_id: str | None = None,
-                      kind: str | None = None,
-                      limit: int = Query(10_000, ge=1, le=100_000)) -> dict[str, Any]:
-        return {"messages": messages.list_messages(
-            receiver.store, device_id=device_id, session_id=session_id, kind=kind, limit=limit)}
-
-    @app.get("/v1/admin/stats")
-    def stats() -> dict[str, Any]:
-        return messages.stats(receiver.store)
-
-    @app.get("/v1/admin/media/{media_id}", response_model=None)
-    def media_file(media_id: str) -> Response:
-        path, content_type = receiver.media.file(media_id)
-        return FileResponse(path, media_type=content_type)
-
-    @app.get("/v1/admin/faults")
-    def get_faults() -> dict[str, Any]:
-        return receiver.faults.current.model_dump()
-
-    @app.post("/v1/admin/faults")
-    async def set_faults(request: Request) -> dict[str, Any]:
-        raw = await read_body(request, 64 << 10)
-        return receiver.faults.set(parse(Faults, raw or b"{}", "faults")).model_dump()
-
-    @app.get("/v1/admin/public-key")
-    def public_key() -> dict[str, str]:
-        return {"key_id": receiver.key_id, "pem": receiver.public_key_pem}
-
     app.include_router(enrol.router(receiver))
-    app.include_router(enrol.admin_router(receiver))
+    app.include_router(admin_router(receiver))
     return app
+
+
+def _box(receiver: Receiver, request: Request) -> registry.Device:
+    """The enrolled box behind a request (its client certificate), or refused."""
+    return registry.enrolled(receiver.store, device_of(request.scope))
 
 
 def _store_message(receiver: Receiver, envelope: Envelope) -> messages.Ingested:

@@ -24,11 +24,13 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from central.pki import Credential
+from central.registry import Device
 from device.contract import TOPIC_ROOT
 from device.errors import KioskError
 
@@ -54,24 +56,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def acl_text(central_user: str = CENTRAL_USER) -> str:
-    """The ACL: central reads and writes the whole tree; a box only its own topics.
+def acl_text(devices: Iterable[Device] = (), central_user: str = CENTRAL_USER) -> str:
+    """The ACL: central reads and writes the whole tree; each enrolled box only its own
+    ``tenant/site/device`` topics, written out per box from the registry.
 
-    ``%u`` is the username, i.e. the CN of the client certificate.
+    The username is the CN of the client certificate. No ``%u`` pattern with wildcards is
+    used: ``+/+/%u`` would let a box publish under any tenant and site. A box that is not
+    in the registry may connect but can neither publish nor read anything.
     """
     root = TOPIC_ROOT
-    return "\n".join([
+    lines = [
         "# central: everything under the contract's root",
         f"user {central_user}",
         f"topic readwrite {root}/#",
         "",
-        "# every box (username = certificate CN = device id): its own topics only",
-        f"pattern write {root}/+/+/%u/msg/#",
-        f"pattern write {root}/+/+/%u/status",
-        f"pattern read {root}/+/+/%u/ack",
-        f"pattern read {root}/+/+/%u/down/#",
-        "",
-    ])
+        "# each enrolled box (username = certificate CN = device id): its own topics only",
+    ]
+    for d in sorted(devices, key=lambda d: d.device_id):
+        base = f"{root}/{d.tenant}/{d.site}/{d.device_id}"
+        lines += [f"user {d.device_id}", f"topic write {base}/msg/#",
+                  f"topic write {base}/status", f"topic read {base}/ack",
+                  f"topic read {base}/down/#", ""]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ class Mosquitto:
                  crl: Path | None = None, *, host: str = "127.0.0.1",
                  autosave_interval_s: int = 1800, max_queued_messages: int = 100_000,
                  max_inflight_messages: int = 1000, executable: str | None = None,
-                 start_timeout_s: float = 10.0) -> None:
+                 start_timeout_s: float = 10.0, devices: Iterable[Device] = ()) -> None:
         self.files = BrokerFiles(Path(directory))
         self.host = host
         self.port = port
@@ -130,6 +136,8 @@ class Mosquitto:
         self.executable = executable or shutil.which("mosquitto") or MOSQUITTO
         self.start_timeout_s = start_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
+        #: The enrolled boxes the ACL lets in (see :meth:`update_acl`).
+        self.devices = list(devices)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -169,7 +177,8 @@ class Mosquitto:
         return "\n".join(lines) + "\n"
 
     def write_config(self) -> Path:
-        """Write ``mosquitto.conf`` and ``acl`` into the broker directory; returns the config."""
+        """Write ``mosquitto.conf`` (and ``acl``, unless one is there: a restart keeps the
+        registry's ACL) into the broker directory; returns the config."""
         for path in (self.ca, self.server.cert, self.server.key, *filter(None, [self.crl])):
             if not os.access(path, os.R_OK):
                 raise BrokerError(f"{path}: the broker cannot read this file (missing or"
@@ -177,12 +186,21 @@ class Mosquitto:
         f = self.files
         try:
             f.data.mkdir(parents=True, exist_ok=True)
-            f.acl.write_text(acl_text(), encoding="utf-8")
+            if not f.acl.exists():  # once written, update_acl (or central) keeps it current
+                write_acl(f.acl, self.devices)
             f.conf.write_text(self.config_text(), encoding="utf-8")
         except OSError as exc:
             raise BrokerError(f"{f.directory}: cannot write the broker's configuration"
                               f" ({exc.strerror or exc})") from None
         return f.conf
+
+    def update_acl(self, devices: Iterable[Device]) -> None:
+        """Rewrite the ACL for these enrolled boxes and have the running broker reload it
+        (SIGHUP; connected clients are checked against the new ACL from then on)."""
+        self.devices = list(devices)
+        write_acl(self.files.acl, self.devices)
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGHUP)
 
     # -- process ----------------------------------------------------------------------
 
@@ -296,6 +314,17 @@ class Mosquitto:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def write_acl(path: Path, devices: Iterable[Device]) -> None:
+    """Write the ACL for ``devices`` whole or not at all (temporary file, then rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(acl_text(devices), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise BrokerError(f"{path}: cannot write the broker's ACL ({exc.strerror or exc})"
+                          ) from None
 
 
 def _handshake(ctx: ssl.SSLContext, host: str, port: int) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from central import documents
+from central import admin, documents, registry
 from central.acks import AckPublisher
 from central.enrol import EnrolmentSettings, create_enrol_app
 from central.errors import ReceiverError
@@ -55,6 +56,8 @@ class Receiver:
         self.max_chunk_bytes = max_chunk_bytes
         #: Enrolling boxes (``POST /v1/enrol``); None: this receiver enrols none.
         self.enrolment = enrolment
+        #: Called with every enrolled box whenever the registry changes (the broker's ACL).
+        self.registry_listeners: list[Callable[[list[registry.Device]], None]] = []
         self.app: FastAPI = create_app(self)
         #: Only ``/v1/enrol``: for a listener that asks no client certificate.
         self.enrol_app: FastAPI = create_enrol_app(self)
@@ -92,6 +95,25 @@ class Receiver:
     def mqtt_connected(self) -> bool:
         return self.link is not None and self.link.connected
 
+    # -- the device registry ---------------------------------------------------------
+
+    def register_device(self, device: registry.Device, move: bool = False) -> bool:
+        """Enrol a box whose certificate was issued by hand; True when new (or moved)."""
+        with self.store.transaction() as conn:
+            changed = registry.register(conn, device, "admin", move=move)
+        if changed:
+            self.registry_changed()
+        return changed
+
+    def registry_changed(self) -> None:
+        """Tell the broker's ACL (and anyone else listening) the registry changed."""
+        enrolled = registry.devices(self.store)
+        for listener in list(self.registry_listeners):
+            try:
+                listener(enrolled)
+            except Exception:  # the registry holds; the listener is told again next time
+                log.exception("a registry listener failed")
+
     def device_seen(self, tenant: str, site: str, device_id: str) -> None:
         """A box heard from for the first time gets, over MQTT, what was published for it
         before it came (polling over HTTPS finds it anyway)."""
@@ -127,3 +149,7 @@ class Receiver:
             self.link.stop()
             self.link = None
         self.store.close()
+
+    def create_admin_token(self, name: str) -> str:
+        """A new admin token (shown once): what ``kiosk central admin-token`` prints."""
+        return admin.create_token(self.store, name)

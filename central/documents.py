@@ -104,14 +104,17 @@ def store_document(store: ReceiverStore, key: Ed25519PrivateKey,
     with store.transaction() as conn:
         tenant, site = request.tenant, request.site
         if request.device_id is not None:
-            known = row(conn, "SELECT tenant, site FROM devices WHERE device_id = ?",
+            known = row(conn, "SELECT tenant, site FROM registry WHERE device_id = ?",
                         (request.device_id,))
             if tenant is None and known is not None:
                 tenant = known["tenant"]
+            elif known is not None and tenant != known["tenant"]:
+                raise InvalidContentError(
+                    f"device {request.device_id} is enrolled for tenant {known['tenant']!r},"
+                    f" not {tenant!r}")
         if tenant is None:
             raise InvalidContentError(
-                "tenant is required (it can be left out only for a device_id central has"
-                " heard from)")
+                "tenant is required (it can be left out only for an enrolled device_id)")
         document_id = request.document_id or f"{request.kind}-{uuid.uuid4().hex}"
         if row(conn, "SELECT 1 AS x FROM documents WHERE document_id = ?", (document_id,)):
             raise ConflictError(f"document {document_id} is already published")
@@ -144,9 +147,8 @@ def documents_after(store: ReceiverStore, device_id: str, after: int, tenant: st
                     site: str | None, limit: int = PAGE) -> tuple[list[SignedDocument], int]:
     """Documents for a box published after ``after``, oldest first, and the new cursor.
 
-    A box's tenant and site come from the query or else from what it last reported;
-    unknown, it gets only the documents addressed to it by id. The cursor only moves past
-    documents returned, so nothing is skipped once its tenant becomes known.
+    The caller gives the box's enrolled tenant and site (never what a request claims). The
+    cursor only moves past documents returned.
     """
     found = store.all(
         f"SELECT cursor, document FROM documents WHERE cursor > :after AND {_FOR_DEVICE}"  # noqa: S608
@@ -175,12 +177,14 @@ def catch_up(store: ReceiverStore, device_id: str, tenant: str, site: str) -> li
 
 def targets(store: ReceiverStore, document: SignedDocument) -> list[tuple[str, str, str]]:
     """(tenant, site, device) of every box a document goes to over MQTT: the box named, or
-    every box of its tenant (and site) central has heard from."""
+    every enrolled box of its tenant (and site), at the place the registry has it."""
     if document.device_id is not None:
-        known = store.one("SELECT site FROM devices WHERE device_id = ?", (document.device_id,))
-        site = document.site or (known["site"] if known else None)
-        return [] if site is None else [(document.tenant, site, document.device_id)]
+        known = store.one("SELECT tenant, site FROM registry WHERE device_id = ?",
+                          (document.device_id,))
+        if known is None or known["tenant"] != document.tenant:
+            return []
+        return [(document.tenant, known["site"], document.device_id)]
     found = store.all(
-        "SELECT device_id, site FROM devices WHERE tenant = ? AND (? IS NULL OR site = ?)"
+        "SELECT device_id, site FROM registry WHERE tenant = ? AND (? IS NULL OR site = ?)"
         " ORDER BY device_id", (document.tenant, document.site, document.site))
     return [(document.tenant, r["site"], r["device_id"]) for r in found]

@@ -1,9 +1,11 @@
 """Enrolling boxes: one-time tokens an admin creates, and the exchange a box makes with one.
 
 An admin creates a token bound to a device id, tenant and site (``POST
-/v1/admin/enrolment-tokens``); the technician types it on the box, which generates its key,
+/v1/admin/enrolment-tokens``; never for one of central's service names, see
+:mod:`central.identity`); the technician types it on the box, which generates its key,
 sends a certificate signing request with the token (``POST /v1/enrol``) and gets back its
-certificate (CN = the device id bound to the token), central's CA certificate, where to
+certificate (CN = the device id bound to the token; the box joins the device registry
+with the token's tenant and site), central's CA certificate, where to
 deliver (MQTT, HTTPS) and central's document-signing public key.
 
 A token works once. A box that lost the answer (power cut, cut link) may ask again with the
@@ -28,16 +30,18 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, FastAPI, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from central.errors import ReceiverError
+from central.identity import NAME_PATTERN, check_device_name, is_service_name
 from central.pki import LEAF_VALID_DAYS, CertificateAuthority, PkiError
+from central.registry import Device, register
 from central.store import row, utc_now
 
 if TYPE_CHECKING:
     from central.core import Receiver
 
-DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+DEVICE_ID = NAME_PATTERN
 
 
 class EnrolmentError(ReceiverError):
@@ -106,9 +110,14 @@ class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     device_id: str = Field(pattern=DEVICE_ID)
-    tenant: str | None = Field(None, min_length=1, max_length=64)
-    site: str | None = Field(None, min_length=1, max_length=64)
+    tenant: str | None = Field(None, pattern=NAME_PATTERN)
+    site: str | None = Field(None, pattern=NAME_PATTERN)
     ttl_h: float = Field(72.0, gt=0, le=24 * 90)
+
+    @field_validator("device_id")
+    @classmethod
+    def _a_device_name(cls, value: str) -> str:
+        return check_device_name(value)
 
 
 class EnrolRequest(BaseModel):
@@ -166,6 +175,10 @@ def enrol(receiver: Receiver, request: EnrolRequest) -> dict[str, Any]:
         if datetime.fromisoformat(found["expires"]) <= _now():
             raise ExpiredTokenError(f"this enrolment token expired at {found['expires']};"
                                     " ask for a new one")
+        if is_service_name(found["device_id"]):  # a token stored before names were checked
+            raise BadRequestError(f"{found['device_id']!r} is one of central's service names;"
+                                  " no device is enrolled under it")
+        register(conn, Device(found["device_id"], found["tenant"], found["site"]), "enrolment")
         try:
             cert = settings.ca.sign_csr(csr_pem, found["device_id"],
                                         valid_days=settings.cert_valid_days)
@@ -175,6 +188,7 @@ def enrol(receiver: Receiver, request: EnrolRequest) -> dict[str, Any]:
         conn.execute("UPDATE enrolment_tokens SET used = ?, public_key_sha256 = ?,"
                      " certificate = ? WHERE token_sha256 = ?",
                      (utc_now(), key_sha, cert_pem, found["token_sha256"]))
+    receiver.registry_changed()
     return _answer(receiver, settings, found, cert_pem)
 
 
@@ -214,20 +228,6 @@ def router(receiver: Receiver) -> APIRouter:
         raw = await read_body(request, 64 << 10)
         wanted = parse(EnrolRequest, raw, "enrolment request")
         return await run_in_threadpool(enrol, receiver, wanted)
-
-    return api
-
-
-def admin_router(receiver: Receiver) -> APIRouter:
-    """``POST /v1/admin/enrolment-tokens``."""
-    from central.app import parse, read_body
-
-    api = APIRouter()
-
-    @api.post("/v1/admin/enrolment-tokens")
-    async def new_token(request: Request) -> dict[str, Any]:
-        raw = await read_body(request, 64 << 10)
-        return create_token(receiver, parse(TokenRequest, raw, "token request"))
 
     return api
 

@@ -3,7 +3,8 @@
 Messages that arrive together are stored in one transaction; only after its commit are
 central's acks queued and the broker's PUBACKs sent. A message that is not a valid
 envelope, or does not match the topic it came on, is acked as ``rejected`` with the
-reason (the box keeps it and audits why).
+reason (the box keeps it and audits why). A message or status under a tenant and site
+other than its device's enrolled ones is refused and logged, and never stored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from central.acks import AckPublisher
 from central.messages import Ingested, ingest, record_status
 from central.mqtt import Inbound, MqttLink
+from central.registry import Device, lookup
 from central.store import ReceiverStore
 from device.contract import Envelope, Rejection, Status, ack_topic
 
@@ -110,9 +112,12 @@ class MqttIngest:
 
     def handle(self, batch: list[Inbound]) -> None:
         parsed: list[_Parsed] = []
+        known: dict[str, Device | None] = {}
         for inbound in batch:
             parts = inbound.topic.split("/")
-            if len(parts) == 7 and parts[5] == "msg":
+            if len(parts) in (6, 7) and not self._enrolled_path(inbound, parts, known):
+                self.link.puback(inbound)  # refused for good: not to be delivered again
+            elif len(parts) == 7 and parts[5] == "msg":
                 parsed.append(parse_message(inbound, parts[2], parts[3], parts[4], parts[6]))
             elif len(parts) == 6 and parts[5] == "status":
                 self._status(inbound, parts[2], parts[3], parts[4])
@@ -140,6 +145,28 @@ class MqttIngest:
                 self._reject(p)
             self.link.puback(p.inbound)
         self.acks.release()  # one stored batch, one ack per box, sent at once
+
+    def _enrolled_path(self, inbound: Inbound, parts: list[str],
+                       known: dict[str, Device | None]) -> bool:
+        """Whether the topic's tenant and site are those its device is enrolled with.
+
+        The broker lets a box publish only under its own name; central still takes the
+        tenant and site from the registry, never from the topic, and refuses (and logs)
+        the rest, unstored and unacked.
+        """
+        tenant, site, device_id = parts[2], parts[3], parts[4]
+        if device_id not in known:
+            known[device_id] = lookup(self.store, device_id)
+        device = known[device_id]
+        if device is None:
+            log.warning("refused a message on %s: device %s is not enrolled", inbound.topic,
+                        device_id)
+            return False
+        if (tenant, site) != (device.tenant, device.site):
+            log.warning("refused a message on %s: %s is enrolled for %s/%s", inbound.topic,
+                        device_id, device.tenant, device.site)
+            return False
+        return True
 
     def _reject(self, p: _Parsed) -> None:
         log.warning("rejected a message on %s: %s", p.inbound.topic, p.problem)

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from central.identity import check_device_name
 from device.errors import KioskError
 from provisioning.files import write_atomic
 
@@ -167,9 +168,15 @@ class CertificateAuthority:
 
         The request's own subject is ignored: the CA decides the name. Raises
         :class:`PkiError` if the request does not parse, its signature does not verify, or
-        its key is neither EC (P-256 or larger) nor RSA of at least 2048 bits.
+        its key is neither EC (P-256 or larger) nor RSA of at least 2048 bits, or ``cn`` is
+        one of central's service names (requests are what boxes send; central's own
+        certificates are issued with :meth:`issue_client`).
         """
         _check_name(cn)
+        try:
+            check_device_name(cn)
+        except ValueError as exc:
+            raise PkiError(str(exc)) from None
         try:
             csr = x509.load_pem_x509_csr(csr_pem)
         except ValueError:

@@ -12,6 +12,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from central.identity import PeerCertificateH11
+
 
 @dataclass(frozen=True)
 class TlsSettings:
@@ -31,8 +33,10 @@ class TlsSettings:
 
 def uvicorn_config(app: FastAPI, host: str, port: int, tls: TlsSettings | None = None,
                    **extra: Any) -> uvicorn.Config:
+    """Uvicorn's settings; its HTTP/1.1 protocol hands the client certificate to the app."""
     options = tls.uvicorn_options() if tls is not None else {}
-    return uvicorn.Config(app, host=host, port=port, **options, **extra)
+    return uvicorn.Config(app, host=host, port=port, http=PeerCertificateH11, **options,
+                          **extra)
 
 
 class ServerThread:

@@ -85,6 +85,22 @@ CREATE TABLE IF NOT EXISTS devices (
     status_at TEXT
 );
 
+-- enrolled boxes: a box's tenant and site come from here (central.registry)
+CREATE TABLE IF NOT EXISTS registry (
+    device_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    site TEXT NOT NULL,
+    registered TEXT NOT NULL,
+    how TEXT NOT NULL
+);
+
+-- admin tokens (central.admin); only their SHA-256 is kept
+CREATE TABLE IF NOT EXISTS admin_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+
 -- one-time enrolment tokens (central.enrol); only their SHA-256 is kept
 CREATE TABLE IF NOT EXISTS enrolment_tokens (
     token_sha256 TEXT PRIMARY KEY,

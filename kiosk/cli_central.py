@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import ssl
 import sys
 from collections.abc import Callable
@@ -76,6 +77,10 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
     if args.enrol_port is not None and tls is None:
         raise UsageError("--enrol-port needs --tls-cert and --tls-key")
     receiver = Receiver(args.data_dir, mqtt=mqtt, enrolment=enrolment)
+    if args.broker_acl is not None:
+        receiver.registry_listeners.append(_acl_writer(args.broker_acl,
+                                                       args.broker_reload_command))
+        receiver.registry_changed()
     logs.setup("INFO", "text")
     enrol_server = None
     try:
@@ -103,6 +108,56 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
         if enrol_server is not None:
             enrol_server.stop()
         receiver.close()
+    return 0
+
+
+def _acl_writer(path: Path, reload_command: str | None) -> Callable[[Any], None]:
+    """Rewrite the broker's ACL file for the enrolled boxes, then have the broker reload it."""
+    import shlex
+    import subprocess
+
+    from central.broker import write_acl
+
+    def write(devices: Any) -> None:
+        write_acl(path, devices)
+        if reload_command:
+            subprocess.run(shlex.split(reload_command), check=True, timeout=30)
+
+    return write
+
+
+def cmd_admin_token(args: argparse.Namespace, config: Any) -> int:
+    from central.admin import create_token
+    from central.store import ReceiverStore
+
+    store = ReceiverStore(args.data_dir / "receiver.db")
+    try:
+        token = create_token(store, args.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        store.close()
+    print(f"{PROG}: admin token for {args.name!r}; shown once, keep it secret:",
+          file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace, config: Any) -> int:
+    if args.add is None:
+        found = _call(args, "GET", "/v1/admin/devices")["devices"]
+        if args.json:
+            print(json.dumps(found, indent=2))
+        for d in [] if args.json else found:
+            print(f"{d['device_id']:<24} {d['tenant']}/{d['site']}")
+        return 0
+    if args.tenant is None or args.site is None:
+        raise UsageError("--add needs --tenant and --site")
+    made = _call(args, "POST", "/v1/admin/devices",
+                 json={"device_id": args.add, "tenant": args.tenant, "site": args.site,
+                       "move": args.move})
+    state = "registered" if made["new"] else "already registered"
+    print(f"{made['device_id']} {state} for {made['tenant']}/{made['site']}")
     return 0
 
 
@@ -162,7 +217,12 @@ def _client(args: argparse.Namespace) -> Any:
         if args.cert is not None:
             context.load_cert_chain(str(args.cert), str(args.key))
         verify = context
-    return httpx.Client(base_url=args.url.rstrip("/"), verify=verify, timeout=30)
+    token = args.token or os.environ.get("KIOSK_CENTRAL_TOKEN")
+    if not token:
+        raise UsageError("give the admin token with --token or KIOSK_CENTRAL_TOKEN (made"
+                         " with 'kiosk central admin-token')")
+    return httpx.Client(base_url=args.url.rstrip("/"), verify=verify, timeout=30,
+                        headers={"Authorization": f"Bearer {token}"})
 
 
 def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
@@ -242,6 +302,7 @@ def cmd_enrolment_token(args: argparse.Namespace, config: Any) -> int:
 
 def _admin_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", required=True, help="the receiver, e.g. https://127.0.0.1:8443")
+    p.add_argument("--token", help="admin token (default: $KIOSK_CENTRAL_TOKEN)")
     p.add_argument("--ca", type=Path, help="CA certificate to check the receiver with")
     p.add_argument("--cert", type=Path, help="client certificate (mutual TLS)")
     p.add_argument("--key", type=Path, help="client certificate's private key")
@@ -283,7 +344,29 @@ def register(sub: Any) -> None:
                        help="tenant of tokens created without --tenant (demo-tenant)")
     serve.add_argument("--enrol-site", default="demo-site",
                        help="site of tokens created without --site (demo-site)")
+    serve.add_argument("--broker-acl", type=Path, metavar="FILE",
+                       help="keep this Mosquitto ACL file written for the enrolled boxes"
+                       " (each box only its own tenant/site/device topics)")
+    serve.add_argument("--broker-reload-command", metavar="CMD",
+                       help="run after each ACL rewrite, e.g. 'systemctl reload mosquitto'")
     serve.set_defaults(handler=_usage(cmd_serve))
+
+    token = rsub.add_parser("admin-token", help="Make an admin token (printed once) for the"
+                            " admin routes and commands.")
+    token.add_argument("--data-dir", type=Path, required=True, help="the receiver's data dir")
+    token.add_argument("--name", required=True, help="who holds it, e.g. hr-ops")
+    token.set_defaults(handler=_usage(cmd_admin_token))
+
+    devs = rsub.add_parser("devices", help="List the enrolled boxes, or register one whose"
+                           " certificate was issued by hand.")
+    _admin_options(devs)
+    devs.add_argument("--add", metavar="DEVICE_ID", help="register this box")
+    devs.add_argument("--tenant", help="its tenant (with --add)")
+    devs.add_argument("--site", help="its site (with --add)")
+    devs.add_argument("--move", action="store_true",
+                      help="with --add: move a registered box to this tenant and site")
+    devs.add_argument("--json", action="store_true", help="print as JSON")
+    devs.set_defaults(handler=_usage(cmd_devices))
 
     keygen = rsub.add_parser("keygen", help="Create the signing key (if absent) and print the"
                              " public key a box pins.")

@@ -96,6 +96,9 @@ class SyncAgent:
         self.throttle = Throttle(self.bandwidth_kbps)
         self.state = LinkState(link.name)
         self.in_flight: dict[str, InFlight] = {}
+        #: Every message sent and not yet settled, kept across reconnects: the only ids an
+        #: ack may name (an ack for an earlier send of a message still counts).
+        self.awaiting: set[str] = set()
         self.mids: dict[tuple[int, int], str] = {}
         self.retry_at: dict[str, float] = {}
         self.retry_backoff: dict[str, Backoff] = {}
@@ -277,6 +280,7 @@ class SyncAgent:
             return False
         epoch = self.link.epoch
         self.in_flight[out.message_id] = InFlight(out, self.monotonic(), epoch)
+        self.awaiting.add(out.message_id)
         if mid:
             self.mids[(epoch, mid)] = out.message_id
         self.state.count(sent=1)
@@ -326,9 +330,7 @@ class SyncAgent:
         errors: dict[str, str] = {}
         for event in batch:
             if isinstance(event, AckReceived):
-                acked.extend(event.ack.acked)
-                for rejection in event.ack.rejected:
-                    errors[rejection.message_id] = f"central refused it: {rejection.reason}"
+                self._take_ack(event, acked, errors)
             elif isinstance(event, Published):
                 message_id = self.mids.pop((event.epoch, event.mid), None)
                 if message_id is not None and event.failure is not None:
@@ -346,6 +348,21 @@ class SyncAgent:
                 errors[event.message_id] = event.reason
         self._settle(acked, errors)
 
+    def _take_ack(self, event: AckReceived, acked: list[str], errors: dict[str, str]) -> None:
+        """Only what this box sent and still waits for: an ack naming anything else (never
+        sent, or already settled) is ignored and logged, so a forged ack can never mark a
+        message as delivered."""
+        ignored = [m for m in event.ack.acked if m not in self.awaiting]
+        acked.extend(m for m in event.ack.acked if m in self.awaiting)
+        for rejection in event.ack.rejected:
+            if rejection.message_id in self.awaiting:
+                errors[rejection.message_id] = f"central refused it: {rejection.reason}"
+            else:
+                ignored.append(rejection.message_id)
+        if ignored:
+            log.warning("ignored an ack naming %d message(s) not in flight (e.g. %s)",
+                        len(ignored), ignored[0])
+
     def _settle(self, acked: list[str], errors: dict[str, str]) -> None:
         if not acked and not errors:
             return
@@ -353,6 +370,8 @@ class SyncAgent:
             done = outbox.mark_acked(db, acked, self.store.now()) if acked else 0
             for message_id, reason in errors.items():
                 outbox.record_error(db, message_id, reason)
+        self.awaiting.difference_update(acked)
+        self.awaiting.difference_update(errors)
         for message_id in acked:
             self.in_flight.pop(message_id, None)
             self.retry_backoff.pop(message_id, None)

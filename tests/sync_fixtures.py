@@ -23,12 +23,25 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from central.broker import Mosquitto, free_port
+from central.core import Receiver
 from central.pki import CertificateAuthority, Credential
+from central.registry import Device
 
 TENANT = "acme"
 SITE = "plant-1"
 DEVICES = ("dev-1", "dev-2", "dev-3")
 REVOKED_DEVICE = "dev-revoked"
+
+
+def enrolled_devices() -> list[Device]:
+    """The test boxes as central's registry knows them (the revoked one too)."""
+    return [Device(d, TENANT, SITE) for d in (*DEVICES, REVOKED_DEVICE)]
+
+
+def enrol_all(receiver: Receiver) -> None:
+    """Register the test boxes with a receiver, as enrolment would."""
+    for device in enrolled_devices():
+        receiver.register_device(device)
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def broker(pki: Pki, tmp_path: Path) -> Iterator[Mosquitto]:
     """A running Mosquitto on a free loopback port, with mutual TLS, the ACL and the CRL."""
     with Mosquitto(tmp_path / "broker", free_port(), pki.ca.cert, pki.broker,
-                   crl=pki.crl) as server:
+                   crl=pki.crl, devices=enrolled_devices()) as server:
         yield server
 
 

@@ -21,13 +21,15 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
+import httpx
 import uvicorn
-from sync_fixtures import SITE, TENANT, Pki
+from sync_fixtures import SITE, TENANT, Pki, enrol_all
 
 from central.broker import free_port
 from central.core import Receiver
 from central.messages import list_messages
 from central.mqtt import MqttSettings
+from central.server import ServerThread, TlsSettings, uvicorn_config
 from device import outbox
 from device.config import KioskConfig, load_config
 from device.outbox import Identity
@@ -35,6 +37,23 @@ from device.store import Store
 from sync_agent.service import Service, build
 
 KINDS = ("session.state", "session.result", "usage", "session.report")
+
+
+def client_for(server: ServerThread | Central, pki: Pki, cert: str, token: str | None = None
+               ) -> httpx.Client:
+    """An HTTPS client presenting ``cert``'s certificate (a box's, or ``central``), with an
+    admin token when given."""
+    cred = pki.central if cert == "central" else pki.device(cert)
+    context = ssl.create_default_context(cafile=str(pki.ca.cert))
+    context.load_cert_chain(str(cred.cert), str(cred.key))
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=server.url, verify=context, timeout=10, headers=headers)
+
+
+def https_config(receiver: Receiver, port: int, pki: Pki) -> uvicorn.Config:
+    """Central's HTTPS API on loopback, mutual TLS (boxes present their certificates)."""
+    tls = TlsSettings(pki.https.cert, pki.https.key, client_ca=pki.ca.cert)
+    return uvicorn_config(receiver.app, "127.0.0.1", port, tls, log_level="warning")
 
 
 class Central:
@@ -48,17 +67,15 @@ class Central:
                                 cert=pki.central.cert, key=pki.central.key, keepalive_s=5,
                                 reconnect_max_s=2)
         self.receiver = Receiver(data_dir, mqtt)
+        enrol_all(self.receiver)
+        self.admin_token = self.receiver.create_admin_token("tests")
         self.key_file = data_dir / "central-signing.pub"
         self.key_file.write_text(self.receiver.public_key_pem)
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.server: uvicorn.Server | None = None
         if https:
-            config = uvicorn.Config(
-                self.receiver.app, host="127.0.0.1", port=self.port, log_level="warning",
-                ssl_certfile=str(pki.https.cert), ssl_keyfile=str(pki.https.key),
-                ssl_ca_certs=str(pki.ca.cert), ssl_cert_reqs=ssl.CERT_REQUIRED)
-            self.server = uvicorn.Server(config)
+            self.server = uvicorn.Server(https_config(self.receiver, self.port, pki))
             self.thread = threading.Thread(target=self.server.run, daemon=True)
             self.thread.start()
             wait_until(lambda: bool(self.server and self.server.started), 15, "uvicorn start")
@@ -197,11 +214,7 @@ def stop_https(central: Central) -> None:
 
 def start_https(central: Central, pki: Pki) -> None:
     """Serve central's HTTPS API again, on the same port as before."""
-    config = uvicorn.Config(
-        central.receiver.app, host="127.0.0.1", port=central.port, log_level="warning",
-        ssl_certfile=str(pki.https.cert), ssl_keyfile=str(pki.https.key),
-        ssl_ca_certs=str(pki.ca.cert), ssl_cert_reqs=ssl.CERT_REQUIRED)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(https_config(central.receiver, central.port, pki))
     central.server = server
     central.thread = threading.Thread(target=server.run, daemon=True)
     central.thread.start()
@@ -332,11 +345,7 @@ def kiosk_sync(env: dict[str, str], log: Path, *args: str,
 
 def set_faults(central: Central, pki: Pki, **faults: Any) -> dict[str, Any]:
     """Switch central's ack faults through its admin API (``POST /v1/admin/faults``)."""
-    import httpx
-
-    ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
-    ctx.load_cert_chain(str(pki.central.cert), str(pki.central.key))
-    with httpx.Client(base_url=central.url, verify=ctx, timeout=10) as client:
+    with client_for(central, pki, "central", central.admin_token) as client:
         response = client.post("/v1/admin/faults", json=faults)
     assert response.status_code == 200, f"setting faults failed: {response.text}"
     body: dict[str, Any] = response.json()

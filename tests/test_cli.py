@@ -121,7 +121,11 @@ def _subcommands() -> list[str]:
         if not subs:
             names.append(prefix)
             return
+        seen: set[int] = set()
         for name, child in subs[0].choices.items():
+            if id(child) in seen:  # an alias (kiosk hr-receiver): documented with its command
+                continue
+            seen.add(id(child))
             walk(child, f"{prefix} {name}".strip())
 
     walk(build_parser(), "")

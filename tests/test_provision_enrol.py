@@ -52,6 +52,7 @@ def enrolling(tmp_path: Path, pki: Pki, broker: Mosquitto) -> Iterator[Enrolling
     central.receiver.enrolment = EnrolmentSettings(
         pki.ca.directory, mqtt=f"127.0.0.1:{broker.port}", https_url=central.url,
         tenant=TENANT, site=SITE)
+    central.receiver.registry_listeners.append(broker.update_acl)
     # boxes enrol on a TLS listener that asks no client certificate; the main one requires it
     with ServerThread(central.receiver.enrol_app,
                       tls=TlsSettings(pki.https.cert, pki.https.key)) as server:
@@ -97,6 +98,7 @@ def test_an_enrolled_box_delivers_over_mutual_tls_with_only_what_enrolment_wrote
     code, out, err = run(capsys, "central", "enrolment-token", "--url",
                          enrolling.central.url, "--ca", str(pki.ca.cert), "--cert",
                          str(pki.central.cert), "--key", str(pki.central.key),
+                         "--token", enrolling.central.admin_token,
                          "--device-id", "box-7", "--ttl-h", "2")
     assert code == 0, err
     token = out.strip()

@@ -19,7 +19,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sync_fixtures import SITE, TENANT, Pki
+from sync_fixtures import SITE, TENANT, Pki, enrol_all
+from sync_harness import client_for
 
 from central import (
     DocumentRequest,
@@ -69,19 +70,27 @@ def post(client: httpx.Client, env: dict[str, Any], key: str | None = None) -> h
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
     r = Receiver(tmp_path / "central", fault_seed=7)
+    enrol_all(r)
     yield r
     r.close()
 
 
 @pytest.fixture
-def server(receiver: Receiver) -> Iterator[ServerThread]:
-    with ServerThread(receiver.app) as running:
+def admin_token(receiver: Receiver) -> str:
+    return receiver.create_admin_token("tests")
+
+
+@pytest.fixture
+def server(receiver: Receiver, pki: Pki) -> Iterator[ServerThread]:
+    tls = TlsSettings(pki.https.cert, pki.https.key, client_ca=pki.ca.cert)
+    with ServerThread(receiver.app, tls=tls) as running:
         yield running
 
 
 @pytest.fixture
-def central(server: ServerThread) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+def central(server: ServerThread, pki: Pki, admin_token: str) -> Iterator[httpx.Client]:
+    """Box dev-1's connection, also holding an admin token."""
+    with client_for(server, pki, "dev-1", admin_token) as client:
         yield client
 
 
@@ -373,14 +382,13 @@ def test_documents_are_polled_after_a_cursor(central: httpx.Client) -> None:
 
 
 @pytest.mark.integration
-def test_an_unknown_box_misses_nothing_once_known(central: httpx.Client) -> None:
+def test_an_enrolled_box_gets_its_documents_before_it_ever_sends(
+        central: httpx.Client, server: ServerThread, pki: Pki) -> None:
     everyone = publish(central, kind="job_package", scope="welder").json()
-    first = central.get("/v1/devices/dev-3/documents").json()
-    assert first == {"documents": [], "cursor": 0}
-    hinted = central.get("/v1/devices/dev-3/documents", params={"tenant": TENANT}).json()
-    assert [d["document_id"] for d in hinted["documents"]] == [everyone["document_id"]]
-    post(central, envelope(1, device="dev-3"))
-    r = central.get("/v1/devices/dev-3/documents", params={"after": first["cursor"]}).json()
+    publish(central, kind="job_package", scope="welder", tenant="other-co")
+    with client_for(server, pki, "dev-3") as box:
+        # the query's tenant is not the box's: central goes by the registry
+        r = box.get("/v1/devices/dev-3/documents", params={"tenant": "other-co"}).json()
     assert [d["document_id"] for d in r["documents"]] == [everyone["document_id"]]
 
 
@@ -455,24 +463,32 @@ def test_acks_are_batched_split_and_subject_to_faults() -> None:
 
 @pytest.mark.integration
 def test_cli_publishes_and_lists(server: ServerThread, central: httpx.Client, tmp_path: Path,
+                                 pki: Pki, admin_token: str,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     post(central, envelope(1, session_seq=1))
+    tls = ["--ca", str(pki.ca.cert), "--cert", str(pki.central.cert), "--key",
+           str(pki.central.key)]
+    assert main(["central", "messages", "--url", server.url, *tls]) == 2
+    assert "give the admin token" in capsys.readouterr().err
+    assert main(["central", "messages", "--url", server.url, *tls, "--token", "adm_x"]) == 1
+    assert "admin token is not valid" in capsys.readouterr().err
+    tls += ["--token", admin_token]
     body = tmp_path / "roster.json"
     body.write_text(json.dumps({"format": "kiosk-roster/1", "invites": []}))
-    code = main(["central", "publish", "--url", server.url, "roster", str(body),
+    code = main(["central", "publish", "--url", server.url, *tls, "roster", str(body),
                  "--scope", "week-1", "--device", "dev-1"])
     out = capsys.readouterr().out
     assert code == 0 and "published roster week-1 version 1" in out and "for dev-1" in out
     [doc] = central.get("/v1/devices/dev-1/documents").json()["documents"]
     assert doc["tenant"] == TENANT and doc["body"]["format"] == "kiosk-roster/1"
-    assert main(["central", "messages", "--url", server.url, "--json"]) == 0
+    assert main(["central", "messages", "--url", server.url, *tls, "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["message_id"] == "dev-1:000000000001"
-    assert main(["central", "messages", "--url", server.url, "--device", "dev-9"]) == 0
+    assert main(["central", "messages", "--url", server.url, *tls, "--device", "dev-9"]) == 0
     assert "no messages stored" in capsys.readouterr().out
-    assert main(["central", "messages", "--url", server.url]) == 0
+    assert main(["central", "messages", "--url", server.url, *tls]) == 0
     assert "dev-1:000000000001" in capsys.readouterr().out
-    code = main(["central", "publish", "--url", server.url, "config", str(body),
+    code = main(["central", "publish", "--url", server.url, *tls, "config", str(body),
                  "--scope", "device", "--tenant", TENANT])
     assert code == 1 and "the receiver refused (422): config body" in capsys.readouterr().err
 
@@ -481,6 +497,7 @@ def test_cli_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
     url = f"http://127.0.0.1:{free_port()}"
     missing = tmp_path / "missing.json"
     cases = [
+        (["messages", "--url", url], "give the admin token with --token"),
         (["publish", "--url", url, "roster", str(missing), "--scope", "r", "--tenant", "t"],
          "missing.json: cannot read"),
         (["publish", "--url", url, "roster", str(tmp_path), "--scope", "r"],
@@ -493,7 +510,8 @@ def test_cli_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
           str(missing)], "--tls-cert " + str(missing) + ": no such file"),
         (["serve", "--data-dir", str(tmp_path), "--mqtt-ca", str(missing)],
          "need --mqtt-host"),
-        (["messages", "--url", url, "--ca", str(missing)], "--ca " + str(missing)),
+        (["messages", "--url", url, "--ca", str(missing), "--token", "t"],
+         "--ca " + str(missing)),
     ]
     for argv, message in cases:
         assert main(["central", *argv]) == 2, argv
@@ -507,7 +525,7 @@ def test_cli_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["central", "publish", "--url", url, "roster", str(bad), "--scope", "r",
                  "--tenant", "t"]) == 2
     assert "must be a JSON object" in capsys.readouterr().err
-    assert main(["central", "messages", "--url", url]) == 1
+    assert main(["central", "messages", "--url", url, "--token", "adm_x"]) == 1
     assert "cannot reach the receiver" in capsys.readouterr().err
 
 
@@ -622,6 +640,7 @@ def boxes(pki: Pki, broker: Mosquitto) -> Iterator[Callable[[str], Box]]:
 @pytest.fixture
 def mqtt_receiver(pki: Pki, broker: Mosquitto, tmp_path: Path) -> Iterator[Receiver]:
     receiver = Receiver(tmp_path / "central", mqtt_settings(pki, broker))
+    enrol_all(receiver)
     try:
         receiver.start_mqtt(wait_s=10)
         yield receiver
@@ -684,10 +703,12 @@ def test_mqtt_documents_reach_known_and_new_boxes(mqtt_receiver: Receiver,
     box = boxes("dev-1")
     box.publish(status_topic(TENANT, SITE, "dev-1"), json.dumps(
         {"device_id": "dev-1", "state": "online", "outbox_depth": 3}), retain=True)
-    # first heard of: the box gets what was published before it came
-    first = down.next_message()
-    assert first.topic == f"kiosk/v1/{TENANT}/{SITE}/dev-1/down/job_package/welder"
-    assert SignedDocument.model_validate_json(first.payload) == early
+    # enrolled, so the package waits for it retained; first heard of, it is sent again
+    for retained in (True, False):
+        first = down.next_message()
+        assert first.topic == f"kiosk/v1/{TENANT}/{SITE}/dev-1/down/job_package/welder"
+        assert SignedDocument.model_validate_json(first.payload) == early
+        assert first.retain is retained
     status = receiver.store.all("SELECT status FROM devices WHERE device_id = 'dev-1'")
     assert json.loads(status[0]["status"])["outbox_depth"] == 3
 

@@ -110,7 +110,8 @@ def test_a_job_package_arrives_retained_over_mqtt_and_becomes_active(
 def admin_client(central: Central, pki: Pki) -> httpx.Client:
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(pki.ca.cert))
     ctx.load_cert_chain(str(pki.central.cert), str(pki.central.key))
-    return httpx.Client(base_url=central.url, verify=ctx, timeout=10)
+    return httpx.Client(base_url=central.url, verify=ctx, timeout=10,
+                        headers={"Authorization": f"Bearer {central.admin_token}"})
 
 
 def test_a_job_package_arrives_by_https_polling_and_becomes_active(

@@ -56,6 +56,8 @@ class DemoCentral:
                 https_url=f"https://{HOST}:{https_port}", tenant=TENANT, site=SITE)
             receiver = Receiver(root / "receiver", mqtt, enrolment=settings)
             undo.callback(receiver.close)
+            if broker is not None:  # a box enrolled here may use its own topics at once
+                receiver.registry_listeners.append(broker.update_acl)
             if mqtt is not None:
                 receiver.start_mqtt(wait_s=10.0)
             https = ServerThread(receiver.app, HOST, https_port,
