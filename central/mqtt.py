@@ -76,6 +76,7 @@ class MqttLink:
         self.settings = settings
         self.inbound: queue.Queue[Inbound] = queue.Queue()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._first_answer = threading.Event()
         self._refusal: str | None = None
         self._generation = 0
@@ -125,6 +126,10 @@ class MqttLink:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Wait until the broker has granted this connection's subscriptions."""
+        return self._subscribed.wait(timeout)
+
     def stop(self) -> None:
         if not self._started:
             return
@@ -164,6 +169,7 @@ class MqttLink:
         with self._lock:
             self._generation += 1
         self._refusal = None
+        self._subscribed.clear()
         client.subscribe([(topic, 1) for topic in subscriptions(self.settings.share_group)])
         self._connected.set()
         self._first_answer.set()
@@ -175,10 +181,13 @@ class MqttLink:
         refused = [str(r) for r in reasons if r.is_failure]
         if refused:  # the broker's ACL: central would silently receive nothing
             log.error("MQTT broker refused central's subscription: %s", ", ".join(refused))
+            return
+        self._subscribed.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: paho.DisconnectFlags,
                        reason: ReasonCode, properties: Properties | None) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         if self._started:
             log.warning("MQTT connection lost (%s); reconnecting", reason)
 

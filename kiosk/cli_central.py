@@ -154,6 +154,8 @@ def cmd_worker(args: argparse.Namespace, config: Any) -> int:
             raise
         except MqttConnectError as exc:
             print(f"{PROG}: warning: {exc}", file=sys.stderr)
+        if not worker.link.wait_subscribed(10.0):
+            print(f"{PROG}: warning: no subscription granted yet", file=sys.stderr)
         print(f"{PROG}: worker {args.client_id} ingesting {', '.join(topics)} from"
               f" {args.mqtt_host}:{args.mqtt_port} into {_where(worker.store.describe())}",
               file=sys.stderr, flush=True)
