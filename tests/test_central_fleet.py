@@ -218,3 +218,21 @@ def test_a_worker_killed_mid_batch_loses_nothing(
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGTERM)
                 proc.wait(30)
+
+
+def test_worker_refuses_bad_arguments(capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    from conftest import free_port
+    from kiosk.cli import main
+
+    base = ["central", "worker", "--mqtt-host", "127.0.0.1", "--client-id", "central-ingest-1"]
+    assert main([*base, "--database", "mysql://db/central"]) == 2
+    assert "--database mysql://db/central: give postgresql://" in capsys.readouterr().err
+    assert main([*base, "--database", "postgresql://x@127.0.0.1:1/central",
+                 "--share-group", "a/b"]) == 2
+    assert "--share-group" in capsys.readouterr().err
+    unreachable = f"postgresql://central:secret@127.0.0.1:{free_port()}/central"
+    assert main([*base, "--database", unreachable]) == 1
+    err = capsys.readouterr().err
+    assert "cannot connect to PostgreSQL at postgresql://central@127.0.0.1" in err
+    assert "secret" not in err
