@@ -35,7 +35,8 @@ class Receiver:
     def __init__(self, data_dir: Path, mqtt: MqttSettings | None = None, *,
                  max_message_bytes: int = 1 << 20, max_chunk_bytes: int = 16 << 20,
                  fault_seed: int | None = None,
-                 enrolment: EnrolmentSettings | None = None) -> None:
+                 enrolment: EnrolmentSettings | None = None,
+                 database: str | None = None) -> None:
         from central.app import create_app
 
         self.data_dir = data_dir
@@ -45,7 +46,9 @@ class Receiver:
             raise ReceiverError(f"{data_dir}: cannot use as the data directory:"
                                 f" {exc.strerror}") from None
         self.signing_key, _ = documents.load_or_create_key(data_dir)
-        self.store = ReceiverStore(data_dir / DB_FILE)
+        #: ``database``: a PostgreSQL URL (several instances share it) or a SQLite path;
+        #: by default ``receiver.db`` in the data directory.
+        self.store = ReceiverStore(database or data_dir / DB_FILE)
         self.media = MediaUploads(self.store, data_dir / "media")
         self.faults = FaultSwitch(fault_seed)
         self.mqtt_settings = mqtt

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from central.errors import ConflictError, InvalidContentError, ReceiverError
-from central.store import ReceiverStore, row, utc_now
+from central.store import Connection, ReceiverStore, row, utc_now
 from device.contract import ConfigBody, DeletionBody, DocumentKind, SignedDocument
 from device.errors import KioskError
 from device.signing import generate_key, load_private_key, public_pem, sign, write_private_key
@@ -86,13 +85,14 @@ def _check_body(request: DocumentRequest) -> None:
         raise InvalidContentError(f"{request.kind} body: {where}: {first['msg']}") from None
 
 
-def _next_version(conn: sqlite3.Connection, tenant: str, request: DocumentRequest) -> int:
+def _next_version(conn: Connection, tenant: str, request: DocumentRequest) -> int:
     last = row(conn, "SELECT last FROM versions WHERE tenant = ? AND kind = ? AND scope = ?",
                (tenant, request.kind, request.scope))
     version = request.version or (last["last"] + 1 if last else 1)
     conn.execute(
         "INSERT INTO versions (tenant, kind, scope, last) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (tenant, kind, scope) DO UPDATE SET last = MAX(last, excluded.last)",
+        " ON CONFLICT (tenant, kind, scope) DO UPDATE SET last = CASE WHEN excluded.last >"
+        " versions.last THEN excluded.last ELSE versions.last END",
         (tenant, request.kind, request.scope, version))
     return version
 

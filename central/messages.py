@@ -8,12 +8,12 @@ without a session (or without a ``session_seq``) are delivered on arrival.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from central.store import ReceiverStore, row, rows, utc_now
+from central.store import Connection, ReceiverStore, row, rows, utc_now
 from device.contract import Envelope, Status
 from device.store import dumps
 
@@ -40,43 +40,93 @@ def canonical(envelope: Envelope) -> str:
     return dumps(envelope.model_dump(mode="json"))
 
 
-def ingest(conn: sqlite3.Connection, envelope: Envelope, transport: str) -> Ingested:
+def lock_key(device_id: str, session_id: str | None) -> int:
+    """The advisory lock of one box's session (or of its messages without one)."""
+    digest = hashlib.blake2b(f"{device_id}\x00{session_id or ''}".encode(),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def ingest(conn: Connection, envelope: Envelope, transport: str) -> Ingested:
     """Store one message inside the caller's transaction and deliver what became due."""
-    text = canonical(envelope)
+    return ingest_batch(conn, [envelope], transport)[0]
+
+
+def ingest_batch(conn: Connection, envelopes: list[Envelope], transport: str) -> list[Ingested]:
+    """Store messages inside the caller's transaction; results in the order given.
+
+    Concurrent writers (several ingest workers on PostgreSQL) serialise per session on an
+    advisory lock taken before anything of the session is read, so message ``n`` and
+    ``n + 1`` stored at the same moment see each other. Locks are taken in one order
+    (by key, then ``session_seq``) and the devices' counters are updated last, sorted by
+    device, so two batches never wait on each other in a circle.
+    """
+    order = sorted(range(len(envelopes)), key=lambda i: (
+        lock_key(envelopes[i].device_id, envelopes[i].session_id),
+        envelopes[i].session_seq or 0, envelopes[i].seq))
+    results: dict[int, Ingested] = {}
+    heard: dict[str, tuple[str, str, int]] = {}
+    locked: set[int] = set()
     now = utc_now()
-    existing = row(conn, "SELECT envelope FROM messages WHERE message_id = ?",
-                   (envelope.message_id,))
-    if existing is not None:
-        if existing["envelope"] != text:
-            return Ingested(envelope.message_id, "conflict",
-                            f"message {envelope.message_id} is already stored with a different"
-                            " content; a message id must never be reused")
-        conn.execute("UPDATE messages SET copies = copies + 1 WHERE message_id = ?",
-                     (envelope.message_id,))
-        touch_device(conn, envelope.device_id, envelope.tenant, envelope.site, now)
-        return Ingested(envelope.message_id, "duplicate")
+    for i in order:
+        envelope = envelopes[i]
+        key = lock_key(envelope.device_id, envelope.session_id)
+        if conn.dialect == "postgresql" and key not in locked:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+            locked.add(key)
+        results[i] = _store(conn, envelope, transport, now)
+        if results[i].outcome != "conflict":
+            _, _, counted = heard.get(envelope.device_id, ("", "", 0))
+            heard[envelope.device_id] = (envelope.tenant, envelope.site,
+                                         counted + (results[i].outcome == "stored"))
+    new = {device for device, (tenant, site, counted) in sorted(heard.items())
+           if touch_device(conn, device, tenant, site, now, counted=counted)}
+    first: set[str] = set()
+    for i in range(len(envelopes)):  # "new device" once, on its first message
+        device = envelopes[i].device_id
+        if device in new and device not in first and results[i].outcome == "stored":
+            first.add(device)
+            results[i] = replace(results[i], new_device=True)
+    return [results[i] for i in range(len(envelopes))]
+
+
+def _store(conn: Connection, envelope: Envelope, transport: str, now: str) -> Ingested:
+    text = canonical(envelope)
     if envelope.session_id is not None and envelope.session_seq is not None:
         taken = row(conn, "SELECT message_id FROM messages WHERE device_id = ? AND session_id = ?"
-                    " AND session_seq = ?",
-                    (envelope.device_id, envelope.session_id, envelope.session_seq))
-        if taken is not None:
+                    " AND session_seq = ? AND message_id <> ?",
+                    (envelope.device_id, envelope.session_id, envelope.session_seq,
+                     envelope.message_id))
+        if taken is not None and _stored_envelope(conn, envelope.message_id) is None:
             return Ingested(envelope.message_id, "conflict",
                             f"session_seq {envelope.session_seq} of session"
                             f" {envelope.session_id} is already taken by message"
                             f" {taken['message_id']}")
-    conn.execute(
+    inserted = conn.execute(
         "INSERT INTO messages (message_id, device_id, tenant, site, session_id, session_seq,"
-        " seq, kind, envelope, received, transport) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " seq, kind, envelope, received, transport) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (message_id) DO NOTHING",
         (envelope.message_id, envelope.device_id, envelope.tenant, envelope.site,
          envelope.session_id, envelope.session_seq, envelope.seq, envelope.kind, text, now,
-         transport))
-    new_device = touch_device(conn, envelope.device_id, envelope.tenant, envelope.site, now,
-                              counted=True)
-    return Ingested(envelope.message_id, "stored", delivered=_deliver(conn, envelope),
-                    new_device=new_device)
+         transport)).rowcount
+    if inserted == 1:
+        return Ingested(envelope.message_id, "stored", delivered=_deliver(conn, envelope))
+    # stored before (by this process or another): the same message again, or a reused id
+    if _stored_envelope(conn, envelope.message_id) != text:
+        return Ingested(envelope.message_id, "conflict",
+                        f"message {envelope.message_id} is already stored with a different"
+                        " content; a message id must never be reused")
+    conn.execute("UPDATE messages SET copies = copies + 1 WHERE message_id = ?",
+                 (envelope.message_id,))
+    return Ingested(envelope.message_id, "duplicate")
 
 
-def _deliver(conn: sqlite3.Connection, envelope: Envelope) -> list[str]:
+def _stored_envelope(conn: Connection, message_id: str) -> str | None:
+    found = row(conn, "SELECT envelope FROM messages WHERE message_id = ?", (message_id,))
+    return None if found is None else str(found["envelope"])
+
+
+def _deliver(conn: Connection, envelope: Envelope) -> list[str]:
     # A session belongs to the box that ran it: its order is kept per (device, session).
     device, session, n = envelope.device_id, envelope.session_id, envelope.session_seq
     if session is None or n is None:
@@ -98,22 +148,29 @@ def _deliver(conn: sqlite3.Connection, envelope: Envelope) -> list[str]:
         n += 1
 
 
-def _assign_order(conn: sqlite3.Connection, message_id: str) -> None:
+def _assign_order(conn: Connection, message_id: str) -> None:
+    if conn.dialect == "postgresql":  # MAX() + 1 would race between workers
+        conn.execute("UPDATE messages SET delivered_order = nextval('messages_delivered_order')"
+                     " WHERE message_id = ?", (message_id,))
+        return
     conn.execute("UPDATE messages SET delivered_order = (SELECT COALESCE(MAX(delivered_order), 0)"
                  " + 1 FROM messages) WHERE message_id = ?", (message_id,))
 
 
-def touch_device(conn: sqlite3.Connection, device_id: str, tenant: str, site: str, now: str,
-                 *, counted: bool = False) -> bool:
-    """Record that a box was heard from; True the first time it ever is."""
-    known = row(conn, "SELECT 1 AS k FROM devices WHERE device_id = ?", (device_id,))
-    conn.execute(
+def touch_device(conn: Connection, device_id: str, tenant: str, site: str, now: str,
+                 *, counted: int = 0) -> bool:
+    """Record that a box was heard from (``counted`` new messages); True the first time
+    it ever is. Safe under concurrent writers: the insert either creates the row or
+    finds it, and the counter is added to in the row, never read and written back."""
+    created = conn.execute(
         "INSERT INTO devices (device_id, tenant, site, first_seen, last_seen, messages)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET tenant ="
-        " excluded.tenant, site = excluded.site, last_seen = excluded.last_seen,"
-        " messages = messages + excluded.messages",
-        (device_id, tenant, site, now, now, 1 if counted else 0))
-    return known is None
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO NOTHING",
+        (device_id, tenant, site, now, now, counted)).rowcount == 1
+    if not created:
+        conn.execute("UPDATE devices SET tenant = ?, site = ?, last_seen = ?,"
+                     " messages = messages + ? WHERE device_id = ?",
+                     (tenant, site, now, counted, device_id))
+    return created
 
 
 def record_status(store: ReceiverStore, tenant: str, site: str, status: Status) -> bool:
@@ -142,7 +199,7 @@ def list_messages(store: ReceiverStore, *, device_id: str | None = None,
                " received, transport, delivered_order, copies, envelope")
     found = store.all(
         f"SELECT {columns} FROM messages {clause} ORDER BY delivered_order IS NULL,"  # noqa: S608
-        " delivered_order, rowid LIMIT ?", (*params, limit))
+        " delivered_order, received, message_id LIMIT ?", (*params, limit))
     for r in found:
         r["envelope"] = json.loads(r["envelope"])
     return found
@@ -150,7 +207,8 @@ def list_messages(store: ReceiverStore, *, device_id: str | None = None,
 
 def stats(store: ReceiverStore) -> dict[str, Any]:
     with store.read() as conn:
-        totals = row(conn, "SELECT COUNT(*) AS stored, COALESCE(SUM(copies), 0) AS copies,"
+        totals = row(conn, "SELECT COUNT(*) AS stored, CAST(COALESCE(SUM(copies), 0) AS BIGINT)"
+                     " AS copies,"
                      " COUNT(delivered_order) AS delivered FROM messages")
         media = row(conn, "SELECT COUNT(*) AS n FROM media WHERE complete = 1")
         devices = rows(conn, "SELECT device_id, tenant, site, first_seen, last_seen, messages,"

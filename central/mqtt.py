@@ -30,6 +30,16 @@ log = logging.getLogger(__name__)
 SUBSCRIPTIONS = (f"{TOPIC_ROOT}/+/+/+/msg/#", f"{TOPIC_ROOT}/+/+/+/status")
 
 
+def subscriptions(share_group: str | None) -> tuple[str, ...]:
+    """What central subscribes to: as one client, or as one of a group of ingest workers
+    sharing the stream (MQTT 5 shared subscriptions: each message goes to one of them)."""
+    if share_group is None:
+        return SUBSCRIPTIONS
+    if not share_group or any(c in share_group for c in "/+#"):
+        raise ValueError(f"share group {share_group!r}: must be non-empty, without / + #")
+    return tuple(f"$share/{share_group}/{topic}" for topic in SUBSCRIPTIONS)
+
+
 @dataclass(frozen=True)
 class MqttSettings:
     """Where central's MQTT client connects, and as whom (certificate CN ``central``)."""
@@ -40,6 +50,8 @@ class MqttSettings:
     cert: Path | None = None
     key: Path | None = None
     client_id: str = "central"
+    #: Subscribe as a member of this shared-subscription group (``kiosk central worker``).
+    share_group: str | None = None
     session_expiry_s: int = 24 * 3600
     keepalive_s: int = 30
     reconnect_min_s: int = 1
@@ -64,6 +76,7 @@ class MqttLink:
         self.settings = settings
         self.inbound: queue.Queue[Inbound] = queue.Queue()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._first_answer = threading.Event()
         self._refusal: str | None = None
         self._generation = 0
@@ -79,6 +92,7 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.client = client
         self._started = False
 
@@ -111,6 +125,10 @@ class MqttLink:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Wait until the broker has granted this connection's subscriptions."""
+        return self._subscribed.wait(timeout)
 
     def stop(self) -> None:
         if not self._started:
@@ -151,15 +169,25 @@ class MqttLink:
         with self._lock:
             self._generation += 1
         self._refusal = None
-        client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        self._subscribed.clear()
+        client.subscribe([(topic, 1) for topic in subscriptions(self.settings.share_group)])
         self._connected.set()
         self._first_answer.set()
         log.info("connected to MQTT broker %s:%s (session present: %s)",
                  self.settings.host, self.settings.port, flags.session_present)
 
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int,
+                      reasons: list[ReasonCode], properties: Properties | None) -> None:
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:  # the broker's ACL: central would silently receive nothing
+            log.error("MQTT broker refused central's subscription: %s", ", ".join(refused))
+            return
+        self._subscribed.set()
+
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: paho.DisconnectFlags,
                        reason: ReasonCode, properties: Properties | None) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         if self._started:
             log.warning("MQTT connection lost (%s); reconnecting", reason)
 

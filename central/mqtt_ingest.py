@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from central.acks import AckPublisher
-from central.messages import Ingested, ingest, record_status
+from central.messages import Ingested, ingest_batch, record_status
 from central.mqtt import Inbound, MqttLink
 from central.registry import Device, lookup
 from central.store import ReceiverStore
@@ -128,8 +128,9 @@ class MqttIngest:
         valid = [(p, p.envelope) for p in parsed if p.envelope is not None]
         results: list[Ingested] = []
         if valid:
-            with self.store.transaction() as conn:  # acks and PUBACKs only after this commit
-                results = [ingest(conn, envelope, "mqtt") for _, envelope in valid]
+            envelopes = [envelope for _, envelope in valid]
+            # acks and PUBACKs only after this commit (retried on a deadlock)
+            results = self.store.retrying(lambda conn: ingest_batch(conn, envelopes, "mqtt"))
         for (p, _), outcome in zip(valid, results, strict=True):
             topic = ack_topic(p.tenant, p.site, p.device_id)
             if outcome.acked:

@@ -1,119 +1,30 @@
-"""The receiver's own SQLite database: messages, media uploads, documents, devices.
+"""Central's database: SQLite for the demo and a small site, PostgreSQL for a fleet.
 
-WAL journal and ``synchronous=FULL``: a message is acknowledged only after the commit
-that stores it, so the commit must be on disk when it returns. One connection is shared
-by the API's worker threads and the MQTT worker, serialised by a lock.
+:class:`ReceiverStore` is chosen by a database URL (:func:`open_store`): a path or
+``sqlite:///path`` opens SQLite, ``postgresql://…`` PostgreSQL. Either way code writes
+SQL once, with ``?`` placeholders, inside ``with store.transaction() as conn:``, and
+reads with :func:`row`/:func:`rows` or :meth:`ReceiverStore.all`. The schema is brought
+up to date when the store opens (:mod:`central.migrations`).
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import logging
+import random
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from central.errors import ReceiverError
+from central import migrations
+from central.store_types import Connection, Dialect, Params
 
-Params = tuple[Any, ...] | dict[str, Any]
+__all__ = ["Connection", "Params", "ReceiverStore", "open_store", "row", "rows", "utc_now"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    message_id TEXT PRIMARY KEY,
-    device_id TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    site TEXT NOT NULL,
-    session_id TEXT,
-    session_seq INTEGER,
-    seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    envelope TEXT NOT NULL,
-    received TEXT NOT NULL,
-    transport TEXT NOT NULL,
-    copies INTEGER NOT NULL DEFAULT 1,
-    delivered_order INTEGER UNIQUE
-);
-CREATE INDEX IF NOT EXISTS messages_session ON messages (device_id, session_id, session_seq);
-CREATE INDEX IF NOT EXISTS messages_device ON messages (device_id, delivered_order);
-
-CREATE TABLE IF NOT EXISTS media (
-    id TEXT PRIMARY KEY,
-    session_id TEXT NOT NULL,
-    bytes INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    "offset" INTEGER NOT NULL DEFAULT 0,
-    complete INTEGER NOT NULL DEFAULT 0,
-    path TEXT NOT NULL,
-    restarts INTEGER NOT NULL DEFAULT 0,
-    created TEXT NOT NULL,
-    completed TEXT
-);
-
-CREATE TABLE IF NOT EXISTS documents (
-    cursor INTEGER PRIMARY KEY AUTOINCREMENT,
-    document_id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    tenant TEXT NOT NULL,
-    site TEXT,
-    device_id TEXT,
-    document TEXT NOT NULL,
-    published TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS documents_device ON documents (device_id, cursor);
-
-CREATE TABLE IF NOT EXISTS versions (
-    tenant TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    last INTEGER NOT NULL,
-    PRIMARY KEY (tenant, kind, scope)
-);
-
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY,
-    tenant TEXT NOT NULL,
-    site TEXT NOT NULL,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    messages INTEGER NOT NULL DEFAULT 0,
-    status TEXT,
-    status_at TEXT
-);
-
--- enrolled boxes: a box's tenant and site come from here (central.registry)
-CREATE TABLE IF NOT EXISTS registry (
-    device_id TEXT PRIMARY KEY,
-    tenant TEXT NOT NULL,
-    site TEXT NOT NULL,
-    registered TEXT NOT NULL,
-    how TEXT NOT NULL
-);
-
--- admin tokens (central.admin); only their SHA-256 is kept
-CREATE TABLE IF NOT EXISTS admin_tokens (
-    token_sha256 TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-
--- one-time enrolment tokens (central.enrol); only their SHA-256 is kept
-CREATE TABLE IF NOT EXISTS enrolment_tokens (
-    token_sha256 TEXT PRIMARY KEY,
-    device_id TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    site TEXT NOT NULL,
-    created TEXT NOT NULL,
-    expires TEXT NOT NULL,
-    used TEXT,
-    public_key_sha256 TEXT,
-    certificate TEXT
-);
-"""
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def utc_now() -> str:
@@ -121,41 +32,84 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+class Backend(Protocol):
+    dialect: Dialect
+    url: str
+
+    def transaction(self) -> AbstractContextManager[Connection]: ...
+
+    def read(self) -> AbstractContextManager[Connection]: ...
+
+    def migration_lock(self) -> AbstractContextManager[None]: ...
+
+    def retryable(self, exc: BaseException) -> bool: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgresql(database: str | Path) -> bool:
+    return str(database).startswith(("postgresql://", "postgres://"))
+
+
+def _backend(database: str | Path) -> Backend:
+    if is_postgresql(database):
+        from central.store_pg import PgBackend  # psycopg only where PostgreSQL is used
+
+        return PgBackend(str(database))
+    from central.store_sqlite import SqliteBackend
+
+    text = str(database)
+    return SqliteBackend(Path(text.removeprefix("sqlite://")) if text.startswith("sqlite://")
+                         else Path(text))
+
+
 class ReceiverStore:
-    """One connection to ``receiver.db``; writes go through :meth:`transaction`."""
+    """Central's database over one backend; writes go through :meth:`transaction`.
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+    ``database`` is a path to a SQLite file, ``sqlite:///abs/path``, or a PostgreSQL URL
+    (``postgresql://user:password@host:5432/central``).
+    """
+
+    def __init__(self, database: str | Path) -> None:
+        self.backend = _backend(database)
+        self.dialect: Dialect = self.backend.dialect
         try:
-            self.conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000,
-                                        check_same_thread=False, isolation_level=None)
-            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = FULL")
-            self.conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise ReceiverError(f"{path}: cannot open the receiver database: {exc}") from None
+            with self.backend.migration_lock():
+                migrations.migrate(self.backend.transaction, utc_now)
+        except BaseException:
+            self.backend.close()
+            raise
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``): committed to disk, or rolled back."""
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL)."""
+        return getattr(self.backend, "path", None)
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """One write transaction: committed (on disk) when the block ends, else rolled back."""
+        return self.backend.transaction()
+
+    def read(self) -> AbstractContextManager[Connection]:
+        """Several reads seeing one consistent state."""
+        return self.backend.read()
+
+    def retrying(self, work: Callable[[Connection], T], attempts: int = 5) -> T:
+        """Run ``work`` in a transaction, again (up to ``attempts`` times, after a short
+        random pause) when the database aborts it for a deadlock or a serialisation
+        failure; ``work`` must have no effect outside the database before it returns."""
+        for attempt in range(1, attempts + 1):
             try:
-                yield self.conn
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """Several reads under the lock: one consistent view."""
-        with self._lock:
-            yield self.conn
+                with self.transaction() as conn:
+                    return work(conn)
+            except Exception as exc:
+                if attempt == attempts or not self.backend.retryable(exc):
+                    raise
+                log.warning("transaction aborted (%s); retrying (%d/%d)",
+                            str(exc).strip().splitlines()[0], attempt, attempts - 1)
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
 
     def all(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         with self.read() as conn:
@@ -165,17 +119,28 @@ class ReceiverStore:
         found = self.all(sql, params)
         return found[0] if found else None
 
+    def schema_versions(self) -> list[int]:
+        return migrations.versions(self.backend.transaction)
+
+    def describe(self) -> dict[str, Any]:
+        """Which database this is (never a password), for logs and health."""
+        return self.backend.describe()
+
     def close(self) -> None:
-        with self._lock:
-            self.conn.close()
+        self.backend.close()
 
 
-def rows(conn: sqlite3.Connection, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+def open_store(database: str | Path) -> ReceiverStore:
+    """The store for a database URL or SQLite path (see :class:`ReceiverStore`)."""
+    return ReceiverStore(database)
+
+
+def rows(conn: Connection, sql: str, params: Params = ()) -> list[dict[str, Any]]:
     cur = conn.execute(sql, params)
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def row(conn: sqlite3.Connection, sql: str, params: Params = ()) -> dict[str, Any] | None:
+def row(conn: Connection, sql: str, params: Params = ()) -> dict[str, Any] | None:
     found = rows(conn, sql, params)
     return found[0] if found else None

@@ -64,6 +64,7 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
         raise UsageError("--mqtt-ca/--mqtt-cert/--mqtt-key need --mqtt-host")
     if (args.mqtt_cert is None) != (args.mqtt_key is None):
         raise UsageError("--mqtt-cert and --mqtt-key go together")
+    _database(args.database)
     for path, what in ((args.tls_cert, "--tls-cert"), (args.tls_key, "--tls-key"),
                        (args.client_ca, "--client-ca"), (args.mqtt_ca, "--mqtt-ca"),
                        (args.mqtt_cert, "--mqtt-cert"), (args.mqtt_key, "--mqtt-key")):
@@ -72,11 +73,12 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
     mqtt = None
     if args.mqtt_host is not None:
         mqtt = MqttSettings(args.mqtt_host, args.mqtt_port, ca=args.mqtt_ca,
-                            cert=args.mqtt_cert, key=args.mqtt_key)
+                            cert=args.mqtt_cert, key=args.mqtt_key,
+                            client_id=args.mqtt_client_id, share_group=args.share_group)
     enrolment = _enrolment(args)
     if args.enrol_port is not None and tls is None:
         raise UsageError("--enrol-port needs --tls-cert and --tls-key")
-    receiver = Receiver(args.data_dir, mqtt=mqtt, enrolment=enrolment)
+    receiver = Receiver(args.data_dir, mqtt=mqtt, enrolment=enrolment, database=args.database)
     if args.broker_acl is not None:
         receiver.registry_listeners.append(_acl_writer(args.broker_acl,
                                                        args.broker_reload_command))
@@ -101,7 +103,8 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
                 print(f"{PROG}: warning: {exc}", file=sys.stderr)
         scheme = "https" if tls else "http"
         print(f"{PROG}: serving {scheme}://{args.host}:{args.port} (signing key"
-              f" {receiver.key_id}, data in {args.data_dir})", file=sys.stderr)
+              f" {receiver.key_id}, data in {args.data_dir}, database"
+              f" {_where(receiver.store.describe())})", file=sys.stderr)
         uvicorn.Server(uvicorn_config(receiver.app, args.host, args.port, tls,
                                       log_config=None)).run()
     finally:
@@ -130,7 +133,10 @@ def cmd_admin_token(args: argparse.Namespace, config: Any) -> int:
     from central.admin import create_token
     from central.store import ReceiverStore
 
-    store = ReceiverStore(args.data_dir / "receiver.db")
+    if (args.data_dir is None) == (args.database is None):
+        raise UsageError("give --data-dir (the embedded database) or --database URL")
+    _database(args.database)
+    store = ReceiverStore(args.database or args.data_dir / "receiver.db")
     try:
         token = create_token(store, args.name)
     except ValueError as exc:
@@ -158,6 +164,62 @@ def cmd_devices(args: argparse.Namespace, config: Any) -> int:
                        "move": args.move})
     state = "registered" if made["new"] else "already registered"
     print(f"{made['device_id']} {state} for {made['tenant']}/{made['site']}")
+    return 0
+
+
+def _database(url: str | None) -> None:
+    if url is not None and not url.startswith(("postgresql://", "postgres://", "sqlite://")):
+        raise UsageError(f"--database {url}: give postgresql://USER@HOST:PORT/DB or"
+                         " sqlite:///PATH")
+
+
+def _where(described: dict[str, Any]) -> str:
+    return str(described.get("url") or described.get("path"))
+
+
+def cmd_worker(args: argparse.Namespace, config: Any) -> int:
+    import signal
+    import threading
+
+    from central.errors import MqttConnectError, MqttRefusedError
+    from central.mqtt import MqttSettings, subscriptions
+    from central.store import ReceiverStore
+    from central.worker import IngestWorker
+    from device import logs
+
+    _database(args.database)
+    if (args.mqtt_cert is None) != (args.mqtt_key is None):
+        raise UsageError("--mqtt-cert and --mqtt-key go together")
+    for path, what in ((args.mqtt_ca, "--mqtt-ca"), (args.mqtt_cert, "--mqtt-cert"),
+                       (args.mqtt_key, "--mqtt-key")):
+        _file(path, what)
+    try:
+        topics = subscriptions(args.share_group)
+    except ValueError as exc:
+        raise UsageError(f"--share-group: {exc}") from None
+    settings = MqttSettings(args.mqtt_host, args.mqtt_port, ca=args.mqtt_ca,
+                            cert=args.mqtt_cert, key=args.mqtt_key, client_id=args.client_id,
+                            share_group=args.share_group)
+    logs.setup("INFO", "text")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker = IngestWorker(ReceiverStore(args.database), settings)
+    try:
+        try:
+            worker.start(wait_s=10.0)
+        except MqttRefusedError:
+            raise
+        except MqttConnectError as exc:
+            print(f"{PROG}: warning: {exc}", file=sys.stderr)
+        if not worker.link.wait_subscribed(10.0):
+            print(f"{PROG}: warning: no subscription granted yet", file=sys.stderr)
+        print(f"{PROG}: worker {args.client_id} ingesting {', '.join(topics)} from"
+              f" {args.mqtt_host}:{args.mqtt_port} into {_where(worker.store.describe())}",
+              file=sys.stderr, flush=True)
+        stop.wait()
+    finally:
+        worker.close()
     return 0
 
 
@@ -330,6 +392,13 @@ def register(sub: Any) -> None:
     serve.add_argument("--mqtt-ca", type=Path, help="CA certificate of the broker")
     serve.add_argument("--mqtt-cert", type=Path, help="central's client certificate (CN central)")
     serve.add_argument("--mqtt-key", type=Path, help="central's client key")
+    serve.add_argument("--mqtt-client-id", default="central",
+                       help="MQTT client id (central); each instance needs its own")
+    serve.add_argument("--share-group", help="ingest MQTT as a member of this shared"
+                       " subscription group (default: receive everything)")
+    serve.add_argument("--database", metavar="URL",
+                       help="postgresql://… (several instances share it) or sqlite:///PATH"
+                       " (default: receiver.db in --data-dir)")
     serve.add_argument("--enrol-ca-dir", type=Path,
                        help="enrol boxes: the CA directory (ca.pem, ca.key) that signs"
                        " device certificates")
@@ -353,7 +422,9 @@ def register(sub: Any) -> None:
 
     token = rsub.add_parser("admin-token", help="Make an admin token (printed once) for the"
                             " admin routes and commands.")
-    token.add_argument("--data-dir", type=Path, required=True, help="the receiver's data dir")
+    token.add_argument("--data-dir", type=Path, help="the receiver's data dir (SQLite)")
+    token.add_argument("--database", metavar="URL",
+                       help="or central's shared database, postgresql://USER@HOST:PORT/DB")
     token.add_argument("--name", required=True, help="who holds it, e.g. hr-ops")
     token.set_defaults(handler=_usage(cmd_admin_token))
 
@@ -367,6 +438,23 @@ def register(sub: Any) -> None:
                       help="with --add: move a registered box to this tenant and site")
     devs.add_argument("--json", action="store_true", help="print as JSON")
     devs.set_defaults(handler=_usage(cmd_devices))
+
+    worker = rsub.add_parser("worker", help="Ingest MQTT into a shared database: one of any"
+                             " number of workers on a shared subscription.")
+    worker.add_argument("--database", metavar="URL", required=True,
+                        help="postgresql://USER@HOST:PORT/DB, shared by every worker")
+    worker.add_argument("--mqtt-host", required=True, help="the MQTT broker (cluster)")
+    worker.add_argument("--mqtt-port", type=int, default=8883, help="broker port (8883)")
+    worker.add_argument("--mqtt-ca", type=Path, help="CA certificate of the broker")
+    worker.add_argument("--mqtt-cert", type=Path, help="central's client certificate (CN"
+                        " central)")
+    worker.add_argument("--mqtt-key", type=Path, help="central's client key")
+    worker.add_argument("--share-group", default="ingest",
+                        help="shared subscription group of all workers (ingest)")
+    worker.add_argument("--client-id", required=True,
+                        help="this worker's MQTT client id, unique and the same across"
+                        " restarts: central-ingest-1, central-ingest-2, …")
+    worker.set_defaults(handler=_usage(cmd_worker))
 
     keygen = rsub.add_parser("keygen", help="Create the signing key (if absent) and print the"
                              " public key a box pins.")

@@ -25,7 +25,9 @@ from device.roster import Invite, Invited, Roster, import_roster
 from device.runtime import Kiosk, open_kiosk
 from kiosk import samples, speech_samples
 
-pytest_plugins = ["sync_fixtures", "pulse_fixture", "ui_fixtures", "tui_fixtures"]
+pytest_plugins = [
+    "sync_fixtures", "pg_fixtures", "pulse_fixture", "ui_fixtures", "tui_fixtures",
+]
 
 JOB = "assembly-line-operator"
 #: Models and sample media fetched from PyPI once and kept across runs (never committed).

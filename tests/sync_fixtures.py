@@ -25,7 +25,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from central.broker import Mosquitto, free_port
 from central.core import Receiver
 from central.pki import CertificateAuthority, Credential
-from central.registry import Device
+from central.registry import Device, register
+from central.store import ReceiverStore
 
 TENANT = "acme"
 SITE = "plant-1"
@@ -42,6 +43,13 @@ def enrol_all(receiver: Receiver) -> None:
     """Register the test boxes with a receiver, as enrolment would."""
     for device in enrolled_devices():
         receiver.register_device(device)
+
+
+def enrol_in(store: ReceiverStore) -> None:
+    """Register the test boxes in central's database (for workers, which have no API)."""
+    with store.transaction() as conn:
+        for device in enrolled_devices():
+            register(conn, device, "tests")
 
 
 @dataclass(frozen=True)

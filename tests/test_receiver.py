@@ -67,9 +67,18 @@ def post(client: httpx.Client, env: dict[str, Any], key: str | None = None) -> h
                        headers={"Idempotency-Key": key or env["message_id"]})
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """Central's database: the default SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 @pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    r = Receiver(tmp_path / "central", fault_seed=7)
+def receiver(tmp_path: Path, database: str | None) -> Iterator[Receiver]:
+    r = Receiver(tmp_path / "central", fault_seed=7, database=database)
     enrol_all(r)
     yield r
     r.close()
@@ -193,12 +202,12 @@ def test_an_oversized_message_is_refused(receiver: Receiver, central: httpx.Clie
     assert r.status_code == 413 and "exceeds the limit" in r.json()["detail"]
 
 
-def test_messages_survive_a_restart(tmp_path: Path) -> None:
-    first = Receiver(tmp_path / "c")
+def test_messages_survive_a_restart(tmp_path: Path, database: str | None) -> None:
+    first = Receiver(tmp_path / "c", database=database)
     with first.store.transaction() as conn:
         ingest(conn, Envelope.model_validate(envelope(2, session_seq=2)), "https")
     first.close()
-    again = Receiver(tmp_path / "c")
+    again = Receiver(tmp_path / "c", database=database)
     try:
         [row] = list_messages(again.store)
         assert row["message_id"] == "dev-1:000000000002" and row["delivered_order"] is None
@@ -638,8 +647,9 @@ def boxes(pki: Pki, broker: Mosquitto) -> Iterator[Callable[[str], Box]]:
 
 
 @pytest.fixture
-def mqtt_receiver(pki: Pki, broker: Mosquitto, tmp_path: Path) -> Iterator[Receiver]:
-    receiver = Receiver(tmp_path / "central", mqtt_settings(pki, broker))
+def mqtt_receiver(pki: Pki, broker: Mosquitto, tmp_path: Path,
+                  database: str | None) -> Iterator[Receiver]:
+    receiver = Receiver(tmp_path / "central", mqtt_settings(pki, broker), database=database)
     enrol_all(receiver)
     try:
         receiver.start_mqtt(wait_s=10)
