@@ -136,16 +136,16 @@ def create_app(receiver: Receiver) -> FastAPI:
 
     @app.put("/v1/media/{media_id}")
     async def declare_media(media_id: str, request: Request) -> dict[str, Any]:
-        await run_in_threadpool(_box, receiver, request)
+        box = await run_in_threadpool(_box, receiver, request)
         raw = await read_body(request, 64 << 10)
         declared = parse(MediaDeclaration, raw, "media declaration")
-        state = await run_in_threadpool(receiver.media.declare, media_id, declared)
+        state = await run_in_threadpool(receiver.media.declare, media_id, declared,
+                                        box.device_id)
         return state.to_json()
 
     @app.get("/v1/media/{media_id}")
     def media_state(media_id: str, request: Request) -> dict[str, Any]:
-        _box(receiver, request)
-        return receiver.media.state(media_id).to_json()
+        return receiver.media.state(media_id, _box(receiver, request).device_id).to_json()
 
     @app.patch("/v1/media/{media_id}")
     async def append_media(
@@ -154,7 +154,7 @@ def create_app(receiver: Receiver) -> FastAPI:
         chunk_sha256: str | None = Header(None, alias="Chunk-Sha256"),
         content_type: str | None = Header(None, alias="Content-Type"),
     ) -> dict[str, Any]:
-        await run_in_threadpool(_box, receiver, request)
+        box = await run_in_threadpool(_box, receiver, request)
         if (content_type or "").split(";")[0].strip() != OCTETS:
             raise HTTPException(415, f"Content-Type must be {OCTETS}, not {content_type!r}")
         if upload_offset is None or not upload_offset.isdigit():
@@ -164,7 +164,7 @@ def create_app(receiver: Receiver) -> FastAPI:
                                      " required")
         chunk = await read_body(request, receiver.max_chunk_bytes)
         state = await run_in_threadpool(receiver.media.append, media_id, int(upload_offset),
-                                        chunk, chunk_sha256)
+                                        chunk, chunk_sha256, box.device_id)
         return state.to_json()
 
     # -- documents -----------------------------------------------------------------------

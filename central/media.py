@@ -86,26 +86,33 @@ class MediaUploads:
         with self._locks_guard:
             return self._locks.setdefault(media_id, threading.Lock())
 
-    def _row(self, media_id: str) -> dict[str, Any]:
+    def _row(self, media_id: str, device_id: str | None = None) -> dict[str, Any]:
+        """An upload's record; for a box (``device_id``), only one it declared itself: any
+        other is answered as never declared, so a box learns nothing of another's."""
         found = self.store.one('SELECT id, session_id, bytes, sha256, content_type, "offset",'
-                               " complete, path FROM media WHERE id = ?", (media_id,))
-        if found is None:
+                               " complete, path, device_id FROM media WHERE id = ?", (media_id,))
+        if found is None or (device_id is not None and found["device_id"] != device_id):
             raise NotFoundError(f"media {media_id} has not been declared (PUT it first)")
         return found
 
-    def state(self, media_id: str) -> UploadState:
-        r = self._row(check_media_id(media_id))
+    def state(self, media_id: str, device_id: str | None = None) -> UploadState:
+        r = self._row(check_media_id(media_id), device_id)
         return UploadState(r["offset"], r["bytes"], bool(r["complete"]))
 
-    def declare(self, media_id: str, declared: MediaDeclaration) -> UploadState:
-        """Start an upload, or return where an identical one stands (idempotent)."""
+    def declare(self, media_id: str, declared: MediaDeclaration,
+                device_id: str | None = None) -> UploadState:
+        """Start an upload for box ``device_id``, or return where an identical one of the
+        same box stands (idempotent)."""
         check_media_id(media_id)
         sha = declared.sha256.lower()
         path = self.directory / media_id
         with self._lock(media_id):
             with self.store.transaction() as conn:
-                existing = row(conn, 'SELECT bytes, sha256, "offset", complete FROM media'
-                               " WHERE id = ?", (media_id,))
+                existing = row(conn, 'SELECT bytes, sha256, "offset", complete, device_id'
+                               " FROM media WHERE id = ?", (media_id,))
+                if existing is not None and existing["device_id"] != device_id:
+                    raise ConflictError(f"media {media_id} is already declared by another box;"
+                                        " a media id must never be reused")
                 if existing is not None:
                     if existing["bytes"] != declared.bytes or existing["sha256"] != sha:
                         raise ConflictError(
@@ -123,17 +130,19 @@ class MediaUploads:
                 _fsync_dir(self.directory)
                 conn.execute(
                     'INSERT INTO media (id, session_id, bytes, sha256, content_type, "offset",'
-                    " complete, path, created, completed) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                    " complete, path, created, completed, device_id)"
+                    " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
                     (media_id, declared.session_id, declared.bytes, sha, declared.content_type,
-                     int(empty), str(path), utc_now(), utc_now() if empty else None))
+                     int(empty), str(path), utc_now(), utc_now() if empty else None,
+                     device_id))
             return UploadState(0, declared.bytes, empty)
 
     def append(self, media_id: str, upload_offset: int, chunk: bytes,
-               chunk_sha256: str) -> UploadState:
+               chunk_sha256: str, device_id: str | None = None) -> UploadState:
         """Write one chunk at ``upload_offset``; verify the whole file when it is the last."""
         check_media_id(media_id)
         with self._lock(media_id):
-            r = self._row(media_id)
+            r = self._row(media_id, device_id)
             offset, size = r["offset"], r["bytes"]
             if upload_offset != offset:
                 raise OffsetMismatchError(

@@ -212,6 +212,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "messages, media, documents, versions, devices, enrolment tokens",
               _INITIAL_SQLITE, _INITIAL_POSTGRESQL),
     Migration(2, "device registry, admin tokens", _TRUST),
+    Migration(3, "media uploads belong to the box that declared them",
+              "ALTER TABLE media ADD COLUMN device_id TEXT;"),
 )
 
 _LEDGER = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"

@@ -384,3 +384,24 @@ def test_the_box_ignores_acks_for_messages_it_has_not_sent(
     finally:
         store.close()
         central.close()
+
+
+def test_a_box_cannot_see_or_touch_another_boxes_upload(server: ServerThread, pki: Pki,
+                                                        receiver: Receiver) -> None:
+    import hashlib
+
+    data = b"recording of dev-1"
+    declared = {"session_id": "s-1", "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(), "content_type": "video/mp4"}
+    octets = {"Content-Type": "application/offset+octet-stream", "Upload-Offset": "0",
+              "Chunk-Sha256": hashlib.sha256(b"forged").hexdigest()}
+    with client_for(server, pki, "dev-1") as box1, client_for(server, pki, "dev-2") as box2:
+        assert box1.put("/v1/media/m-1", json=declared).json()["offset"] == 0
+        r = box2.get("/v1/media/m-1")
+        assert r.status_code == 404 and "has not been declared" in r.json()["detail"]
+        r = box2.patch("/v1/media/m-1", content=b"forged", headers=octets)
+        assert r.status_code == 404
+        r = box2.put("/v1/media/m-1", json=declared)
+        assert r.status_code == 409 and "another box" in r.json()["detail"]
+        assert box1.get("/v1/media/m-1").json() == {"offset": 0, "bytes": len(data),
+                                                     "complete": False}
