@@ -50,6 +50,14 @@ def client_for(server: ServerThread | Central, pki: Pki, cert: str, token: str |
     return httpx.Client(base_url=server.url, verify=context, timeout=10, headers=headers)
 
 
+@contextmanager
+def mtls_server(receiver: Receiver, pki: Pki) -> Iterator[ServerThread]:
+    """Central's app served on loopback with mutual TLS, in a background thread."""
+    tls = TlsSettings(pki.https.cert, pki.https.key, client_ca=pki.ca.cert)
+    with ServerThread(receiver.app, tls=tls) as running:
+        yield running
+
+
 def https_config(receiver: Receiver, port: int, pki: Pki) -> uvicorn.Config:
     """Central's HTTPS API on loopback, mutual TLS (boxes present their certificates)."""
     tls = TlsSettings(pki.https.cert, pki.https.key, client_ca=pki.ca.cert)

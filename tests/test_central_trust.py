@@ -27,13 +27,14 @@ from sync_harness import (
     box_config,
     client_for,
     link_state,
+    mtls_server,
     outbox_rows,
     produce,
     running_agent,
     wait_until,
 )
 
-from central import Receiver, ServerThread, TlsSettings
+from central import Receiver, ServerThread
 from central.broker import Mosquitto
 from central.enrol import EnrolmentSettings, EnrolRequest, TokenRequest, enrol
 from central.messages import list_messages
@@ -79,8 +80,7 @@ def receiver(tmp_path: Path, pki: Pki) -> Iterator[Receiver]:
 
 @pytest.fixture
 def server(receiver: Receiver, pki: Pki) -> Iterator[ServerThread]:
-    tls = TlsSettings(pki.https.cert, pki.https.key, client_ca=pki.ca.cert)
-    with ServerThread(receiver.app, tls=tls) as running:
+    with mtls_server(receiver, pki) as running:
         yield running
 
 

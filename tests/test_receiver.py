@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sync_fixtures import SITE, TENANT, Pki, enrol_all
-from sync_harness import client_for
+from sync_harness import client_for, mtls_server
 
 from central import (
     DocumentRequest,
@@ -91,8 +91,7 @@ def admin_token(receiver: Receiver) -> str:
 
 @pytest.fixture
 def server(receiver: Receiver, pki: Pki) -> Iterator[ServerThread]:
-    tls = TlsSettings(pki.https.cert, pki.https.key, client_ca=pki.ca.cert)
-    with ServerThread(receiver.app, tls=tls) as running:
+    with mtls_server(receiver, pki) as running:
         yield running
 
 
