@@ -56,22 +56,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def acl_text(devices: Iterable[Device] = (), central_user: str = CENTRAL_USER) -> str:
-    """The ACL: central reads and writes the whole tree; each enrolled box only its own
-    ``tenant/site/device`` topics, written out per box from the registry.
+def acl_text(devices: Iterable[Device] = (), services: Iterable[str] = (CENTRAL_USER,)) -> str:
+    """The ACL: central's services read and write the whole tree; each enrolled box only
+    its own ``tenant/site/device`` topics, written out per box from the registry.
 
-    The username is the CN of the client certificate. No ``%u`` pattern with wildcards is
-    used: ``+/+/%u`` would let a box publish under any tenant and site. A box that is not
-    in the registry may connect but can neither publish nor read anything.
+    The username is the CN of the client certificate (and, with ``use_username_as_clientid``,
+    the client id too). No ``%u`` pattern with wildcards is used: ``+/+/%u`` would let a
+    box publish under any tenant and site. A box that is not in the registry may connect
+    but can neither publish nor read anything.
     """
     root = TOPIC_ROOT
-    lines = [
-        "# central: everything under the contract's root",
-        f"user {central_user}",
-        f"topic readwrite {root}/#",
-        "",
-        "# each enrolled box (username = certificate CN = device id): its own topics only",
-    ]
+    lines = ["# central's services (each process its own certificate): the whole tree"]
+    for service in sorted(set(services)):
+        lines += [f"user {service}", f"topic readwrite {root}/#", ""]
+    lines += ["# each enrolled box (username = certificate CN = device id): its own topics only"]
     for d in sorted(devices, key=lambda d: d.device_id):
         base = f"{root}/{d.tenant}/{d.site}/{d.device_id}"
         lines += [f"user {d.device_id}", f"topic write {base}/msg/#",
@@ -123,7 +121,8 @@ class Mosquitto:
                  crl: Path | None = None, *, host: str = "127.0.0.1",
                  autosave_interval_s: int = 1800, max_queued_messages: int = 100_000,
                  max_inflight_messages: int = 1000, executable: str | None = None,
-                 start_timeout_s: float = 10.0, devices: Iterable[Device] = ()) -> None:
+                 start_timeout_s: float = 10.0, devices: Iterable[Device] = (),
+                 services: Iterable[str] = (CENTRAL_USER,)) -> None:
         self.files = BrokerFiles(Path(directory))
         self.host = host
         self.port = port
@@ -138,6 +137,8 @@ class Mosquitto:
         self._proc: subprocess.Popen[bytes] | None = None
         #: The enrolled boxes the ACL lets in (see :meth:`update_acl`).
         self.devices = list(devices)
+        #: Central's service identities (certificate CNs): central, its ingest workers.
+        self.services = list(services)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -171,6 +172,9 @@ class Mosquitto:
             f"keyfile {self.server.key}",
             "require_certificate true",
             "use_identity_as_username true",
+            # the client id is the certificate's CN: no box can connect as "central" and
+            # take over central's session
+            "use_username_as_clientid true",
         ]
         if self.crl is not None:
             lines.append(f"crlfile {self.crl}")
@@ -187,7 +191,7 @@ class Mosquitto:
         try:
             f.data.mkdir(parents=True, exist_ok=True)
             if not f.acl.exists():  # once written, update_acl (or central) keeps it current
-                write_acl(f.acl, self.devices)
+                write_acl(f.acl, self.devices, self.services)
             f.conf.write_text(self.config_text(), encoding="utf-8")
         except OSError as exc:
             raise BrokerError(f"{f.directory}: cannot write the broker's configuration"
@@ -198,7 +202,7 @@ class Mosquitto:
         """Rewrite the ACL for these enrolled boxes and have the running broker reload it
         (SIGHUP; connected clients are checked against the new ACL from then on)."""
         self.devices = list(devices)
-        write_acl(self.files.acl, self.devices)
+        write_acl(self.files.acl, self.devices, self.services)
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGHUP)
 
@@ -316,11 +320,13 @@ class Mosquitto:
         self.stop()
 
 
-def write_acl(path: Path, devices: Iterable[Device]) -> None:
-    """Write the ACL for ``devices`` whole or not at all (temporary file, then rename)."""
+def write_acl(path: Path, devices: Iterable[Device],
+              services: Iterable[str] = (CENTRAL_USER,)) -> None:
+    """Write the ACL for ``devices`` and central's ``services`` whole or not at all
+    (temporary file, then rename)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(acl_text(devices), encoding="utf-8")
+        tmp.write_text(acl_text(devices, services), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
         raise BrokerError(f"{path}: cannot write the broker's ACL ({exc.strerror or exc})"

@@ -77,7 +77,8 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
         raise UsageError("--enrol-port needs --tls-cert and --tls-key")
     receiver = Receiver(args.data_dir, mqtt=mqtt, enrolment=enrolment, database=args.database)
     if args.broker_acl is not None:
-        receiver.registry_listeners.append(_acl_writer(args.broker_acl,
+        services = args.broker_service or ["central"]
+        receiver.registry_listeners.append(_acl_writer(args.broker_acl, services,
                                                        args.broker_reload_command))
         receiver.registry_changed()
     logs.setup("INFO", "text")
@@ -111,7 +112,8 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
     return 0
 
 
-def _acl_writer(path: Path, reload_command: str | None) -> Callable[[Any], None]:
+def _acl_writer(path: Path, services: list[str],
+                reload_command: str | None) -> Callable[[Any], None]:
     """Rewrite the broker's ACL file for the enrolled boxes, then have the broker reload it."""
     import shlex
     import subprocess
@@ -119,7 +121,7 @@ def _acl_writer(path: Path, reload_command: str | None) -> Callable[[Any], None]
     from central.broker import write_acl
 
     def write(devices: Any) -> None:
-        write_acl(path, devices)
+        write_acl(path, devices, services)
         if reload_command:
             subprocess.run(shlex.split(reload_command), check=True, timeout=30)
 
@@ -291,6 +293,10 @@ def register(sub: Any) -> None:
     serve.add_argument("--broker-acl", type=Path, metavar="FILE",
                        help="keep this Mosquitto ACL file written for the enrolled boxes"
                        " (each box only its own tenant/site/device topics)")
+    serve.add_argument("--broker-service", action="append", metavar="CN",
+                       help="a certificate CN of central's own (this instance's, each"
+                       " worker's) that the ACL lets read and write everything; repeat it"
+                       " (default: central)")
     serve.add_argument("--broker-reload-command", metavar="CMD",
                        help="run after each ACL rewrite, e.g. 'systemctl reload mosquitto'")
     serve.set_defaults(handler=_usage(cmd_serve))

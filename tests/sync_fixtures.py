@@ -32,6 +32,10 @@ TENANT = "acme"
 SITE = "plant-1"
 DEVICES = ("dev-1", "dev-2", "dev-3")
 REVOKED_DEVICE = "dev-revoked"
+#: Central's service identities in the broker's ACL: the receiver, ingest workers, and an
+#: observer the tests watch and publish with (the broker makes each CN the client id, so
+#: two processes never share one).
+SERVICES = ("central", "central-ingest-1", "central-ingest-2", "central-observer")
 
 
 def enrolled_devices() -> list[Device]:
@@ -63,6 +67,8 @@ class Pki:
     """Server certificate of the HTTPS receiver (localhost, 127.0.0.1)."""
     central: Credential
     """Central's own MQTT client (CN ``central``)."""
+    services: dict[str, Credential]
+    """Central's other service identities: ingest workers and an observer for the tests."""
     devices: dict[str, Credential]
     """Client certificates of dev-1, dev-2, dev-3 (CN = device id)."""
     revoked: Credential
@@ -81,6 +87,9 @@ class Pki:
     def device(self, device_id: str) -> Credential:
         return self.devices[device_id]
 
+    def service(self, name: str) -> Credential:
+        return self.services[name]
+
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
@@ -95,6 +104,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         broker=ca.issue_server("broker", certs),
         https=ca.issue_server("receiver", certs),
         central=ca.issue_client("central", certs),
+        services={name: ca.issue_client(name, certs) for name in SERVICES if name != "central"},
         devices={d: ca.issue_client(d, certs) for d in DEVICES},
         revoked=revoked,
         wrong_ca=wrong,
@@ -107,7 +117,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def broker(pki: Pki, tmp_path: Path) -> Iterator[Mosquitto]:
     """A running Mosquitto on a free loopback port, with mutual TLS, the ACL and the CRL."""
     with Mosquitto(tmp_path / "broker", free_port(), pki.ca.cert, pki.broker,
-                   crl=pki.crl, devices=enrolled_devices()) as server:
+                   crl=pki.crl, devices=enrolled_devices(), services=SERVICES) as server:
         yield server
 
 

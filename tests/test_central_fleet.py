@@ -124,8 +124,8 @@ def check_stored_once_in_order(store: ReceiverStore, published: int, expected: i
 
 
 def settings(pki: Pki, broker: Mosquitto, client_id: str) -> MqttSettings:
-    return MqttSettings("127.0.0.1", broker.port, ca=pki.ca.cert, cert=pki.central.cert,
-                        key=pki.central.key, client_id=client_id, share_group="ingest",
+    return MqttSettings("127.0.0.1", broker.port, ca=pki.ca.cert, cert=pki.service(client_id).cert,
+                        key=pki.service(client_id).key, client_id=client_id, share_group="ingest",
                         keepalive_s=5, reconnect_max_s=2)
 
 
@@ -180,8 +180,8 @@ def worker_process(pki: Pki, broker: Mosquitto, pg_url: str, client_id: str,
                    log: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "kiosk", "central", "worker", "--database", pg_url,
             "--mqtt-host", "127.0.0.1", "--mqtt-port", str(broker.port), "--mqtt-ca",
-            str(pki.ca.cert), "--mqtt-cert", str(pki.central.cert), "--mqtt-key",
-            str(pki.central.key), "--client-id", client_id]
+            str(pki.ca.cert), "--mqtt-cert", str(pki.service(client_id).cert),
+            "--mqtt-key", str(pki.service(client_id).key), "--client-id", client_id]
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=out)
     wait_for(lambda: "ingesting" in log.read_text(errors="replace")

@@ -248,10 +248,13 @@ def test_an_unenrolled_certificate_of_the_ca_is_refused(tmp_path: Path, pki: Pki
 class Client:
     """A plain MQTT 5 client under one certificate, recording PUBACK reason codes."""
 
-    def __init__(self, pki: Pki, cert: str, port: int) -> None:
-        cred = pki.central if cert == "central" else pki.device(cert)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"attack-{cert}",
-                                  protocol=mqtt.MQTTv5)
+    def __init__(self, pki: Pki, cert: str, port: int, client_id: str | None = None) -> None:
+        cred = pki.services[cert] if cert in pki.services else (
+            pki.central if cert == "central" else pki.device(cert))
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or f"attack-{cert}", protocol=mqtt.MQTTv5)
+        self.connected: queue.Queue[int] = queue.Queue()
+        self.client.on_connect = lambda _c, _u, _f, reason, _p: self.connected.put(reason.value)
         self.client.tls_set(ca_certs=str(pki.ca.cert), certfile=str(cred.cert),
                             keyfile=str(cred.key), tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self.acks: queue.Queue[int] = queue.Queue()
@@ -275,8 +278,8 @@ class Client:
 def clients(pki: Pki, broker: Mosquitto) -> Iterator[Any]:
     made: list[Client] = []
 
-    def make(cert: str) -> Client:
-        made.append(Client(pki, cert, broker.port))
+    def make(cert: str, client_id: str | None = None) -> Client:
+        made.append(Client(pki, cert, broker.port, client_id))
         return made[-1]
 
     yield make
@@ -308,7 +311,7 @@ def test_a_box_reads_only_its_own_ack_and_down_topics(clients: Any) -> None:
     for topic in (ack_topic(TENANT, SITE, "dev-1"), f"kiosk/v1/{TENANT}/{SITE}/dev-1/down/#",
                   "kiosk/v1/#"):
         box2.client.subscribe(topic, qos=1)
-    central = clients("central")
+    central = clients("central-observer")
     central.publish(ack_topic(TENANT, SITE, "dev-1"), b"{}")
     central.publish(f"kiosk/v1/{TENANT}/{SITE}/dev-1/down/roster/r", b"{}")
     with pytest.raises(queue.Empty):
@@ -369,11 +372,11 @@ def test_the_box_ignores_acks_for_messages_it_has_not_sent(
         with running_agent(config) as service, caplog.at_level(logging.WARNING):
             wait_until(lambda: (link_state(config.db_path, "mqtt") or {}).get("state")
                        == "online", 20, "the box to be online (paused)")
-            # the strongest forger: a well-formed ack on central's own channel, naming
-            # messages the box holds but never sent
+            # the strongest forger: a well-formed ack on central's own channel (a service
+            # certificate of central's), naming messages the box holds but never sent
             forged = json.dumps({"device_id": "dev-1", "acked": waiting[:3], "rejected": [
                 {"message_id": waiting[3], "reason": "forged"}]}).encode()
-            clients("central").publish(ack_topic(TENANT, SITE, "dev-1"), forged)
+            clients("central-observer").publish(ack_topic(TENANT, SITE, "dev-1"), forged)
             wait_until(lambda: "ignored an ack naming 4 message(s) not in flight"
                        in caplog.text, 10, "the box to ignore the forged ack")
             rows = outbox_rows(config.db_path)
@@ -405,3 +408,20 @@ def test_a_box_cannot_see_or_touch_another_boxes_upload(server: ServerThread, pk
         assert r.status_code == 409 and "another box" in r.json()["detail"]
         assert box1.get("/v1/media/m-1").json() == {"offset": 0, "bytes": len(data),
                                                      "complete": False}
+
+
+def test_a_box_cannot_take_over_centrals_session(tmp_path: Path, pki: Pki,
+                                                 broker: Mosquitto, clients: Any) -> None:
+    """The broker makes the certificate's CN the client id: a box asking for the client id
+    ``central`` gets its own, and central stays connected."""
+    central = Central(tmp_path / "central", pki, broker.port, https=False)
+    try:
+        link = central.receiver.link
+        assert link is not None and link.wait_connected(10)
+        box2 = clients("dev-2", client_id="central")
+        assert box2.connected.get(timeout=10) == 0
+        assert broker.wait_for_log("as dev-2 (p5", 5), broker.log_tail()
+        assert not broker.wait_for_log("closing old connection", 1.0), broker.log_tail()
+        assert link.connected
+    finally:
+        central.close()

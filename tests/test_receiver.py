@@ -707,9 +707,9 @@ def test_mqtt_documents_reach_known_and_new_boxes(mqtt_receiver: Receiver,
     receiver = mqtt_receiver
     early = receiver.publish_document(DocumentRequest(
         kind="job_package", scope="welder", tenant=TENANT, body={"job": {}}))
-    down = boxes("dev-1-down")
+    # one connection per box: the broker makes the certificate's CN the client id
+    down = box = boxes("dev-1")
     down.subscribe(f"kiosk/v1/{TENANT}/{SITE}/dev-1/down/#")
-    box = boxes("dev-1")
     box.publish(status_topic(TENANT, SITE, "dev-1"), json.dumps(
         {"device_id": "dev-1", "state": "online", "outbox_depth": 3}), retain=True)
     # enrolled, so the package waits for it retained; first heard of, it is sent again

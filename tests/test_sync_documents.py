@@ -154,7 +154,7 @@ def forged_claiming_centrals_key(central: Central, version: int) -> bytes:
 
 
 def central_probe(mqtt_probe: ProbeFactory, pki: Pki, broker: Mosquitto) -> MqttProbe:
-    probe = mqtt_probe("central-tool", pki.central)
+    probe = mqtt_probe("central-tool", pki.service("central-observer"))
     probe.connect(broker.port)
     return probe
 

@@ -112,7 +112,7 @@ def test_a_puback_is_not_centrals_ack_lost_messages_go_again_after_the_ack_timeo
     key_file = tmp_path / "central-signing.pub"
     key_file.write_text(public_key_pem(key))
     config = config_for(tmp_path, pki, key_file, broker.port, ack_timeout_s=2)
-    watch = mqtt_probe("watch", pki.central)
+    watch = mqtt_probe("watch", pki.service("central-observer"))
     watch.connect(broker.port)
     watch.subscribe(f"{device_topic(TENANT, SITE, DEVICE)}/msg/#")
     store = Store(config.db_path)
@@ -379,7 +379,7 @@ def test_acks_lost_late_or_repeated_still_give_exactly_once(
                         ack_timeout_s=ack_timeout_s, transport=transport)
     assert set_faults(central, pki, **faults) == {"drop_acks": 0.0, "duplicate_acks": False,
                                                   "delay_acks_s": 0.0, **faults}
-    watch = mqtt_probe("ack-watch", pki.central)
+    watch = mqtt_probe("ack-watch", pki.service("central-observer"))
     watch.connect(broker.port)
     watch.subscribe(ack_topic(TENANT, SITE, DEVICE))
     store = Store(config.db_path)
