@@ -22,6 +22,7 @@ a floor for a deployment with the broker, the workers and PostgreSQL on their ow
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -48,6 +49,12 @@ QUICK = Scale(boxes=50, agents=2, per_box=20, sessions=4, workers=(1, 2), rounds
               generators=1, kill_workers=2)
 
 
+def cpu_text(outcome: Outcome) -> str:
+    """Where the time went: CPU seconds by process group over the run's wall time."""
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in outcome.cpu.items())
+    return f"CPU s {parts} in {outcome.seconds:.0f} s x {os.cpu_count()} cores"
+
+
 def run(quick: bool) -> list[Row]:
     scale = QUICK if quick else FULL
     started = time.monotonic()
@@ -66,7 +73,8 @@ def run(quick: bool) -> list[Row]:
                 label = f"r{r}_{'raw' if side == 0 else f'w{side}'}"
                 outcome = run_once(plan, pki, pg, root / label, label, workers=side)
                 progress(f"fleet {label}: {outcome.rate:.0f} messages/s"
-                         f" ({outcome.seconds:.1f} s, {outcome.resent} resent)")
+                         f" ({outcome.seconds:.1f} s, {outcome.resent} resent;"
+                         f" {cpu_text(outcome)})")
                 measured[side].append(outcome)
         killed = run_once(plan, pki, pg, root / "kill", "kill", workers=scale.kill_workers,
                           kill=True)
@@ -75,6 +83,7 @@ def run(quick: bool) -> list[Row]:
         progress(f"fleet kill: {killed.rate:.0f} messages/s ({killed.seconds:.1f} s,"
                  f" {killed.resent} resent)")
     raw = median([o.rate for o in measured[0]])
+    raw_cpu = cpu_text(measured[0][0])
     what = (f"{scale.boxes} simulated boxes + {scale.agents} sync agents x {scale.per_box}"
             f" results ({plan.total} messages, ~700 B), QoS 1, mutual TLS, per-device ACL,"
             f" window {WINDOW}, resend after {RESEND_S:g} s")
@@ -91,7 +100,8 @@ def run(quick: bool) -> list[Row]:
                   f" {sum(o.resent for o in runs)} resent, copies dropped"
                   f" {sum(o.copies - o.messages for o in runs)}; raw = one paho subscriber"
                   " + psycopg INSERT ON CONFLICT DO NOTHING, commit per batch of <= 500, PUBACK"
-                  " and ack after it; peak RSS = largest worker"))
+                  f" and ack after it; peak RSS = largest worker; {cpu_text(runs[0])};"
+                  f" raw {raw_cpu}"))
     rows.append(Row(
         benchmark="fleet ingest, worker kill -9: lost + duplicates", ours=0.0, baseline=None,
         ratio=None, unit="messages", better="lower", peak_rss_mib=killed.peak_rss_mib,

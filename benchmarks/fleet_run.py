@@ -28,7 +28,9 @@ from benchmarks.fleet_setup import (
     PgServer,
     Pki,
     broker,
+    cpu_s,
     peak_rss_of,
+    postgres_cpu_s,
     raw_subscriber,
     register_all,
     stop,
@@ -45,7 +47,7 @@ from sync_agent.service import Service, build
 
 #: Results central may leave unacked before a box sends them again (the agent's default
 #: is 60 s; the kill run wants them back sooner).
-RESEND_S = 20.0
+RESEND_S = 30.0
 #: Results a simulated box has awaiting central's ack at once.
 WINDOW = 5
 #: A run that has not finished after this long fails.
@@ -81,7 +83,9 @@ class Outcome:
     copies: int = 0
     peak_rss_mib: float = 0.0
     killed_at: int | None = None
-    notes: list[str] = field(default_factory=list)
+    #: CPU seconds used during the run, by who: workers (or raw), postgres, broker, load,
+    #: agents (this process).
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -205,6 +209,13 @@ def run_once(plan: Plan, pki: Pki, pg: PgServer, root: Path, label: str, *,
         progress(f"fleet {label}: {plan.total} messages from {len(plan.boxes)} boxes and"
                  f" {len(plan.agents)} sync agents into "
                  f"{f'{workers} worker(s)' if workers else 'the raw subscriber'}")
+        def cpu() -> dict[str, float]:
+            return {"ingest": sum(cpu_s(p.pid) for p in consumers.values()),
+                    "postgres": postgres_cpu_s(pg), "broker": cpu_s(mqtt.pid or 0),
+                    "load": sum(cpu_s(g.proc.pid) for g in generators),
+                    "agents": time.process_time()}
+
+        before = cpu()
         start = time.monotonic()
         for generator in generators:
             generator.send("go")
@@ -220,6 +231,7 @@ def run_once(plan: Plan, pki: Pki, pg: PgServer, root: Path, label: str, *,
             outcome.resent += result["resent"]
             if result["rejected"] or result["unacked"]:
                 raise RuntimeError(f"fleet {label}: boxes not done: {result}")
+        outcome.cpu = {k: v - before[k] for k, v in cpu().items()}
         outcome.peak_rss_mib = max([peak_rss_of(p.pid) for p in consumers.values()] or [0.0])
         if workers:
             _, outcome.copies = check_central(plan, url, label)

@@ -238,3 +238,40 @@ def raw_subscriber(pki: Pki, mqtt: Mosquitto, url: str, log: Path) -> subprocess
             "--port", str(mqtt.port), "--ca", str(pki.ca.cert), "--cert",
             str(pki.service(RAW).cert), "--key", str(pki.service(RAW).key)]
     return spawn(argv, log, "raw subscriber ingesting")
+
+
+def cpu_s(pid: int, *, reaped: bool = False) -> float:
+    """CPU seconds (user + system) a process has used so far; with ``reaped``, its waited-for
+    children's too. 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children(ppid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == ppid:
+            found.append(int(entry.name))
+    return found
+
+
+def postgres_cpu_s(pg: PgServer) -> float:
+    """CPU seconds of this PostgreSQL: the postmaster, its live and its exited backends."""
+    try:
+        postmaster = int((pg.directory / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return cpu_s(postmaster, reaped=True) + sum(cpu_s(p) for p in children(postmaster))
