@@ -14,7 +14,7 @@ from test_selftest_api import entries, models_copy
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar
-from tui_fixtures import AppFactory, drive, press_text, until
+from tui_fixtures import AppFactory, click, drive, press_text, until
 
 from conftest import make_config
 from device.config import KioskConfig
@@ -88,7 +88,7 @@ async def submit(pilot: Pilot[None], wizard: FirstBootScreen) -> str:
 
 async def skip_to_models(pilot: Pilot[None]) -> FirstBootScreen:
     wizard = await open_wizard(pilot)
-    await pilot.click("#skip-enrol")
+    await click(pilot, "#skip-enrol")
     await until(pilot, lambda: wizard.step == "models", what="the models step")
     await until(pilot, lambda: "loading" not in shown(wizard, "#installed"),
                 what="the model list")
@@ -144,7 +144,7 @@ def test_the_enrol_step_names_what_is_missing(make_app: AppFactory) -> None:
 
     async def script(pilot: Pilot[None]) -> None:
         wizard = await open_wizard(pilot)
-        await pilot.click("#do-enrol")
+        await click(pilot, "#do-enrol")
         await until(pilot, lambda: shown(wizard, "#enrol-error") != "", what="the refusal")
         assert "Enter central's URL and the enrolment token" in shown(wizard, "#enrol-error")
         assert wizard.step == "enrol"
@@ -172,7 +172,7 @@ def test_models_install_from_the_store_in_place_then_self_test_then_dashboard(
         assert listed.startswith("Installed:")
         assert all(name in listed for name in names), listed
 
-        await pilot.click("#skip-models")
+        await click(pilot, "#skip-models")
         await until(pilot, lambda: wizard.step == "selftest", what="the self-test step")
         await pilot.press("enter")  # the self-test button has the focus
         await until(pilot, lambda: "Disk" in shown(wizard, "#results"), timeout=25,

@@ -15,6 +15,7 @@ from textual.widgets import RichLog
 from tui_fixtures import (
     SPEED,
     AppFactory,
+    click,
     drive,
     open_screen,
     press_text,
@@ -272,14 +273,14 @@ def test_first_boot_wizard_enrol_error_models_selftest_then_dashboard(
             wizard.query_one("#enrol-error").render()) and str(
             wizard.query_one("#enrol-error").render()), what="the enrol error")
         assert wizard.step == "enrol"  # the error is shown in place
-        await pilot.click("#skip-enrol")
+        await click(pilot, "#skip-enrol")
         await until(pilot, lambda: wizard.step == "models")
         await until(pilot, lambda: "loading" not in str(wizard.query_one("#installed").render()))
-        await pilot.click("#skip-models")
-        await pilot.click("#do-selftest")
+        await click(pilot, "#skip-models")
+        await click(pilot, "#do-selftest")
         await until(pilot, lambda: "Disk" in str(wizard.query_one("#results").render()),
                     timeout=20)
-        await pilot.click("#finish")
+        await click(pilot, "#finish")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
     drive(app, script, size=(120, 40))

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from textual.errors import NoWidget
 from textual.pilot import Pilot
 
 from conftest import LiveServer
@@ -63,6 +64,27 @@ async def until(pilot: Pilot[Any], predicate: Callable[[], object], timeout: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
+
+
+async def click(pilot: Pilot[Any], selector: str) -> None:
+    """Click the widget ``selector`` once it is laid out and uppermost at its top-left corner.
+
+    The pilot aims at the widget's region as it is when called; a screen just mounted or a
+    step just switched may not be laid out yet, and the click then lands on whatever is there.
+    """
+    screen = pilot.app.screen
+    widget = screen.query_one(selector)
+
+    def on_top() -> bool:
+        if not widget.region.area:
+            return False
+        try:
+            under, _ = screen.get_widget_at(*widget.region.offset)
+        except NoWidget:
+            return False
+        return under is widget or widget in under.ancestors
+    await until(pilot, on_top, what=f"{selector} to be on screen")
+    assert await pilot.click(widget), f"the click on {selector} landed elsewhere"
 
 
 def screen_text(app: KioskApp) -> str:
