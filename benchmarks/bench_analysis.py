@@ -31,9 +31,9 @@ import json, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 import inference.pipeline
-from inference.modelstore import ModelFiles, ModelStore
+from inference.models.store import ModelFiles, ModelStore
 from inference.pipeline import Analyzer, Settings
-from inference.content import QuestionVocabulary
+from inference.content.answer import QuestionVocabulary
 inference.pipeline.cpu_load = lambda: None  # the same frames as the baseline, whatever the load
 t_imported = time.perf_counter()
 files = ModelFiles.open(ModelStore(Path(sys.argv[1])))

@@ -1,7 +1,7 @@
 """The microphone under load: dropped audio, capture CPU, and how soon a recording starts.
 
 All three measurements record from a private PulseAudio daemon's null-sink monitor through
-PortAudio's ``pulse`` device (``kiosk/pulse_rig.py``), 16 kHz mono in 50 ms blocks,
+PortAudio's ``pulse`` device (``kiosk/rigs/pulse_rig.py``), 16 kHz mono in 50 ms blocks,
 the defaults of ``[capture]``; a tone plays into the sink so real samples flow.
 
 - Under load: two processes run the real analysis pipeline (``Analyzer.spoken`` on a
@@ -52,7 +52,7 @@ from benchmarks.common import (
 from device.capture.audio import Microphone
 from device.capture.devices import choose_input, input_devices, start_portaudio
 from device.config import CaptureConfig
-from kiosk.pulse_rig import PulseRig
+from kiosk.rigs.pulse_rig import PulseRig
 
 RATE = 16_000
 BLOCK_FRAMES = 800  # 50 ms
@@ -72,8 +72,8 @@ QUICK = Plan(load_s=20, cpu_s=10, cpu_rounds=1, starts=10)
 _ANALYSIS_LOOP = r"""
 import sys
 from pathlib import Path
-from inference.content import QuestionVocabulary
-from inference.modelstore import ModelFiles, ModelStore
+from inference.content.answer import QuestionVocabulary
+from inference.models.store import ModelFiles, ModelStore
 from inference.pipeline import Analyzer, Settings
 analyzer = Analyzer(ModelFiles.open(ModelStore(Path(sys.argv[1]))), Settings(tflite_threads=1))
 analyzer.faces(True)

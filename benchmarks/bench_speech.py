@@ -41,9 +41,9 @@ from benchmarks.common import (
     ratio,
     scratch_dir,
 )
-from inference.audio import TARGET_RATE, read_wav, resample
-from inference.speech import BLOCK_SAMPLES, SpeechRecognizer, dither
-from inference.vosk_models import ModelCache
+from inference.speech.audio import TARGET_RATE, read_wav, resample
+from inference.speech.vosk import BLOCK_SAMPLES, SpeechRecognizer, dither
+from inference.speech.vosk_models import ModelCache
 
 Samples = npt.NDArray[np.int16]
 CAPTURE_RATE = 22050

@@ -33,7 +33,7 @@ from benchmarks.common import (
     ratio,
     scratch_dir,
 )
-from device.policy import Staff
+from device.staff.policy import Staff
 
 
 @dataclass(frozen=True)

@@ -47,13 +47,13 @@ from benchmarks.common import (
     serve,
 )
 from benchmarks.sync_setup import SITE, TENANT, LocalCentral, local_central
-from device import outbox
-from device.contract import message_topic
-from device.outbox import Identity
-from device.store import Store
+from device.central_link import outbox
+from device.central_link.outbox import Identity
+from device.storage.database import Store
+from shared.contract import message_topic
+from sync_agent.assembly import build
 from sync_agent.events import Event
 from sync_agent.https_link import HttpsLink
-from sync_agent.service import build
 from sync_agent.tls import TlsFiles
 
 BODY = "x" * 1900  # with the envelope, about 2 KB on the wire

@@ -36,7 +36,7 @@ from benchmarks.common import (
     progress,
     ratio,
 )
-from inference.tflite import TFLiteModel, interpreter_class
+from inference.models.tflite import TFLiteModel, interpreter_class
 from inference.vision import ActivityMeter, FaceAnalyzer, read_frames
 
 Image = npt.NDArray[np.uint8]

@@ -1,6 +1,6 @@
 """Whisper on the box: accuracy on real human speech, cost against raw faster-whisper, latency.
 
-Accuracy: every human clip the registries give (:mod:`kiosk.speech_samples`: Mandarin and
+Accuracy: every human clip the registries give (:mod:`kiosk.rigs.speech_samples`: Mandarin and
 English; no Korean human recording is packaged), plus a site's own set with
 ``KIOSK_SPEECH_SET=DIR`` (``make bench SPEECH_SET=DIR``): character error rate for Mandarin
 and Korean, word error rate for English (jiwer, after the same normalisation on both sides:
@@ -32,14 +32,14 @@ import numpy.typing as npt
 from faster_whisper import WhisperModel
 
 from benchmarks.common import CACHE_DIR, Row, median, model_files, peak_rss_mib, progress, ratio
-from inference.accuracy import error_rate, metric, normalise
-from inference.audio import TARGET_RATE, read_wav, resample
-from inference.modelstore import ModelFiles
-from inference.recognizer import Speech
-from inference.speech import SpeechRecognizer
-from inference.speech_metrics import competency_evidence
-from inference.whisper import WhisperSettings
-from kiosk.speech_samples import Clip, human_speech, speech_set
+from inference.content.delivery import competency_evidence
+from inference.models.store import ModelFiles
+from inference.speech.accuracy import error_rate, metric, normalise
+from inference.speech.audio import TARGET_RATE, read_wav, resample
+from inference.speech.recognizer import Speech
+from inference.speech.vosk import SpeechRecognizer
+from inference.speech.whisper import WhisperSettings
+from kiosk.rigs.speech_samples import Clip, human_speech, speech_set
 
 Samples = npt.NDArray[np.int16]
 BLOCK = TARGET_RATE // 10
@@ -160,9 +160,9 @@ def _machine_rows(speech: Speech, vosk: SpeechRecognizer, folder: Path, rss: Any
 
 def _terms(language: str) -> tuple[str, ...]:
     """Every keyword and synonym of the example job's spoken questions in ``language``."""
-    from device.package import example_package_path, load_package
-    from device.package_models import SpokenQuestion
-    from device.rubric import vocabulary
+    from device.analysis.rubric import vocabulary
+    from device.jobs.models import SpokenQuestion
+    from device.jobs.package import example_package_path, load_package
 
     package = load_package(example_package_path())
     terms: list[str] = []

@@ -21,13 +21,13 @@ import uvicorn
 from fastapi import FastAPI
 
 from device.audit import SYSTEM
+from device.composition import Kiosk, open_kiosk
 from device.config import load_config
-from device.jobs import import_package
-from device.package import example_package_path, load_package
-from device.roster import Invite, Invited, Roster, import_roster
-from device.runtime import Kiosk, open_kiosk
-from device.tokens import create as create_token
-from kiosk import samples
+from device.jobs.installed import import_package
+from device.jobs.package import example_package_path, load_package
+from device.sessions.roster import Invite, Invited, Roster, import_roster
+from device.staff.tokens import create as create_token
+from kiosk.rigs import samples
 
 #: Scratch data lives here: the same filesystem as the checkout, never a tmpfs.
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"

@@ -29,7 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from device.contract import ack_topic, message_topic
+from shared.contract import ack_topic, message_topic
 
 KIND = "session.result"
 NOTES = "x" * 300  # with the envelope, about 700 bytes on the wire

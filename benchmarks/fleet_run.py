@@ -39,11 +39,11 @@ from benchmarks.fleet_setup import (
 from central.messages import stats
 from central.registry import Device
 from central.store import open_store
-from device import outbox
+from device.central_link import outbox
+from device.central_link.outbox import Identity
 from device.config import load_config
-from device.outbox import Identity
-from device.store import Store
-from sync_agent.service import Service, build
+from device.storage.database import Store
+from sync_agent.assembly import AgentProcess, build
 
 #: Results central may leave unacked before a box sends them again (the agent's default
 #: is 60 s; the kill run wants them back sooner).
@@ -133,10 +133,10 @@ class Generator:
 
 
 class Agents:
-    """Real sync agents (``sync_agent.service.build``), each with its outbox filled."""
+    """Real sync agents (``sync_agent.assembly.build``), each with its outbox filled."""
 
     def __init__(self, plan: Plan, pki: Pki, root: Path, port: int) -> None:
-        self.services: list[Service] = []
+        self.services: list[AgentProcess] = []
         self.stores: list[Store] = []
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []

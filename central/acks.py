@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from central.faults import FaultSwitch
-from device.contract import Ack, Rejection
+from shared.contract import Ack, Rejection
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from central.errors import InvalidContentError, ReceiverError
 from central.identity import device_of
 from central.media import MediaDeclaration
 from central.mqtt_ingest import describe
-from device.contract import Ack, Envelope, Rejection
-from device.errors import KioskError
+from shared.contract import Ack, Envelope, Rejection
+from shared.errors import KioskError
 
 if TYPE_CHECKING:
     from central.core import Receiver

@@ -31,8 +31,8 @@ from types import TracebackType
 
 from central.pki import Credential
 from central.registry import Device
-from device.contract import TOPIC_ROOT
-from device.errors import KioskError
+from shared.contract import TOPIC_ROOT
+from shared.errors import KioskError
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from central.media import MediaUploads
 from central.mqtt import MqttLink, MqttSettings
 from central.mqtt_ingest import MqttIngest
 from central.store import ReceiverStore
-from device.contract import VERSIONED_KINDS, SignedDocument, down_topic
-from device.signing import key_id
+from shared.contract import VERSIONED_KINDS, SignedDocument, down_topic
+from shared.signing import key_id
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from central.errors import ConflictError, InvalidContentError, ReceiverError
 from central.store import Connection, ReceiverStore, row, utc_now
-from device.contract import ConfigBody, DeletionBody, DocumentKind, SignedDocument
-from device.errors import KioskError
-from device.signing import generate_key, load_private_key, public_pem, sign, write_private_key
+from shared.contract import ConfigBody, DeletionBody, DocumentKind, SignedDocument
+from shared.errors import KioskError
+from shared.signing import generate_key, load_private_key, public_pem, sign, write_private_key
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from device.errors import KioskError
+from shared.errors import KioskError
 
 
 class ReceiverError(KioskError):

@@ -24,6 +24,7 @@ from central.errors import (
     OffsetMismatchError,
 )
 from central.store import ReceiverStore, row, utc_now
+from shared.files import fsync_dir
 
 MEDIA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 HEX64 = r"^[0-9a-fA-F]{64}$"
@@ -56,14 +57,6 @@ def check_media_id(media_id: str) -> str:
             f"media id {media_id!r} is not valid (1-128 characters: letters, digits, '.', '_',"
             " ':', '-'; starting with a letter or digit)")
     return media_id
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _file_sha256(path: Path) -> str:
@@ -127,7 +120,7 @@ class MediaUploads:
                         f"media {media_id}: an empty file's sha256 is"
                         f" {hashlib.sha256(b'').hexdigest()}, not {sha}")
                 path.open("wb").close()
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
                 conn.execute(
                     'INSERT INTO media (id, session_id, bytes, sha256, content_type, "offset",'
                     " complete, path, created, completed, device_id)"

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from central.store import Connection, ReceiverStore, row, rows, utc_now
-from device.contract import Envelope, Status
-from device.store import dumps
+from shared.canonical_json import dumps
+from shared.contract import Envelope, Status
 
 Outcome = Literal["stored", "duplicate", "conflict"]
 

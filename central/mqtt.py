@@ -23,7 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from central.errors import MqttConnectError, MqttRefusedError
-from device.contract import TOPIC_ROOT
+from shared.contract import TOPIC_ROOT
 
 log = logging.getLogger(__name__)
 

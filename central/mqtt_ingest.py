@@ -23,7 +23,7 @@ from central.messages import Ingested, ingest_batch, record_status
 from central.mqtt import Inbound, MqttLink
 from central.registry import Device, lookup
 from central.store import ReceiverStore
-from device.contract import Envelope, Rejection, Status, ack_topic
+from shared.contract import Envelope, Rejection, Status, ack_topic
 
 log = logging.getLogger(__name__)
 

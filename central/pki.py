@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from central.identity import check_device_name
-from device.errors import KioskError
-from provisioning.files import write_atomic
+from shared.errors import KioskError
+from shared.files import write_atomic
 
 CA_VALID_DAYS = 3650
 LEAF_VALID_DAYS = 825

@@ -20,7 +20,7 @@ from central.faults import FaultSwitch
 from central.mqtt import MqttLink, MqttSettings
 from central.mqtt_ingest import MqttIngest
 from central.store import ReceiverStore
-from device.contract import VERSIONED_KINDS, down_topic
+from shared.contract import VERSIONED_KINDS, down_topic
 
 log = logging.getLogger(__name__)
 

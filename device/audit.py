@@ -15,7 +15,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from device.clock import Stamp
-from device.store import as_dicts, dumps, row, stamp_json
+from device.storage.database import as_dicts, row, stamp_json
+from shared.canonical_json import dumps
 
 GENESIS = "0" * 64
 ROLES = ("technician", "site_hr", "admin")

@@ -9,14 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
-class KioskError(Exception):
-    """Base class of every error the runtime raises on purpose."""
-
-    #: HTTP status the local API answers with.
-    status = 400
-    #: Short, stable problem type (the last part of the problem+json ``type`` URI).
-    code = "kiosk-error"
+from shared.errors import KioskError as KioskError  # the base of the box's own errors
 
 
 class ConfigError(KioskError):

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from device.config import KioskConfig, load_config
-from device.contract import Ack, ConfigBody, DeletionBody, Envelope, SignedDocument, Status
-from device.package import package_json_schema
-from device.roster import roster_json_schema
+from device.jobs.package import package_json_schema
+from device.sessions.roster import roster_json_schema
+from shared.contract import Ack, ConfigBody, DeletionBody, Envelope, SignedDocument, Status
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -34,7 +34,7 @@ def _config() -> dict[str, Any]:
 
 def _openapi() -> dict[str, Any]:
     from device.api.app import create_app
-    from device.runtime import open_kiosk
+    from device.composition import open_kiosk
 
     with tempfile.TemporaryDirectory() as tmp:
         kiosk = open_kiosk(load_config(None, {"KIOSK_DATA_DIR": tmp}))
@@ -45,13 +45,13 @@ def _openapi() -> dict[str, Any]:
 
 
 def _report() -> dict[str, Any]:
-    from inference.report_models import Report
+    from inference.report.models import Report
 
     return _titled(Report.model_json_schema(), "Interview report (kiosk-report/1)")
 
 
 def _model_manifest() -> dict[str, Any]:
-    from inference.manifest import Manifest
+    from inference.models.manifest import Manifest
 
     return _titled(Manifest.model_json_schema(), "Model manifest (kiosk-model-manifest/1)")
 

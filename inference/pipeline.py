@@ -16,16 +16,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inference.content import QuestionVocabulary, content_analysis
+from inference.content.answer import QuestionVocabulary, content_analysis
+from inference.findings import (
+    ActivitySummary,
+    DemonstrationAnalysis,
+    FrameObservation,
+    SpokenAnswerAnalysis,
+    Transcript,
+    VisionSummary,
+)
 from inference.media import MediaError, extract_audio, kind_of
-from inference.modelstore import ModelFiles
-from inference.recognizer import RecognitionStream, Speech
-from inference.records import ActivitySummary, FrameObservation, Transcript, VisionSummary
-from inference.scoring_models import DemonstrationAnalysis, DemonstrationSpec, SpokenAnswerAnalysis
+from inference.models.store import ModelFiles
+from inference.scoring.models import DemonstrationSpec
+from inference.speech.recognizer import RecognitionStream, Speech
+from inference.speech.whisper import WhisperSettings
 from inference.vision.analyzer import FaceAnalyzer
 from inference.vision.frames import RateController, probe, read_frames
 from inference.vision.motion import ActivityMeter
-from inference.whisper import WhisperSettings
 
 
 def cpu_load() -> float | None:

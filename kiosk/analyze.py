@@ -13,18 +13,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from device.analysis.rubric import scoring_inputs, vocabulary
 from device.config import KioskConfig
 from device.errors import KioskError
-from device.package import load_package
-from device.package_models import SpokenQuestion
-from device.rubric import scoring_inputs, vocabulary
+from device.jobs.models import SpokenQuestion
+from device.jobs.package import load_package
+from inference.findings import DemonstrationAnalysis, SpokenAnswerAnalysis
 from inference.media import kind_of
-from inference.scoring_models import DemonstrationAnalysis, ScoreCard, SpokenAnswerAnalysis
+from inference.scoring.models import ScoreCard
 
 
 def cmd_analyze(args: argparse.Namespace, config: KioskConfig) -> int:
-    from device.runtime import load_analyzer
-    from inference.scoring import score
+    from device.composition import load_analyzer
+    from inference.scoring.scorer import score
 
     package = load_package(args.job)
     item = next((i for i in package.items if i.id == args.question), None)

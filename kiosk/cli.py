@@ -31,7 +31,7 @@ Handler = Callable[[argparse.Namespace, KioskConfig], int]
 
 
 def _open(config: KioskConfig) -> Any:
-    from device.runtime import open_kiosk
+    from device.composition import open_kiosk
     from provisioning.wipe import refuse_if_pending
 
     refuse_if_pending(config)  # an interrupted factory reset must be finished first
@@ -39,15 +39,15 @@ def _open(config: KioskConfig) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
-    from device import logs
     from device.api.app import create_app
+    from device.ops import logs
     from provisioning import notify, wipe
 
     wipe.refuse_if_pending(config)  # an interrupted factory reset must be finished first
     logs.setup(config.logging.level, config.logging.format, "kiosk-device", config.data_dir)
     analyzer = None
     if config.analysis.enabled:
-        from device.runtime import load_analyzer
+        from device.composition import load_analyzer
 
         try:  # a model that fails verification is never loaded: refuse to start
             analyzer = load_analyzer(config)
@@ -58,7 +58,10 @@ def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
     kiosk = _open(config)
     if analyzer is not None:
         kiosk.analysis.use(analyzer)
-    app = create_app(kiosk, analyse=analyzer is not None, capture=config.capture.enabled)
+    from provisioning.for_api import BoxProvisioner
+
+    app = create_app(kiosk, analyse=analyzer is not None, capture=config.capture.enabled,
+                     provisioner=BoxProvisioner())
     socket = args.unix_socket or config.api.unix_socket
     host = args.host or config.api.host
     port = args.port or config.api.port
@@ -87,8 +90,8 @@ def cmd_audit_verify(args: argparse.Namespace, config: KioskConfig) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace, config: KioskConfig) -> int:
-    from device import tokens
     from device.audit import Actor
+    from device.staff import tokens
 
     jobs = [j for j in (args.jobs or "").split(",") if j]
     created = tokens.create(_open(config).store, args.name, args.role, jobs,
@@ -99,7 +102,7 @@ def cmd_token_create(args: argparse.Namespace, config: KioskConfig) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace, config: KioskConfig) -> int:
-    from device import tokens
+    from device.staff import tokens
 
     for t in tokens.list_tokens(_open(config).store):
         status = f"revoked {t['revoked']}" if t["revoked"] else "active"
@@ -109,8 +112,8 @@ def cmd_token_list(args: argparse.Namespace, config: KioskConfig) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace, config: KioskConfig) -> int:
-    from device import tokens
     from device.audit import Actor
+    from device.staff import tokens
 
     tokens.revoke(_open(config).store, args.name, Actor("admin", "console"))
     print(f"token {args.name} revoked")
@@ -126,7 +129,7 @@ def _read(path: Path) -> bytes:
 
 def cmd_jobs_import(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.audit import Actor
-    from device.jobs import import_package
+    from device.jobs.installed import import_package
 
     kiosk = _open(config)
     outcome = import_package(kiosk.store, _read(args.file), str(args.file),
@@ -139,7 +142,7 @@ def cmd_jobs_import(args: argparse.Namespace, config: KioskConfig) -> int:
 
 
 def cmd_jobs_list(args: argparse.Namespace, config: KioskConfig) -> int:
-    from device.jobs import list_jobs
+    from device.jobs.installed import list_jobs
 
     kiosk = _open(config)
     for job in list_jobs(kiosk.store, kiosk.engine.languages):
@@ -153,7 +156,7 @@ def cmd_jobs_list(args: argparse.Namespace, config: KioskConfig) -> int:
 
 def cmd_roster_import(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.audit import Actor
-    from device.roster import import_roster, parse_roster
+    from device.sessions.roster import import_roster, parse_roster
 
     kiosk = _open(config)
     roster = parse_roster(_read(args.file), str(args.file))
@@ -167,7 +170,7 @@ def cmd_roster_import(args: argparse.Namespace, config: KioskConfig) -> int:
 
 def cmd_drill(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.audit import Actor
-    from device.roster import start_drill
+    from device.sessions.roster import start_drill
 
     invited = start_drill(_open(config).engine, args.job, Actor("technician", "console"))
     print(f"drill session {invited.session_id}: check in with code {invited.invite_code}")

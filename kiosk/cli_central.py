@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from device.contract import DocumentKind
+from shared.contract import DocumentKind
 
 PROG = "kiosk central"
 DOCUMENT_KINDS: tuple[DocumentKind, ...] = ("job_package", "roster", "config", "deletion")
@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
     from central import MqttSettings, Receiver, TlsSettings
     from central.errors import MqttConnectError, MqttRefusedError
     from central.server import uvicorn_config
-    from device import logs
+    from device.ops import logs
 
     if (args.tls_cert is None) != (args.tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
@@ -166,7 +166,7 @@ def cmd_worker(args: argparse.Namespace, config: Any) -> int:
     from central.mqtt import MqttSettings, subscriptions
     from central.store import ReceiverStore
     from central.worker import IngestWorker
-    from device import logs
+    from device.ops import logs
 
     _database(args.database)
     if (args.mqtt_cert is None) != (args.mqtt_key is None):
@@ -225,7 +225,7 @@ def _enrolment(args: argparse.Namespace) -> Any:
 
 def cmd_keygen(args: argparse.Namespace, config: Any) -> int:
     from central.documents import key_path, load_or_create_key, public_key_pem
-    from device.signing import key_id
+    from shared.signing import key_id
 
     key, created = load_or_create_key(args.data_dir)
     pem = public_key_pem(key)

@@ -9,7 +9,7 @@ from typing import Any
 from device.config import KioskConfig
 from device.errors import KioskError
 from inference.errors import ModelError
-from inference.modelstore import ModelStore
+from inference.models.store import ModelStore
 from kiosk.progress import ProgressBar
 
 
@@ -18,8 +18,8 @@ def _store(config: KioskConfig) -> ModelStore:
 
 
 def cmd_install(args: argparse.Namespace, config: KioskConfig) -> int:
-    from inference.installer import install
-    from inference.manifest import load_manifest
+    from inference.models.installer import install
+    from inference.models.manifest import load_manifest
 
     manifest = load_manifest(args.manifest)
     specs = [m for m in manifest.models
@@ -42,7 +42,7 @@ def cmd_install(args: argparse.Namespace, config: KioskConfig) -> int:
 
 
 def cmd_add(args: argparse.Namespace, config: KioskConfig) -> int:
-    from inference.installer import add_local_speech_model
+    from inference.models.installer import add_local_speech_model
 
     bar = ProgressBar()
     try:

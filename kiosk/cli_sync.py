@@ -41,16 +41,16 @@ def register(sub: Any) -> None:
 
 
 def _open_store(config: KioskConfig) -> Any:
-    from device.store import Store
+    from device.storage.database import Store
 
     return Store(config.db_path, busy_timeout_ms=config.store.busy_timeout_ms,
                  check_integrity=config.store.check_integrity)
 
 
 def cmd_sync(args: argparse.Namespace, config: KioskConfig) -> int:
-    from device import logs
+    from device.ops import logs
     from provisioning import notify, wipe
-    from sync_agent.service import build
+    from sync_agent.assembly import build
 
     wipe.refuse_if_pending(config)  # an interrupted factory reset must be finished first
     logs.setup(config.logging.level, config.logging.format, "kiosk-sync", config.data_dir)
@@ -96,7 +96,7 @@ def cmd_sync(args: argparse.Namespace, config: KioskConfig) -> int:
 
 
 def cmd_sync_status(args: argparse.Namespace, config: KioskConfig) -> int:
-    from sync_agent.service import status
+    from device.central_link.sync_status import status
 
     store = _open_store(config)
     try:
@@ -139,7 +139,7 @@ CONSOLE = ("technician", "console")
 
 def cmd_sync_pause(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.audit import Actor
-    from sync_agent import control
+    from device.central_link import sync_control as control
 
     store = _open_store(config)
     try:
@@ -153,7 +153,7 @@ def cmd_sync_pause(args: argparse.Namespace, config: KioskConfig) -> int:
 
 def cmd_sync_retry(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.audit import Actor
-    from sync_agent import control
+    from device.central_link import sync_control as control
 
     store = _open_store(config)
     try:

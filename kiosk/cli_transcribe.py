@@ -24,9 +24,9 @@ LANGUAGES = ("zh-CN", "en", "ko")
 
 
 def cmd_transcribe(args: argparse.Namespace, config: KioskConfig) -> int:
-    from inference.modelstore import ModelFiles, ModelStore
-    from inference.recognizer import Speech
-    from inference.whisper import WhisperSettings
+    from inference.models.store import ModelFiles, ModelStore
+    from inference.speech.recognizer import Speech
+    from inference.speech.whisper import WhisperSettings
 
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:

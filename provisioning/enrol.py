@@ -30,7 +30,7 @@ from device.audit import Actor
 from device.config import DeviceConfig, KioskConfig
 from device.enrolment_file import read_enrolment
 from device.errors import ConfigError, KioskError
-from device.store import Store
+from device.storage.database import Store
 from provisioning import files
 from provisioning.central import NotAReceiverError, normalise_url, request_certificate
 from provisioning.files import BoxFiles, ProvisioningError

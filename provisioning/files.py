@@ -8,7 +8,6 @@ enrolment.toml`` says who the box is and where central is (see :mod:`provisionin
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,10 @@ from typing import Any
 from device.config import KioskConfig
 from device.enrolment_file import ENROLMENT_FILE
 from device.errors import KioskError
+from shared import files
+from shared.files import SECRET_MODE as SECRET_MODE
+from shared.files import fsync_dir as fsync_dir
 
-SECRET_MODE = 0o600
 SECRETS_DIR_MODE = 0o700
 KEY, CERT, CA, SIGNING = "device.key", "device.pem", "central-ca.pem", "central-signing.pub"
 #: A key generated for an enrolment that has not finished yet (kept so a re-run reuses it).
@@ -85,29 +86,8 @@ def secure_dir(path: Path) -> None:
 
 def write_atomic(path: Path, data: bytes, mode: int = SECRET_MODE,
                  error: type[KioskError] = ProvisioningError) -> None:
-    """Write ``path`` whole or not at all, with ``mode`` from the first byte: temporary file,
-    fsync, rename, fsync directory. A failure raises ``error`` naming the path."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            os.fchmod(fd, mode)
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        raise error(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """:func:`shared.files.write_atomic`, failing with a provisioning error by default."""
+    files.write_atomic(path, data, mode, error)
 
 
 def unlink(path: Path) -> None:

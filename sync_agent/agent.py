@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from device import outbox
+from device.central_link import outbox
+from device.central_link import sync_control as control
+from device.central_link.link_state import LinkState
+from device.central_link.outbox import Identity, Outgoing
 from device.config import KioskConfig
 from device.errors import StoreError
-from device.outbox import Identity, Outgoing
-from device.store import Store
-from sync_agent import control
+from device.storage.database import Store
 from sync_agent.backoff import Backoff, Throttle
 from sync_agent.errors import LinkError
 from sync_agent.events import (
@@ -36,7 +37,6 @@ from sync_agent.events import (
     MediaUploaded,
     Published,
 )
-from sync_agent.linkstate import LinkState
 from sync_agent.media import MediaUploader, Upload
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from device.contract import Ack
+from shared.contract import Ack
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from device.contract import Ack
-from device.outbox import Identity, Outgoing
+from device.central_link.outbox import Identity, Outgoing
+from shared.contract import Ack
 from sync_agent.errors import LinkError
 from sync_agent.events import AckReceived, Event
 

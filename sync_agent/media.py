@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device.media_crypto import MediaCryptoError, MediaKey, SealedReader, is_sealed
+from device.storage.media_crypto import MediaCryptoError, MediaKey, SealedReader, is_sealed
 from sync_agent.errors import LinkError
 from sync_agent.events import Event, MediaFailed, MediaUploaded
 

@@ -25,7 +25,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
-from device.contract import (
+from device.central_link.outbox import Identity, Outgoing
+from shared.contract import (
     SCHEMA_VERSION,
     Ack,
     Status,
@@ -34,7 +35,6 @@ from device.contract import (
     message_topic,
     status_topic,
 )
-from device.outbox import Identity, Outgoing
 from sync_agent.errors import LinkError
 from sync_agent.events import AckReceived, Disconnected, DocumentReceived, Event, Published
 

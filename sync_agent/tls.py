@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
-from device.tls_files import TlsPaths
+from device.central_link.tls_files import TlsPaths
 from sync_agent.errors import LinkError
 
 

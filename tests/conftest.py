@@ -17,13 +17,13 @@ import uvicorn
 
 from device.audit import SYSTEM
 from device.clock import ManualClock
+from device.composition import Kiosk, open_kiosk
 from device.config import KioskConfig, load_config
-from device.jobs import import_package
-from device.package import example_package_path, load_package
-from device.policy import Staff
-from device.roster import Invite, Invited, Roster, import_roster
-from device.runtime import Kiosk, open_kiosk
-from kiosk import samples, speech_samples
+from device.jobs.installed import import_package
+from device.jobs.package import example_package_path, load_package
+from device.sessions.roster import Invite, Invited, Roster, import_roster
+from device.staff.policy import Staff
+from kiosk.rigs import samples, speech_samples
 
 pytest_plugins = [
     "sync_fixtures", "pg_fixtures", "pulse_fixture", "ui_fixtures", "tui_fixtures",
@@ -102,11 +102,13 @@ def free_port() -> int:
 class LiveServer:
     def __init__(self, kiosk: Kiosk, *, capture: bool = False, sweep: bool = False) -> None:
         from device.api.app import create_app
+        from provisioning.for_api import BoxProvisioner
 
         self.kiosk = kiosk
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(kiosk, sweep=sweep, analyse=False, capture=capture)
+        app = create_app(kiosk, sweep=sweep, analyse=False, capture=capture,
+                         provisioner=BoxProvisioner())
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -19,17 +19,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from device import outbox
 from device.audit import SYSTEM
+from device.central_link import outbox
 from device.clock import ManualClock
+from device.composition import Kiosk, open_kiosk
 from device.config import load_config
 from device.errors import KioskError, StorageFullError
-from device.jobs import import_package
-from device.package import example_package_path, load_package
-from device.recordings import attach
-from device.roster import Invite, Roster, import_roster
-from device.runtime import Kiosk, open_kiosk
-from device.storage import evict
+from device.jobs.installed import import_package
+from device.jobs.package import example_package_path, load_package
+from device.sessions.recordings import attach
+from device.sessions.roster import Invite, Roster, import_roster
+from device.storage.budget import evict
 
 CHUNK = 64 * 1024
 DAY = 86400.0

@@ -22,7 +22,7 @@ or delete of a cached file), before that operation has any effect. ``keep`` fixe
 torn chance (1.0: the drive got everything out). ``honest_sync=False`` models a drive
 that acknowledges a flush and keeps the data in its cache.
 
-:func:`open_writer` opens a database on it configured as ``device.store.Store`` does,
+:func:`open_writer` opens a database on it configured as ``device.storage.database.Store`` does,
 and :class:`ApswDatabase` lets the product's write paths (which take a
 ``sqlite_utils.Database``) run over that connection.
 """

@@ -1,7 +1,7 @@
 """A private PulseAudio daemon with a null sink: real audio into the real microphone code.
 
 ``pulse`` (one per test session) and ``fresh_pulse`` (one per test, for tests that kill
-the daemon) start the daemon of :mod:`kiosk.pulse_rig`; PortAudio then offers a
+the daemon) start the daemon of :mod:`kiosk.rigs.pulse_rig`; PortAudio then offers a
 ``pulse`` and a ``default`` input device that hear whatever the rig plays. A missing
 PulseAudio fails the test with the command that installs it: it is never skipped.
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kiosk.pulse_rig import PulseRig, PulseRigError
+from kiosk.rigs.pulse_rig import PulseRig, PulseRigError
 
 
 def _started() -> PulseRig:

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inference.records import (
+from inference.findings import (
     ActivityPoint,
     ActivitySummary,
     CompetencyEvidence,
+    DemonstrationAnalysis,
     FollowUp,
     Match,
     ModelRef,
     Pause,
     SpeechMetrics,
+    SpokenAnswerAnalysis,
     StarCoverage,
     StarElement,
     TimelinePoint,
@@ -23,14 +25,12 @@ from inference.records import (
     VisionSummary,
     Word,
 )
-from inference.scoring_models import (
+from inference.scoring.models import (
     ChecklistPointSpec,
     CompetencySpec,
-    DemonstrationAnalysis,
     DemonstrationSpec,
     QuestionSpec,
     RubricSpec,
-    SpokenAnswerAnalysis,
 )
 
 ASR = ModelRef(name="vosk-small-en", version="0.15", sha256="a" * 64)

@@ -30,11 +30,11 @@ from central.core import Receiver
 from central.messages import list_messages
 from central.mqtt import MqttSettings
 from central.server import ServerThread, TlsSettings, uvicorn_config
-from device import outbox
+from device.central_link import outbox
+from device.central_link.outbox import Identity
 from device.config import KioskConfig, load_config
-from device.outbox import Identity
-from device.store import Store
-from sync_agent.service import Service, build
+from device.storage.database import Store
+from sync_agent.assembly import AgentProcess, build
 
 KINDS = ("session.state", "session.result", "usage", "session.report")
 
@@ -129,7 +129,7 @@ def box_env(data_dir: Path, pki: Pki, device_id: str, *, broker_port: int | None
 
 
 @contextmanager
-def running_agent(config: KioskConfig) -> Iterator[Service]:
+def running_agent(config: KioskConfig) -> Iterator[AgentProcess]:
     """The sync agent on a thread of this process, with its own store connection."""
     store = Store(config.db_path)
     service = build(config, store)

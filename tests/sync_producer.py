@@ -26,10 +26,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from device import outbox
-from device.contract import MessageKind
-from device.outbox import Identity
-from device.store import Store
+from device.central_link import outbox
+from device.central_link.outbox import Identity
+from device.storage.database import Store
+from shared.contract import MessageKind
 
 #: Kinds of one session in the order the session engine writes them; priorities only
 #: rise, as in a session that changes state, then reports.

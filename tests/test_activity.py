@@ -13,8 +13,8 @@ import numpy.typing as npt
 import pytest
 
 from inference.errors import InferenceError
+from inference.findings import Pause
 from inference.media import MediaError as RecordingError
-from inference.records import Pause
 from inference.vision import (
     ActivityMeter,
     MediaError,

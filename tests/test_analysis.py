@@ -14,17 +14,17 @@ import pytest
 
 from conftest import InviteFn, LiveServer
 from device.clock import ManualClock
-from device.policy import Staff
-from device.recordings import attach
-from device.runtime import Kiosk
-from device.tokens import create as create_token
-from inference.audio import read_wav
+from device.composition import Kiosk
+from device.sessions.recordings import attach
+from device.staff.policy import Staff
+from device.staff.tokens import create as create_token
 from inference.errors import ModelVerificationError
-from inference.modelstore import ModelFiles
+from inference.findings import Transcript, Word
+from inference.models.store import ModelFiles
 from inference.pipeline import Analyzer, Settings
-from inference.records import Transcript, Word
-from kiosk.samples import ModelPaths
-from kiosk.speech_samples import Clip
+from inference.speech.audio import read_wav
+from kiosk.rigs.samples import ModelPaths
+from kiosk.rigs.speech_samples import Clip
 
 SITE_HR = Staff("hr-1", "site_hr", frozenset({"assembly-line-operator"}))
 
@@ -165,7 +165,7 @@ def test_a_model_that_fails_verification_is_never_loaded_and_the_answer_is_repor
     kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent_version: str,
     crema_clips: dict[str, Path], model_files: ModelPaths, tmp_path: Path,
 ) -> None:
-    from device.runtime import load_analyzer
+    from device.composition import load_analyzer
 
     models = kiosk.config.models_dir
     shutil.copytree(model_files.store.root, models, ignore=shutil.ignore_patterns(".*"))

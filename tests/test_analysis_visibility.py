@@ -12,10 +12,10 @@ from test_api import staff_headers
 from tui_fixtures import AppFactory, drive, open_screen, screen_text, until
 
 from conftest import JOB, InviteFn
-from device.analysis import schedule
+from device.analysis.worker import schedule
 from device.clock import ManualClock
-from device.runtime import Kiosk
-from inference.recognition_quality import NO_SPEECH_REASON, NOT_ASSESSED_REASON
+from device.composition import Kiosk
+from inference.speech.quality import NO_SPEECH_REASON, NOT_ASSESSED_REASON
 from tui.screens.answers import AnswersView
 from tui.screens.sessions import SessionsScreen
 

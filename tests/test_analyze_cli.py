@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from device.package import example_package_path
-from inference.modelstore import ModelStore
+from device.jobs.package import example_package_path
+from inference.models.store import ModelStore
 from kiosk import cli
-from kiosk.samples import ModelPaths
+from kiosk.rigs.samples import ModelPaths
 
 JOB = str(example_package_path())
 

@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from conftest import JOB, InviteFn, LiveServer
-from device import tokens
 from device.audit import SYSTEM
 from device.clock import ManualClock
-from device.runtime import Kiosk
+from device.composition import Kiosk
+from device.staff import tokens
 
 PROBLEM = "application/problem+json"
 
@@ -163,7 +163,7 @@ def test_site_hr_sees_only_its_jobs(http: httpx.Client, kiosk: Kiosk, invite: In
 
 
 def test_job_import_roster_and_drill_over_http(http: httpx.Client, kiosk: Kiosk) -> None:
-    from device.package import example_package_path
+    from device.jobs.package import example_package_path
 
     admin = staff_headers(kiosk)
     r = http.post("/api/v1/staff/jobs", headers=admin,
@@ -221,7 +221,7 @@ def test_locked_database_is_503_and_nothing_half_done(kiosk: Kiosk, invite: Invi
     import sqlite3
 
     from conftest import make_config
-    from device.runtime import open_kiosk
+    from device.composition import open_kiosk
 
     code = invite().invite_code
     assert code

@@ -13,9 +13,9 @@ from schemathesis import Case
 from schemathesis.core.result import Err, Ok
 
 from conftest import InviteFn, LiveServer
-from device import tokens
 from device.audit import SYSTEM
-from device.runtime import Kiosk
+from device.composition import Kiosk
+from device.staff import tokens
 
 pytestmark = pytest.mark.integration
 

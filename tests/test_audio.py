@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from inference.audio import (
+from inference.speech.audio import (
     AudioError,
     LevelMeter,
     Resampler,

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import InviteFn
 from device.audit import verify
-from device.runtime import Kiosk
+from device.composition import Kiosk
 from kiosk.cli import main
 
 

@@ -20,7 +20,7 @@ from sync_fixtures import SITE, TENANT, Pki, ProbeError, ProbeFactory, ProxyFact
 
 from central.broker import BrokerError, Mosquitto, free_port
 from central.pki import CertificateAuthority, Credential, PkiError, read_certificate
-from device.contract import ack_topic, device_topic, down_topic, message_topic, status_topic
+from shared.contract import ack_topic, device_topic, down_topic, message_topic, status_topic
 
 integration = pytest.mark.integration
 

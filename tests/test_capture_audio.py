@@ -33,8 +33,8 @@ from device.capture.base import DeviceUnavailable
 from device.capture.devices import AudioDevice, choose_input, list_microphones
 from device.capture.wavfile import HEADER_BYTES, WavError, WavWriter, repair_wav
 from device.config import CaptureConfig
-from inference.audio import rms_dbfs
-from kiosk.pulse_rig import PulseRig, PulseRigError
+from inference.speech.audio import rms_dbfs
+from kiosk.rigs.pulse_rig import PulseRig, PulseRigError
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 16_000

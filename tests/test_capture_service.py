@@ -21,11 +21,11 @@ from test_api import staff_headers
 
 from conftest import JOB, LiveServer, make_config
 from device.audit import SYSTEM
-from device.jobs import import_package
-from device.media_crypto import MediaKey, SealedReader
-from device.package import example_package_path
-from device.roster import Invite, Roster, import_roster
-from device.runtime import Kiosk, open_kiosk
+from device.composition import Kiosk, open_kiosk
+from device.jobs.installed import import_package
+from device.jobs.package import example_package_path
+from device.sessions.roster import Invite, Roster, import_roster
+from device.storage.media_crypto import MediaKey, SealedReader
 
 pytestmark = pytest.mark.integration
 
@@ -276,9 +276,9 @@ def test_a_spoken_answer_is_recognised_live_while_it_is_recorded(
     decodes it on the live recogniser's thread while capture writes the file (no block
     skipped), the follow-up is decided from it, and the transcript is kept with the answer
     so that the analysis does not decode the recording again."""
-    from inference.modelstore import ModelFiles
+    from inference.findings import Transcript
+    from inference.models.store import ModelFiles
     from inference.pipeline import Analyzer, Settings
-    from inference.records import Transcript
 
     k = capture_kiosk(KIOSK_ANALYSIS_ENABLED="true", KIOSK_CAPTURE_CAMERA="none")
     k.analysis.use(Analyzer(ModelFiles.open(model_files.store), Settings(tflite_threads=1)))

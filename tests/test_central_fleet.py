@@ -28,7 +28,7 @@ from central.messages import list_messages, stats
 from central.mqtt import Inbound, MqttSettings
 from central.store import ReceiverStore, open_store
 from central.worker import IngestWorker
-from device.contract import Ack, ack_topic, message_topic
+from shared.contract import Ack, ack_topic, message_topic
 
 DEVICES = ("dev-1", "dev-2", "dev-3")
 

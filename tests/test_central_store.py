@@ -14,7 +14,7 @@ from central.messages import Ingested, ingest, ingest_batch, list_messages, stat
 from central.migrations import MIGRATIONS, Migration, migrate, statements
 from central.sql import to_pyformat
 from central.store import ReceiverStore, open_store, row, utc_now
-from device.contract import Envelope
+from shared.contract import Envelope
 
 T = TypeVar("T")
 

@@ -43,10 +43,10 @@ from central.mqtt_ingest import MqttIngest
 from central.pki import PkiError
 from central.registry import lookup
 from device.audit import Actor
-from device.contract import ack_topic, message_topic
-from device.outbox import Identity
-from device.store import Store
-from sync_agent import control
+from device.central_link import sync_control as control
+from device.central_link.outbox import Identity
+from device.storage.database import Store
+from shared.contract import ack_topic, message_topic
 
 pytestmark = pytest.mark.integration
 

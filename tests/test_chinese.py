@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import opencc
 import pytest
 
-from inference import chinese
-from inference.chinese import numerals_to_digits, simplify_words, to_simplified
-from inference.records import Match, Word
-from inference.text import find_phrase
+from inference.content.text import find_phrase
+from inference.findings import Match, Word
+from inference.speech import chinese
+from inference.speech.chinese import numerals_to_digits, simplify_words, to_simplified
 
 
 def timed(texts: str | Sequence[str], step: float = 0.5, length: float = 0.4) -> list[Word]:

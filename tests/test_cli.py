@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from conftest import free_port
-from device.package import example_package_path
+from device.jobs.package import example_package_path
 from kiosk.cli import build_parser, main
-from kiosk.samples import ModelPaths
+from kiosk.rigs.samples import ModelPaths
 
 ROOT = Path(__file__).resolve().parents[1]
 KIOSK = [sys.executable, "-m", "kiosk"]

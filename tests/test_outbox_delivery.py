@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from device import outbox
+from device.central_link import outbox
+from device.central_link.outbox import Identity
 from device.clock import ManualClock, Stamp
-from device.contract import Envelope
-from device.outbox import Identity
-from device.store import Store
+from device.storage.database import Store
+from shared.contract import Envelope
 from sync_agent.backoff import Backoff, Throttle
 
 ME = Identity("dev-1", "acme", "plant-7")

@@ -11,8 +11,9 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from device import package_models
-from device.package import (
+from device.jobs import document as package_document
+from device.jobs import models as package_models
+from device.jobs.package import (
     LANGUAGES,
     MAX_PACKAGE_BYTES,
     METRICS,
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "docs" / "schemas" / "job-package.schema.json"
 DOC_FILE = ROOT / "docs" / "job-package.md"
 ALL_LANGUAGES: tuple[Language, ...] = ("zh-CN", "en", "ko")
-REGENERATE = "python -m device.package --write-schema docs/schemas/job-package.schema.json"
+REGENERATE = "python -m device.jobs.package --write-schema docs/schemas/job-package.schema.json"
 
 Document = dict[str, Any]
 Mutation = Callable[[Document], object]
@@ -564,11 +565,12 @@ def test_documentation_covers_every_field_and_metric() -> None:
     doc = DOC_FILE.read_text(encoding="utf-8")
     models = [
         value
-        for value in vars(package_models).values()
+        for module in (package_models, package_document)
+        for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, BaseModel)
-        and value.__module__ == package_models.__name__
-        and not value.__name__.startswith("_")
+        and value.__module__ == module.__name__
+        and value is not package_models.Model
     ]
     assert JobPackage in models
     for model in models:

@@ -6,7 +6,7 @@ connection with the product's pragmas, on a VFS that models a drive with a volat
 write cache (``tests/powercut_vfs.py``). The power goes at a random disk operation
 (mid-commit, mid-checkpoint, between transactions), dropping or tearing what was not
 synced. The files are then opened as the box opens them after a reboot: with
-:class:`device.store.Store` (the sqlite3 module, integrity check on).
+:class:`device.storage.database.Store` (the sqlite3 module, integrity check on).
 
 The database must then hold exactly the state left by the last transaction whose COMMIT
 returned, or by the one whose COMMIT was running when the power went: nothing committed
@@ -35,18 +35,20 @@ import pytest
 from powercut_vfs import ApswDatabase, CutMode, CutReport, PowerCutVFS, open_writer
 from sqlite_utils import Database
 
-from device import audit, outbox
+from device import audit
 from device.audit import SYSTEM
+from device.central_link import outbox
+from device.central_link.outbox import Identity
 from device.clock import ManualClock, Stamp
 from device.config import SessionConfig
 from device.errors import StoreError
-from device.jobs import import_package
-from device.outbox import Identity
-from device.package import example_package_path
-from device.roster import Invite, Roster, invite_roster
-from device.session import Engine
-from device.store import Store, dumps, rows, stamp_json
-from device.transitions import FINAL_STATES, allowed_actions
+from device.jobs.installed import import_package
+from device.jobs.package import example_package_path
+from device.sessions.engine import Engine
+from device.sessions.roster import Invite, Roster, invite_roster
+from device.sessions.transitions import FINAL_STATES, allowed_actions
+from device.storage.database import Store, rows, stamp_json
+from shared.canonical_json import dumps
 
 JOB = "assembly-line-operator"
 IDENTITY = Identity("box-pc", "tenant-1", "site-1")

@@ -20,9 +20,9 @@ from test_provision_enrol import Enrolling, enrolling  # noqa: F401 - fixture
 
 from central.broker import free_port
 from conftest import JOB, LiveServer
-from device import tokens
 from device.audit import SYSTEM
-from device.runtime import Kiosk
+from device.composition import Kiosk
+from device.staff import tokens
 from kiosk.cli import main
 
 pytestmark = pytest.mark.integration
@@ -199,3 +199,21 @@ def test_enrolment_through_the_api_is_role_checked_audited_and_mapped(
         {"actor_role": "admin", "actor_name": "admin-1", "action": "provision.re-enrol",
          "subject": "box-9"},
     ]
+
+
+def test_an_app_built_without_enrolment_says_so_on_its_routes(kiosk: Kiosk) -> None:
+    from fastapi.testclient import TestClient
+
+    from device.api.app import create_app
+
+    with TestClient(create_app(kiosk, sweep=False, analyse=False)) as client:
+        auth = headers(kiosk, "admin")
+        got = client.get("/api/v1/staff/provision", headers=auth)
+        posted = client.post("/api/v1/staff/provision/enrol", headers=auth,
+                             json={"url": "https://central.example", "token": "t"})
+    for answer in (got, posted):
+        assert answer.status_code == 503, answer.text
+        problem = answer.json()
+        assert problem["type"].endswith("provisioning-unavailable")
+        assert "kiosk provision" in problem["detail"]
+    assert not (kiosk.config.data_dir / "enrolment.toml").exists()

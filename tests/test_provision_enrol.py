@@ -24,9 +24,9 @@ from sync_harness import Central, produce, running_agent, wait_until
 from central import ServerThread, TlsSettings
 from central.broker import Mosquitto, free_port
 from central.enrol import EnrolmentSettings, TokenRequest, create_token
+from device.central_link.outbox import Identity
 from device.config import load_config
-from device.outbox import Identity
-from device.store import Store
+from device.storage.database import Store
 from kiosk.cli import main
 from provisioning import central as box_central
 from provisioning import enrol as box_enrol

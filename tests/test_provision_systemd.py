@@ -19,7 +19,7 @@ from sync_fixtures import Pki
 from test_provision_api import provisioned
 
 from central.broker import free_port
-from device.store import Store
+from device.storage.database import Store
 from kiosk.cli import main
 from provisioning import notify
 from provisioning.systemd import UNITS

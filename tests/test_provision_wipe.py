@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from device.composition import open_kiosk
 from device.config import load_config
-from device.runtime import open_kiosk
 from kiosk.cli import main
 from provisioning import files
 from provisioning import wipe as wipe_module

@@ -9,7 +9,7 @@ from test_api import assert_problem, check_in
 
 from conftest import InviteFn
 from device.clock import ManualClock
-from device.runtime import Kiosk
+from device.composition import Kiosk
 
 
 def finish_interview(http: httpx.Client, h: dict[str, str], version: str,

@@ -35,7 +35,8 @@ from central.broker import Mosquitto
 from central.faults import Faults, FaultSwitch
 from central.messages import ingest, list_messages
 from conftest import free_port
-from device.contract import (
+from kiosk.cli import main
+from shared.contract import (
     Ack,
     Envelope,
     SignedDocument,
@@ -43,8 +44,7 @@ from device.contract import (
     message_topic,
     status_topic,
 )
-from device.signing import SignatureError, load_public_key, verify
-from kiosk.cli import main
+from shared.signing import SignatureError, load_public_key, verify
 
 OCTETS = "application/offset+octet-stream"
 

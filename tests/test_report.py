@@ -9,10 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from scoring_fixtures import DEMO, QUESTIONS, rubric, session, spoken, vision
 
-from inference.records import Language
-from inference.report import Report, build_report, render_html
-from inference.scoring import score
-from inference.scoring_models import DemonstrationAnalysis, SpokenAnswerAnalysis
+from inference.findings import DemonstrationAnalysis, Language, SpokenAnswerAnalysis
+from inference.report.build import Report, build_report, render_html
+from inference.scoring.scorer import score
 
 WHEN = datetime(2026, 1, 12, 10, 5, tzinfo=timezone(timedelta(hours=8)))
 LANGS: tuple[Language, ...] = ("zh-CN", "en", "ko")

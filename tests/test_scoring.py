@@ -13,10 +13,8 @@ from scoring_fixtures import (
     spoken,
 )
 
-from inference import scoring_metrics as sm
-from inference.notes_i18n import LANGUAGES, note_text
-from inference.scoring import score
-from inference.scoring_models import (
+from inference.scoring import metrics as sm
+from inference.scoring.models import (
     CompetencyScore,
     MetricScore,
     Note,
@@ -24,6 +22,8 @@ from inference.scoring_models import (
     RubricSpec,
     ScoreCard,
 )
+from inference.scoring.notes_i18n import LANGUAGES, note_text
+from inference.scoring.scorer import score
 
 
 def card(**kw: object) -> ScoreCard:

@@ -19,23 +19,23 @@ from sync_fixtures import SITE, TENANT, Pki
 from sync_harness import Central, box_config, outbox_rows, wait_until
 
 from conftest import InviteFn
-from device.analysis import MAX_ATTEMPTS, AnalysisService
+from device.analysis.worker import MAX_ATTEMPTS, AnalysisService
+from device.central_link.outbox import Identity
 from device.clock import ManualClock
+from device.composition import Kiosk
 from device.config import KioskConfig
 from device.errors import SessionRuleError
-from device.media_crypto import HEADER_BYTES, MediaKey, SealedInfo, seal_file
-from device.outbox import Identity
-from device.recordings import announce_session_media, attach
-from device.runtime import Kiosk
-from device.store import Store, row, stamp_json
-from inference.modelstore import ModelFiles
+from device.sessions.recordings import announce_session_media, attach
+from device.storage.database import Store, row, stamp_json
+from device.storage.media_crypto import HEADER_BYTES, MediaKey, SealedInfo, seal_file
+from inference.models.store import ModelFiles
 from inference.pipeline import Analyzer, Settings
-from kiosk.samples import ModelPaths
+from kiosk.rigs.samples import ModelPaths
+from sync_agent.assembly import AgentProcess, build
 from sync_agent.errors import LinkError
 from sync_agent.events import Event, MediaFailed, MediaUploaded
 from sync_agent.https_link import HttpsLink
 from sync_agent.media import MediaUploader, RecordingFile, Upload
-from sync_agent.service import Service, build
 from sync_agent.tls import TlsFiles
 
 BOX = Identity("dev-1", TENANT, SITE)
@@ -353,7 +353,7 @@ def sealed_session(config: KioskConfig, key: MediaKey, size: int, chunk: int
 
 
 @contextmanager
-def agent_with_key(config: KioskConfig, key: MediaKey) -> Iterator[Service]:
+def agent_with_key(config: KioskConfig, key: MediaKey) -> Iterator[AgentProcess]:
     store = Store(config.db_path)
     service = build(config, store)
     assert service.agent.uploader is not None

@@ -8,8 +8,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from inference.audio import TARGET_RATE
-from inference.segmenter import Chunk, PauseSegmenter
+from inference.speech.audio import TARGET_RATE
+from inference.speech.segmenter import Chunk, PauseSegmenter
 
 Int16 = npt.NDArray[np.int16]
 

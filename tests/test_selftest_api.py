@@ -23,17 +23,18 @@ from test_api import assert_problem, staff_headers
 from test_capture_service import begin, tone, wait_for
 
 from conftest import JOB, Served, make_config
-from device import alerts, audit
+from device import audit
 from device.audit import SYSTEM
-from device.jobs import import_package
-from device.package import example_package_path
-from device.runtime import Kiosk
-from device.selftest_disk import PREFIX
-from device.selftest_install import job_for
-from inference.audio import rms_dbfs
-from inference.manifest import load_manifest
-from inference.modelstore import ModelStore
-from kiosk.samples import ModelPaths
+from device.composition import Kiosk
+from device.jobs.installed import import_package
+from device.jobs.package import example_package_path
+from device.ops import alerts
+from device.selftest.disk import PREFIX
+from device.selftest.install import job_for
+from inference.models.manifest import load_manifest
+from inference.models.store import ModelStore
+from inference.speech.audio import rms_dbfs
+from kiosk.rigs.samples import ModelPaths
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1/staff"
@@ -346,7 +347,7 @@ def test_the_disk_test_on_a_missing_data_dir_fails_plainly(box: Box, tmp_path: P
 _CHILD = """
 import json, resource, signal, sys
 from pathlib import Path
-from device.selftest_disk import run
+from device.selftest.disk import run
 small, readonly, limited = (Path(p) for p in sys.argv[1:4])
 out = {"full": run(small), "readonly": run(readonly)}
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -19,7 +19,7 @@ from test_api import assert_problem, staff_headers
 from central.broker import Mosquitto
 from conftest import Served, free_port, make_config
 from device import audit
-from device.runtime import Kiosk
+from device.composition import Kiosk
 
 pytestmark = pytest.mark.integration
 

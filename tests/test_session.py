@@ -10,7 +10,9 @@ import pytest
 
 from conftest import ADMIN, JOB, InviteFn
 from device.audit import verify
+from device.central_link.outbox import is_due, pending
 from device.clock import ManualClock
+from device.composition import Kiosk
 from device.errors import (
     ExpiredCodeError,
     InvalidCodeError,
@@ -18,10 +20,8 @@ from device.errors import (
     SessionRuleError,
     SessionStateError,
 )
-from device.outbox import is_due, pending
-from device.policy import Staff
-from device.runtime import Kiosk
-from device.store import load_stamp
+from device.staff.policy import Staff
+from device.storage.database import load_stamp
 
 HR = Staff("hr-anna", "site_hr", frozenset({JOB}))
 
@@ -418,7 +418,7 @@ def test_completion_announces_result_and_usage_once(
 def test_drills_are_flagged_in_every_message(
     kiosk: Kiosk, consent_version: str, clock: ManualClock
 ) -> None:
-    from device.roster import start_drill
+    from device.sessions.roster import start_drill
 
     drill = start_drill(kiosk.engine, JOB, Staff("tech", "technician").actor)
     assert drill.invite_code

@@ -18,17 +18,17 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from inference.audio import AudioError, read_wav, resample
 from inference.errors import ModelError, UnknownLanguage
-from inference.records import Transcript, Word
-from inference.speech import (
+from inference.findings import Transcript, Word
+from inference.speech.audio import AudioError, read_wav, resample
+from inference.speech.vosk import (
     MODELS,
     ModelCache,
     SpeechError,
     SpeechRecognizer,
     transcribe_file,
 )
-from kiosk.samples import ModelPaths
+from kiosk.rigs.samples import ModelPaths
 
 SENTENCE = "그때 불량을 발견해서 바로 반장에게 보고했습니다."  # about 4 s
 SHORT = "불량을 발견해서 보고했습니다."  # about 3 s

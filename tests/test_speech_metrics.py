@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from inference.languages import count_units, rate_unit
-from inference.records import STAR_ELEMENTS, Transcript, Word
-from inference.speech_metrics import competency_evidence, find_fillers, speech_metrics
-from inference.star import choose_follow_up, star_coverage
+from inference.content.delivery import competency_evidence, find_fillers, speech_metrics
+from inference.content.languages import count_units, rate_unit
+from inference.content.star import choose_follow_up, star_coverage
+from inference.findings import STAR_ELEMENTS, Transcript, Word
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "device" / "examples" / "assembly-line-operator.json"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from inference.accuracy import error_rate, metric, normalise
 from inference.errors import ModelError
-from kiosk.speech_samples import speech_set
+from inference.speech.accuracy import error_rate, metric, normalise
+from kiosk.rigs.speech_samples import speech_set
 
 
 def test_a_site_set_is_read_from_refs_tsv(tmp_path: Path) -> None:

@@ -20,12 +20,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from conftest import JOB, make_config
 from device.audit import SYSTEM, verify
 from device.clock import ManualClock
+from device.composition import open_kiosk
 from device.errors import KioskError
-from device.jobs import import_package
-from device.package import example_package_path, load_package
-from device.policy import Staff
-from device.roster import Invite, Roster, import_roster
-from device.runtime import open_kiosk
+from device.jobs.installed import import_package
+from device.jobs.package import example_package_path, load_package
+from device.sessions.roster import Invite, Roster, import_roster
+from device.staff.policy import Staff
 
 STAFF = [
     Staff("admin-1", "admin"),

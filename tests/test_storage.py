@@ -12,14 +12,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import InviteFn, LiveServer, make_config
-from device import outbox
+from device.central_link import outbox
+from device.central_link.outbox import Identity
 from device.clock import ManualClock, Stamp
+from device.composition import Kiosk
 from device.config import KioskConfig
 from device.errors import StorageFullError
-from device.outbox import Identity
-from device.recordings import attach
-from device.runtime import Kiosk
-from device.storage import MIB, EvictionReport, StorageBudget, evict, usage
+from device.sessions.recordings import attach
+from device.storage.budget import MIB, EvictionReport, StorageBudget, evict, usage
 
 DAY = 86400.0
 

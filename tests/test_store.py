@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from device.clock import ManualClock
+from device.composition import Kiosk
 from device.errors import DatabaseCorruptError, DatabaseLockedError
-from device.runtime import Kiosk
-from device.store import Store
+from device.storage.database import Store
 
 
 def test_pragmas_for_durability(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_a_failed_transition_leaves_no_partial_write(kiosk: Kiosk, invite: objec
         raise RuntimeError("disk pulled")
 
     kiosk.engine.on_final.append(boom)
-    from device.policy import Staff
+    from device.staff.policy import Staff
 
     # the hook runs inside the transition's transaction: everything must roll back
     with pytest.raises(RuntimeError), kiosk.store.transaction() as db:

@@ -17,8 +17,8 @@ from sync_harness import (
 )
 
 from central.broker import Mosquitto
-from device.outbox import Identity
-from device.store import Store
+from device.central_link.outbox import Identity
+from device.storage.database import Store
 
 pytestmark = pytest.mark.integration
 

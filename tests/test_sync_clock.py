@@ -43,9 +43,9 @@ from sync_harness import (
 )
 
 from central.broker import Mosquitto
+from device.central_link.outbox import Identity
 from device.clock import clock_synchronised
-from device.outbox import Identity
-from device.store import Store
+from device.storage.database import Store
 
 pytestmark = pytest.mark.integration
 

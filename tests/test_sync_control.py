@@ -29,15 +29,15 @@ from test_sync_https import box_media, media_box, record_session
 
 from central.broker import Mosquitto
 from conftest import LiveServer
-from device import outbox
 from device.audit import Actor
-from device.central_settings import replace
+from device.central_link import outbox
+from device.central_link import sync_control as control
+from device.central_link.outbox import Identity
+from device.central_link.settings import replace
+from device.composition import Kiosk, open_kiosk
 from device.config import KioskConfig
-from device.migrations import migrations
-from device.outbox import Identity
-from device.runtime import Kiosk, open_kiosk
-from device.store import Store
-from sync_agent import control
+from device.storage.database import Store
+from device.storage.migrations import migrations
 
 BOX = Identity("dev-1", "acme", "plant-1")
 TECH = Actor("technician", "tess")

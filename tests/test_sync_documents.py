@@ -30,14 +30,14 @@ from sync_harness import (
 
 from central import DocumentRequest
 from central.broker import Mosquitto
-from device import outbox
+from device.central_link import outbox
+from device.central_link.outbox import Identity
 from device.clock import Stamp
 from device.config import KioskConfig
-from device.contract import SignedDocument, down_topic
-from device.outbox import Identity
-from device.package import example_package_path
-from device.signing import canonical_bytes, generate_key, sign
-from device.store import Store, stamp_json
+from device.jobs.package import example_package_path
+from device.storage.database import Store, stamp_json
+from shared.contract import SignedDocument, down_topic
+from shared.signing import canonical_bytes, generate_key, sign
 
 pytestmark = pytest.mark.integration
 

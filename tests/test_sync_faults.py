@@ -51,10 +51,10 @@ from sync_harness import (
 from central.broker import Mosquitto
 from central.documents import load_or_create_key, public_key_pem
 from central.messages import stats
+from device.central_link.outbox import Identity
 from device.config import KioskConfig
-from device.contract import ack_topic, device_topic
-from device.outbox import Identity
-from device.store import Store
+from device.storage.database import Store
+from shared.contract import ack_topic, device_topic
 
 pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)

@@ -33,11 +33,11 @@ from sync_harness import (
 )
 
 from central.errors import NotFoundError
-from device import outbox
+from device.central_link import outbox
+from device.central_link.outbox import Identity
 from device.config import KioskConfig, load_config
-from device.outbox import Identity
-from device.recordings import announce_session_media, attach
-from device.store import Store, row, stamp_json
+from device.sessions.recordings import announce_session_media, attach
+from device.storage.database import Store, row, stamp_json
 
 pytestmark = pytest.mark.integration
 

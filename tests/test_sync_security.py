@@ -26,12 +26,12 @@ from sync_harness import (
 )
 
 from central.broker import Mosquitto
+from device.central_link.outbox import Identity
 from device.config import KioskConfig, load_config
-from device.outbox import Identity
-from device.signing import generate_key, public_pem
-from device.store import Store
+from device.storage.database import Store
 from kiosk import cli
-from sync_agent.service import Service
+from shared.signing import generate_key, public_pem
+from sync_agent.assembly import AgentProcess
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,8 @@ def produce_for(config: KioskConfig, n: int) -> list[str]:
         store.close()
 
 
-def assert_refused(config: KioskConfig, service: Service, central: Central, *words: str) -> str:
+def assert_refused(config: KioskConfig, service: AgentProcess, central: Central,
+                   *words: str) -> str:
     """The agent has failed to connect at least twice, backing off, and never got online."""
     wait_until(lambda: service.agent.backoff.failures >= 2, 20,
                "two refused connection attempts")

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from inference.records import Match, Word
-from inference.text import PhraseIndex, find_phrase, find_phrases, normalize, stem
+from inference.content.text import PhraseIndex, find_phrase, find_phrases, normalize, stem
+from inference.findings import Match, Word
 
 
 def timed(text: str, start: float = 0.0, step: float = 0.5, length: float = 0.4) -> list[Word]:

@@ -17,11 +17,11 @@ from textual.widgets import Input, ProgressBar
 from tui_fixtures import AppFactory, click, drive, press_text, until
 
 from conftest import make_config
+from device.composition import Kiosk
 from device.config import KioskConfig
-from device.runtime import Kiosk
-from device.selftest_install import job_for
-from inference import installer
-from inference.manifest import PypiSource, load_manifest
+from device.selftest.install import job_for
+from inference.models import installer
+from inference.models.manifest import PypiSource, load_manifest
 from provisioning import enrol as box_enrol
 from tui.app import KioskApp
 from tui.screens.dashboard import DashboardScreen

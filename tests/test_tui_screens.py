@@ -25,10 +25,10 @@ from tui_fixtures import (
 )
 
 from conftest import LiveServer
-from device import logs
-from device.runtime import Kiosk
+from device.central_link import sync_control as control
+from device.composition import Kiosk
+from device.ops import logs
 from kiosk.cli import main
-from sync_agent import control
 from tui.app import KioskApp
 from tui.client import ApiClient, Forbidden, Unreachable
 from tui.screens.audit import VerifyBanner

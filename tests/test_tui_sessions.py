@@ -11,7 +11,7 @@ from tui_fixtures import AppFactory, drive, open_screen, press_text, screen_text
 
 from conftest import JOB, InviteFn
 from device.api.staff import CONSEQUENCES as API_CONSEQUENCES
-from device.runtime import Kiosk
+from device.composition import Kiosk
 from tui.models import CONSEQUENCES
 from tui.screens.confirm import NO_REASON, ConfirmDialog
 from tui.screens.results import ActionResults, ReasonsSummary
@@ -93,7 +93,7 @@ def test_each_action_through_confirm_and_reason(
 
 
 def _admin() -> Any:
-    from device.policy import Staff
+    from device.staff.policy import Staff
 
     return Staff("console", "admin")
 

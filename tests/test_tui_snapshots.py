@@ -19,10 +19,10 @@ from textual.pilot import Pilot
 from tui_fixtures import AppFactory, until
 
 from conftest import InviteFn
-from device import logs
 from device.clock import ManualClock
-from device.policy import Staff
-from device.runtime import Kiosk
+from device.composition import Kiosk
+from device.ops import logs
+from device.staff.policy import Staff
 from tui.app import KioskApp
 from tui.screens.answers import AnswersView
 
@@ -71,7 +71,7 @@ def sample_data(kiosk: Kiosk, invite: InviteFn) -> None:
     lines = [("2026-01-05T08:00:01.000+00:00", "info", "device.api", "kiosk-device started"),
              ("2026-01-05T08:00:02.500+00:00", "warning", "device.capture",
               "microphone not found; retrying"),
-             ("2026-01-05T08:00:03.000+00:00", "error", "device.analysis",
+             ("2026-01-05T08:00:03.000+00:00", "error", "device.analysis.worker",
               "analysis of answer a-1 failed: model missing")]
     directory = logs.log_dir(kiosk.config.data_dir)
     directory.mkdir(parents=True, exist_ok=True)

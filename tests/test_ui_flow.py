@@ -27,10 +27,10 @@ from ui_fixtures import (
 )
 
 from conftest import LiveServer
-from device.package import example_package_path, load_package
-from device.package_models import DemonstrationTask, SpokenQuestion
+from device.jobs.models import DemonstrationTask, SpokenQuestion
+from device.jobs.package import example_package_path, load_package
 from device.ui import STATIC_DIR
-from inference.records import Transcript, Word
+from inference.findings import Transcript, Word
 
 PACKAGE = load_package(example_package_path())
 QUESTIONS = [i for i in PACKAGE.items if isinstance(i, SpokenQuestion)]

@@ -16,8 +16,8 @@ from test_language_gate import ZH_ONLY, config, data, install_speech, models, zh
 from ui_fixtures import UiPage, UiServer, strings
 
 from conftest import ADMIN, InviteFn, LiveServer
-from device.jobs import import_package
-from device.runtime import Kiosk
+from device.composition import Kiosk
+from device.jobs.installed import import_package
 
 __all__ = ["config", "models"]  # the Korean-only box of test_language_gate
 

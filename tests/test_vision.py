@@ -12,8 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from inference.records import EXPRESSIONS, FrameObservation, VisionSummary
-from inference.tflite import ModelLoadError, TFLiteModel
+from inference.findings import EXPRESSIONS, FrameObservation, VisionSummary
+from inference.models.tflite import ModelLoadError, TFLiteModel
 from inference.vision import (
     ExpressionClassifier,
     FaceAnalyzer,
@@ -25,7 +25,7 @@ from inference.vision import (
     summarise,
 )
 from inference.vision.anchors import ssd_anchors, weighted_nms
-from kiosk.samples import ModelPaths
+from kiosk.rigs.samples import ModelPaths
 
 Image = npt.NDArray[np.uint8]
 CODES = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")

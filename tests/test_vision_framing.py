@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from inference.records import Box, FramingVerdict
-from inference.tflite import TFLiteModel
+from inference.findings import Box, FramingVerdict
+from inference.models.tflite import TFLiteModel
 from inference.vision import (
     ADVICE,
     FaceDetector,
@@ -20,7 +20,7 @@ from inference.vision import (
     judge_framing,
     read_frames,
 )
-from kiosk.samples import ModelPaths
+from kiosk.rigs.samples import ModelPaths
 
 Image = npt.NDArray[np.uint8]
 

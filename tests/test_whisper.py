@@ -16,21 +16,21 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from inference.audio import read_wav
-from inference.chinese import to_simplified
-from inference.modelstore import ModelFiles
-from inference.recognition_quality import (
+from inference.content.delivery import competency_evidence
+from inference.findings import Transcript
+from inference.models.store import ModelFiles
+from inference.speech.audio import read_wav
+from inference.speech.chinese import to_simplified
+from inference.speech.quality import (
     NO_SPEECH_REASON,
     NOT_ASSESSED_REASON,
     RELIABLE_QUALITY,
     unreliable_reason,
 )
-from inference.recognizer import Speech
-from inference.records import Transcript
-from inference.speech_metrics import competency_evidence
-from inference.whisper import WhisperRecognizer, WhisperSettings, WhisperStream, loop_start
-from kiosk.samples import ModelPaths
-from kiosk.speech_samples import Clip
+from inference.speech.recognizer import Speech
+from inference.speech.whisper import WhisperRecognizer, WhisperSettings, WhisperStream, loop_start
+from kiosk.rigs.samples import ModelPaths
+from kiosk.rigs.speech_samples import Clip
 
 
 @pytest.fixture(scope="module")

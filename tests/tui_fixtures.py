@@ -13,9 +13,9 @@ from textual.errors import NoWidget
 from textual.pilot import Pilot
 
 from conftest import LiveServer
-from device import tokens
 from device.audit import SYSTEM
-from device.runtime import Kiosk
+from device.composition import Kiosk
+from device.staff import tokens
 from tui.app import KioskApp
 from tui.client import ApiClient
 
@@ -99,14 +99,14 @@ def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Session ids and codes from counters, so snapshots do not change between runs."""
     sessions = itertools.count(1)
     codes = itertools.count(1)
-    monkeypatch.setattr("device.roster.new_session_id",
+    monkeypatch.setattr("device.sessions.roster.new_session_id",
                         lambda: f"5e55{next(sessions):04d}-0000-4000-8000-000000000000")
 
     def code(length: int) -> str:
         return f"CODE{next(codes):04d}"[:length].ljust(length, "A")
 
-    monkeypatch.setattr("device.roster.new_code", code)
-    monkeypatch.setattr("device.session.new_code", code)
+    monkeypatch.setattr("device.sessions.roster.new_code", code)
+    monkeypatch.setattr("device.sessions.engine.new_code", code)
     yield
 
 

@@ -32,12 +32,12 @@ from playwright.sync_api import (
 )
 
 from conftest import ADMIN, JOB, LiveServer, make_config
-from device import tokens
 from device.audit import SYSTEM
-from device.jobs import import_package
-from device.package import example_package_path
-from device.roster import Invite, Roster, import_roster
-from device.runtime import Kiosk, open_kiosk
+from device.composition import Kiosk, open_kiosk
+from device.jobs.installed import import_package
+from device.jobs.package import example_package_path
+from device.sessions.roster import Invite, Roster, import_roster
+from device.staff import tokens
 from device.ui import STATIC_DIR
 
 CHROMIUM = Path("/usr/bin/chromium")

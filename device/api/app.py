@@ -14,7 +14,8 @@ from device.api import candidate, ops, problems, provision, reports, selftest, s
 from device.api import capture as capture_api
 from device.api import sync as sync_api
 from device.api.limits import BodyLimit
-from device.runtime import Kiosk
+from device.api.provision import Provisioner
+from device.composition import Kiosk
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,11 @@ def _sweep(kiosk: Kiosk) -> None:
 
 
 def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True,
-               capture: bool = False) -> FastAPI:
+               capture: bool = False, provisioner: Provisioner | None = None) -> FastAPI:
     """Build the app around an opened kiosk; the sweeper closes overdue answers and the
     analysis worker analyses recorded answers while the app runs. With ``capture`` (the
-    box's own service) the microphone and camera record answers as the engine says."""
+    box's own service) the microphone and camera record answers as the engine says.
+    ``provisioner`` serves the enrolment routes (503 without one)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +59,7 @@ def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True,
         lifespan=lifespan,
     )
     app.state.kiosk = kiosk
+    app.state.provisioner = provisioner
     kiosk.metrics = ops.Metrics(kiosk)
     problems.install(app, on_error=kiosk.metrics.count_error)
     app.include_router(candidate.router)

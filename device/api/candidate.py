@@ -12,13 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from device.api.deps import KioskDep, SessionDep, session_header
 from device.audit import SYSTEM
 from device.clock import elapsed_s
-from device.codes import hash_token
+from device.composition import Kiosk
 from device.errors import AuthenticationError
-from device.interview import ItemView
-from device.jobs import active_package
-from device.receipt import RECEIPT_WINDOW_MIN, receipt
-from device.runtime import Kiosk
-from device.store import load_stamp
+from device.jobs.installed import active_package
+from device.sessions.codes import hash_token
+from device.sessions.interview import ItemView
+from device.sessions.receipt import RECEIPT_WINDOW_MIN, receipt
+from device.storage.database import load_stamp
 
 router = APIRouter(prefix="/api/v1", tags=["candidate"])
 

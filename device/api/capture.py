@@ -13,13 +13,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from device import alerts, audit
+from device import audit
 from device.api.deps import KioskDep, SessionDep, StaffDep
 from device.capture.base import DeviceUnavailable
 from device.errors import AuthenticationError, NotFoundError
-from device.media_crypto import SealedReader, is_sealed
-from device.policy import require_role
-from device.recordings import CONTENT_TYPES
+from device.ops import alerts
+from device.sessions.recordings import CONTENT_TYPES
+from device.staff.policy import require_role
+from device.storage.media_crypto import SealedReader, is_sealed
 
 router = APIRouter(prefix="/api/v1", tags=["capture"])
 

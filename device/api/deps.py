@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from device import tokens
+from device.composition import Kiosk
 from device.errors import AuthenticationError
-from device.policy import Staff
-from device.runtime import Kiosk
+from device.staff import tokens
+from device.staff.policy import Staff
 
 session_header = APIKeyHeader(
     name="X-Session-Token", auto_error=False,

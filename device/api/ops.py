@@ -13,15 +13,15 @@ from prometheus_client.registry import Collector
 
 from device.api.deps import KioskDep
 from device.capture.health import cpu_temperature_c, load
+from device.composition import Kiosk
 from device.errors import ModelStoreUnreadable
-from device.jobs import list_jobs
-from device.language_gate import serves
-from device.migrations import SESSION_STATES
-from device.package_models import LANGUAGES
-from device.runtime import Kiosk
-from device.storage import Usage, refusal
+from device.jobs.installed import list_jobs
+from device.jobs.language_gate import serves
+from device.jobs.models import LANGUAGES
+from device.storage.budget import Usage, refusal
+from device.storage.migrations import SESSION_STATES
 from inference.errors import ModelError
-from inference.modelstore import ModelStore
+from inference.models.store import ModelStore
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from device.errors import KioskError, RateLimitedError, SessionStateError, StorageFullError
-from device.language_gate import LanguageUnavailableError
+from device.jobs.language_gate import LanguageUnavailableError
 
 log = logging.getLogger(__name__)
 

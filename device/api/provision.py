@@ -1,17 +1,57 @@
-"""Staff endpoints: provisioning (the box's enrolment with central)."""
+"""Staff endpoints: provisioning (the box's enrolment with central).
+
+Enrolment itself lives in ``provisioning``, which sits above the device layer: the process
+that serves the API hands it in as a :class:`Provisioner` (``kiosk serve`` does), so the
+API never imports it. An app built without one answers 503 on these routes.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from device.api.deps import KioskDep, StaffDep
-from device.policy import require_role
+from device.audit import Actor
+from device.config import KioskConfig
+from device.errors import KioskError
+from device.staff.policy import require_role
+from device.storage.database import Store
 
 router = APIRouter(prefix="/api/v1/staff", tags=["provisioning"])
+
+
+class Provisioner(Protocol):
+    """What the API needs of enrolment: the box's status and enrolling it."""
+
+    def status(self, config: KioskConfig) -> dict[str, Any]:
+        """The enrolment status object of the API contract, with ``healthy``."""
+        ...
+
+    def enrol(self, config: KioskConfig, url: str, token: str, *, ca_file: Path | None,
+              force: bool, store: Store, actor: Actor) -> bool:
+        """Enrol the box with central; whether anything changed."""
+        ...
+
+
+class ProvisioningUnavailable(KioskError):
+    """This process serves the API without enrolment (a test or tool app)."""
+
+    status = 503
+    code = "provisioning-unavailable"
+
+
+def provisioner(request: Request) -> Provisioner:
+    found: Provisioner | None = getattr(request.app.state, "provisioner", None)
+    if found is None:
+        raise ProvisioningUnavailable("enrolment is not available in this process; use"
+                                      " `kiosk provision` on the box")
+    return found
+
+
+ProvisionerDep = Annotated[Provisioner, Depends(provisioner)]
 
 
 class EnrolIn(BaseModel):
@@ -27,19 +67,15 @@ class EnrolIn(BaseModel):
 
 
 @router.get("/provision", summary="Enrolment, certificate and secret files of the box")
-def provision_status(staff: StaffDep, k: KioskDep) -> dict[str, Any]:
-    from provisioning.status import status
-
-    return status(k.config)
+def provision_status(staff: StaffDep, k: KioskDep, p: ProvisionerDep) -> dict[str, Any]:
+    return p.status(k.config)
 
 
 @router.post("/provision/enrol", summary="Enrol the box with central (one-time token)")
-def provision_enrol(body: EnrolIn, staff: StaffDep, k: KioskDep) -> dict[str, Any]:
-    from provisioning.enrol import enrol
-    from provisioning.status import status
-
+def provision_enrol(body: EnrolIn, staff: StaffDep, k: KioskDep,
+                    p: ProvisionerDep) -> dict[str, Any]:
     require_role(staff, "technician", "admin", doing="enrol the box")
-    outcome = enrol(k.config, body.url, body.token,
-                    ca_file=Path(body.ca_file) if body.ca_file else None, force=body.force,
-                    store=k.store, actor=staff.actor)
-    return {**status(k.config), "changed": outcome.changed}
+    changed = p.enrol(k.config, body.url, body.token,
+                      ca_file=Path(body.ca_file) if body.ca_file else None, force=body.force,
+                      store=k.store, actor=staff.actor)
+    return {**p.status(k.config), "changed": changed}

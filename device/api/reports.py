@@ -9,16 +9,17 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from device import analysis, audit
-from device.analysis_status import AnswerAnalysis, answers
+from device import audit
+from device.analysis import worker as analysis
+from device.analysis.status import AnswerAnalysis, answers
 from device.api.deps import KioskDep, StaffDep
+from device.composition import Kiosk
 from device.errors import NotFoundError, SessionRuleError
-from device.package_models import DemonstrationTask
-from device.policy import Staff, require_role
-from device.runtime import Kiosk
-from device.store import row, stamp_json
-from inference.report import render_html
-from inference.report_models import Report
+from device.jobs.models import DemonstrationTask
+from device.staff.policy import Staff, require_role
+from device.storage.database import row, stamp_json
+from inference.report.build import render_html
+from inference.report.models import Report
 
 router = APIRouter(prefix="/api/v1/staff", tags=["analysis"])
 ReportLanguage = Literal["zh-CN", "en", "ko"]
@@ -88,7 +89,7 @@ def score_checklist(session_id: str, item_id: str, body: ChecklistIn, staff: Sta
 def analysis_status(session_id: str, staff: StaffDep, k: KioskDep
                     ) -> list[AnswerAnalysis]:
     _session(k, staff, session_id)
-    return answers(k, session_id)
+    return answers(k.store, session_id)
 
 
 def _report(k: Kiosk, session_id: str) -> tuple[int, Report]:

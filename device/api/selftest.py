@@ -11,14 +11,19 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from device import audit, selftest, selftest_devices, selftest_disk, selftest_models, selftest_net
+from device import audit
 from device.api.deps import KioskDep, StaffDep
+from device.composition import Kiosk
 from device.errors import ModelStoreUnreadable
-from device.policy import Staff, require_role
-from device.runtime import Kiosk
-from device.selftest_install import installed, job_for
+from device.selftest import devices as selftest_devices
+from device.selftest import disk as selftest_disk
+from device.selftest import health as selftest
+from device.selftest import models as selftest_models
+from device.selftest import network as selftest_net
+from device.selftest.install import installed, job_for
+from device.staff.policy import Staff, require_role
 from inference.errors import ModelError
-from inference.modelstore import ModelStore
+from inference.models.store import ModelStore
 
 router = APIRouter(prefix="/api/v1/staff", tags=["self-test"])
 
@@ -94,7 +99,7 @@ def models(staff: StaffDep, k: KioskDep) -> dict[str, Any]:
              " (409 while one runs)")
 def models_install(staff: StaffDep, k: KioskDep) -> dict[str, Any]:
     require_role(staff, *OPERATORS, doing="install models")
-    from inference.manifest import load_manifest
+    from inference.models.manifest import load_manifest
 
     specs = [spec for spec in load_manifest().models if not spec.optional]
     state = job_for(k.config.models_dir).start(specs)

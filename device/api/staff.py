@@ -10,14 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from device import audit
 from device.api.deps import KioskDep, StaffDep
+from device.central_link.outbox import depth
 from device.errors import NotFoundError, PermissionDeniedError
-from device.jobs import import_package, list_jobs
-from device.migrations import SESSION_STATES
-from device.outbox import depth
-from device.policy import Staff, explain_refusal, require_role
-from device.roster import import_roster, parse_roster, start_drill
-from device.store import load_stamp
-from device.transitions import STAFF_ACTIONS, allowed_actions
+from device.jobs.installed import import_package, list_jobs
+from device.sessions.roster import import_roster, parse_roster, start_drill
+from device.sessions.transitions import STAFF_ACTIONS, allowed_actions
+from device.staff.policy import Staff, explain_refusal, require_role
+from device.storage.database import load_stamp
+from device.storage.migrations import SESSION_STATES
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 

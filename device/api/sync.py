@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from device import logs
 from device.api.deps import KioskDep, StaffDep
+from device.central_link import sync_control as control
+from device.central_link.sync_status import status
 from device.clock import elapsed_s
 from device.errors import KioskError
-from device.policy import require_role
-from device.store import load_stamp
-from sync_agent import control
-from sync_agent.service import status
+from device.ops import logs
+from device.staff.policy import require_role
+from device.storage.database import load_stamp
 
 router = APIRouter(prefix="/api/v1/staff", tags=["sync"])
 

@@ -2,7 +2,7 @@
 
 While an answer is recorded its files are plain (``<answer>.wav``, ``<answer>.mp4``) so
 each second written survives a power cut. Once closed, each is sealed (AES-256-GCM, see
-:mod:`device.media_crypto`) into ``<name>.sealed``, the plain file is removed, and the
+:mod:`device.storage.media_crypto`) into ``<name>.sealed``, the plain file is removed, and the
 recording is registered with its plaintext size and checksum in one transaction that also
 queues the answer's analysis when the answer is finished. A box that restarts mid-answer
 finds the plain files at start: they are repaired, sealed and registered the same way.
@@ -14,12 +14,13 @@ import logging
 import os
 from pathlib import Path
 
-from device import analysis, recordings
+from device.analysis import worker as analysis
 from device.capture.base import Recorded
 from device.capture.wavfile import repair_wav
-from device.media_crypto import MediaKey, SealedInfo, seal_file
-from device.recordings import MediaKind
-from device.store import Store, row
+from device.sessions import recordings
+from device.sessions.recordings import MediaKind
+from device.storage.database import Store, row
+from device.storage.media_crypto import MediaKey, SealedInfo, seal_file
 
 log = logging.getLogger(__name__)
 

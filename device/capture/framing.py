@@ -52,8 +52,8 @@ def detector_factory(config: KioskConfig) -> Callable[[], FaceDetector]:
     """Load the verified face-detection model from the box's model store, on first use."""
 
     def load() -> FaceDetector:
-        from inference.modelstore import ModelFiles, ModelStore
-        from inference.tflite import TFLiteModel
+        from inference.models.store import ModelFiles, ModelStore
+        from inference.models.tflite import TFLiteModel
 
         files = ModelFiles.open(ModelStore(config.models_dir))
         return FaceDetector(TFLiteModel(files.face_detection.path, num_threads=1))

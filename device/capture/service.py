@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from device import alerts
 from device.capture import files
 from device.capture.base import (
     AudioStats,
@@ -36,9 +35,10 @@ from device.capture.base import (
 from device.capture.framing import FramingService
 from device.capture.live import LiveTranscriber
 from device.config import CaptureConfig, KioskConfig
-from device.interview import Interview
-from device.media_crypto import MediaKey
-from device.session import Engine
+from device.ops import alerts
+from device.sessions.engine import Engine
+from device.sessions.interview import Interview
+from device.storage.media_crypto import MediaKey
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from inference.records import (
+from inference.findings import (
     EXPRESSIONS,
     FaceObservation,
     FrameObservation,
@@ -29,7 +29,7 @@ from inference.records import (
     TimelinePoint,
     VisionSummary,
 )
-from inference.tflite import TFLiteModel
+from inference.models.tflite import TFLiteModel
 from inference.vision.errors import check_frame
 from inference.vision.expression import ExpressionClassifier, expression_dict, top_expression
 from inference.vision.faces import FaceDetector

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.records import EXPRESSIONS
-from inference.tflite import TFLiteModel
+from inference.findings import EXPRESSIONS
+from inference.models.tflite import TFLiteModel
 from inference.vision.crops import lookup_table, square_crop, to_input
 from inference.vision.faces import Detection
 

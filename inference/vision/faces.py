@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.records import Box
-from inference.tflite import TFLiteModel
+from inference.findings import Box
+from inference.models.tflite import TFLiteModel
 from inference.vision.anchors import (
     Corners,
     Decoder,

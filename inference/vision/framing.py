@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.records import Box, FramingProblem, FramingVerdict
+from inference.findings import Box, FramingProblem, FramingVerdict
 from inference.vision.faces import FaceDetector
 
 ADVICE: dict[FramingProblem, str] = {

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.tflite import TFLiteModel
+from inference.models.tflite import TFLiteModel
 from inference.vision.crops import (
     Matrix,
     crop_to_image,

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.records import ActivityPoint, ActivitySummary, Pause
+from inference.findings import ActivityPoint, ActivitySummary, Pause
 from inference.vision.errors import check_frame
 from inference.vision.frames import Frame
 

@@ -35,9 +35,9 @@ from central.broker import free_port
 from device import audit
 from device.config import KioskConfig
 from device.errors import KioskError
-from device.package import example_package_path, load_package
-from device.package_models import JobPackage
-from device.store import Store
+from device.jobs.document import JobPackage
+from device.jobs.package import example_package_path, load_package
+from device.storage.database import Store
 from kiosk.demo import summary
 from kiosk.demo.answers import answer_text
 from kiosk.demo.box import DEVICE_ID, DemoBox, box_environment, enrol_box
@@ -45,7 +45,7 @@ from kiosk.demo.candidate import FULL, SHORT, Candidate
 from kiosk.demo.central import DemoCentral
 from kiosk.demo.prepare import candidate_video, choose_speech, ensure_models
 from kiosk.progress import ProgressBar
-from kiosk.pulse_rig import PulseRig, PulseRigError
+from kiosk.rigs.pulse_rig import PulseRig, PulseRigError
 
 MARKER = ".kiosk-demo"
 CANDIDATE = {"candidate_id": "DEMO-0001", "display_name": "Demo Candidate",

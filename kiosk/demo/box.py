@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from central import ServerThread
-from device import tokens
 from device.api.app import create_app
 from device.audit import SYSTEM
 from device.capture.devices import stderr_to_debug_log
+from device.composition import Kiosk, load_analyzer, open_kiosk
 from device.config import KioskConfig, load_config
-from device.runtime import Kiosk, load_analyzer, open_kiosk
-from device.store import Store
+from device.staff import tokens
+from device.storage.database import Store
 from kiosk.demo.central import DemoCentral
 from provisioning.enrol import enrol
-from sync_agent.service import build as build_sync
+from provisioning.for_api import BoxProvisioner
+from sync_agent.assembly import build as build_sync
 
 DEVICE_ID = "demo-kiosk-01"
 
@@ -76,7 +77,7 @@ class DemoBox:
         kiosk.analysis.use(analyzer)
         staff = tokens.create(kiosk.store, "demo site HR", "site_hr", [job_id], SYSTEM)
         admin = tokens.create(kiosk.store, "demo technician", "admin", [], SYSTEM)
-        app = create_app(kiosk, analyse=True, capture=True)
+        app = create_app(kiosk, analyse=True, capture=True, provisioner=BoxProvisioner())
         try:
             api = ServerThread(app, config.api.host, config.api.port,
                                name="the kiosk's local API").start()

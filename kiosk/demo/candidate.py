@@ -22,7 +22,7 @@ import httpx
 from device.errors import KioskError
 from kiosk.demo.answers import answer_text, speak
 from kiosk.demo.summary import short
-from kiosk.pulse_rig import PulseRig
+from kiosk.rigs.pulse_rig import PulseRig
 
 Say = Callable[[str], None]
 #: The audio a recording keeps after the candidate stops speaking (seconds).

@@ -21,7 +21,7 @@ from central.documents import DocumentRequest
 from central.enrol import EnrolmentSettings, TokenRequest, create_token
 from central.messages import list_messages
 from central.pki import CertificateAuthority
-from device.contract import DocumentKind
+from shared.contract import DocumentKind
 
 HOST = "127.0.0.1"
 TENANT = "demo-tenant"

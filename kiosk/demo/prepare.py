@@ -10,10 +10,10 @@ from pathlib import Path
 
 from device.errors import KioskError
 from inference.errors import ModelNotInstalled, UnknownLanguage
-from inference.installer import Progress, install
-from inference.manifest import load_manifest
-from inference.modelstore import ModelStore
-from kiosk import samples
+from inference.models.installer import Progress, install
+from inference.models.manifest import load_manifest
+from inference.models.store import ModelStore
+from kiosk.rigs import samples
 
 #: Languages tried for the candidate, in order, among those the job offers: Mandarin first,
 #: as most candidates speak it.

@@ -9,8 +9,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from device.store import Store
-from inference.accuracy import error_rate, metric
+from device.storage.database import Store
+from inference.speech.accuracy import error_rate, metric
 
 
 def answers(store: Store, session_id: str, said: dict[str, str],

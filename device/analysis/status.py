@@ -1,0 +1,105 @@
+"""How analysis is doing, for staff: failed analyses with the last error, each answer's
+analysis with its recognition quality and why its content was not assessed, and the languages
+the box can analyse (with the jobs that offer others).
+
+A failed analysis is an answer the worker gave up on after its retries; its session is
+still reported, with that item not assessed. Staff see them here, on the terminal UI's
+dashboard and in ``/metrics`` (``kiosk_analyses{status="failed"}``), instead of only in the
+log. Read-only: the ``analyses`` table belongs to :mod:`device.analysis.worker`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from device.errors import ModelStoreUnreadable
+from device.jobs.installed import list_jobs
+from device.jobs.language_gate import LanguageGate
+from device.storage.database import Store, load_stamp
+from inference.findings import ItemAnalysis, SpokenAnswerAnalysis
+from inference.scoring.metrics import content_not_assessed
+
+STATUSES = ("pending", "running", "done", "failed")
+_ITEM: TypeAdapter[ItemAnalysis] = TypeAdapter(ItemAnalysis)
+
+
+class AnswerAnalysis(BaseModel):
+    """One answer (take) of a session and how its analysis stands."""
+
+    answer_id: str = Field(description="The answer (one take of an item).")
+    item_id: str = Field(description="The question or demonstration answered.")
+    kind: Literal["question", "demonstration"] = Field(description="Spoken answer or task.")
+    attempt: int = Field(description="Take number, from 1.")
+    answer_state: Literal["presented", "recording", "finished", "superseded", "interrupted"] = (
+        Field(description="The answer's state; a superseded take was retaken."))
+    status: Literal["not_scheduled", "pending", "running", "done", "failed"] = Field(
+        description="Analysis status; not_scheduled when nothing was queued for the answer.")
+    attempts: int | None = Field(description="Analysis attempts so far; null if not scheduled.")
+    error: str | None = Field(description="Why the analysis failed (the last attempt's error).")
+    cpu_s: float | None = Field(description="CPU seconds spent analysing it.")
+    recognition_quality: float | None = Field(
+        description="Recognition quality of a spoken answer, 0-1 (see docs/analysis.md); null"
+                    " until it is analysed, for a demonstration, or when the recogniser gave"
+                    " no figure.")
+    not_assessed: str | None = Field(
+        description="Why the content of a spoken answer is not assessed (speech not recognised"
+                    " reliably, or no speech heard), as the report states it; null when it is"
+                    " assessed, until it is analysed, and for a demonstration.")
+
+
+def analysis(store: Store, enabled: bool) -> dict[str, Any]:
+    """``{enabled, pending, running, done, failed, last_failure}``; ``last_failure`` is the
+    most recent failed analysis: ``{answer_id, session_id, job_id, language, at, error}``."""
+    counts = {r["status"]: r["n"] for r in store.all(
+        "SELECT status, count(*) AS n FROM analyses GROUP BY status")}
+    last = store.one(
+        "SELECT a.answer_id, a.session_id, a.error, a.updated, s.job_id, s.language"
+        " FROM analyses a JOIN sessions s ON s.id = a.session_id WHERE a.status = 'failed'"
+        " ORDER BY json_extract(a.updated, '$.utc') DESC, a.rowid DESC LIMIT 1")
+    failure = None
+    if last is not None:
+        at = load_stamp(last["updated"])
+        failure = {"answer_id": last["answer_id"], "session_id": last["session_id"],
+                   "job_id": last["job_id"], "language": last["language"],
+                   "at": at.utc if at else None, "error": last["error"]}
+    return {"enabled": enabled,
+            **{status: counts.get(status, 0) for status in STATUSES},
+            "last_failure": failure}
+
+
+def answers(store: Store, session_id: str) -> list[AnswerAnalysis]:
+    """Every answer of the session in interview order, with its analysis; the quality and
+    the not-assessed reason are read from the stored analysis once it is done."""
+    found = store.all(
+        "SELECT n.id AS answer_id, n.item_id, n.kind, n.attempt, n.state AS answer_state,"
+        " COALESCE(a.status, 'not_scheduled') AS status, a.attempts, a.error, a.cpu_s, a.body"
+        " FROM answers n LEFT JOIN analyses a ON a.answer_id = n.id WHERE n.session_id = ?"
+        " ORDER BY n.position, n.attempt", (session_id,))
+    out = []
+    for r in found:
+        body = r.pop("body")
+        quality = reason = None
+        if r["status"] == "done" and body is not None:
+            item = _ITEM.validate_json(body)
+            if isinstance(item, SpokenAnswerAnalysis):
+                quality = item.transcript.quality
+                reason = content_not_assessed(item.transcript)
+        out.append(AnswerAnalysis(**r, recognition_quality=quality, not_assessed=reason))
+    return out
+
+
+def speech(store: Store, gate: LanguageGate) -> dict[str, Any]:
+    """``{gate, languages, jobs, detail}``: whether interview languages are gated (``on``;
+    ``off`` when analysis is off; ``unset`` while no model is installed; ``unreadable`` when
+    the model index cannot be read), the languages the box can analyse, and the jobs with
+    offered languages it cannot (``[{job_id, languages_disabled}]``)."""
+    try:
+        installed = gate.read()
+    except ModelStoreUnreadable as exc:
+        return {"gate": "unreadable", "languages": [], "jobs": [], "detail": str(exc)}
+    jobs = [{"job_id": j["id"], "languages_disabled": j["languages_disabled"]}
+            for j in list_jobs(store, gate) if j["languages_disabled"]]
+    languages = list(installed.languages) if installed.state == "on" else None
+    return {"gate": installed.state, "languages": languages, "jobs": jobs, "detail": None}

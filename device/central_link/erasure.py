@@ -1,0 +1,296 @@
+"""Erasing a candidate's personal data on the box, on central's signed deletion request.
+
+What goes, for every session of the candidate: the name, language and accommodation; the
+follow-up questions asked; analyses (transcripts, observations); staff checklist scores;
+results and reports; recordings (rows marked purged, files deleted after the commit);
+invite, resume and link hashes; consent flags (so nothing is ever scored or reported for
+the session again); every outbox message of those sessions, sent or not; and the
+candidate's entries in stored roster documents. An open session is closed as revoked.
+
+What stays, because it is not personal and keeps accounting coherent: session ids, jobs,
+states, times and usage counters, answer timings, and the append-only audit log (which
+holds ids and counts, never names).
+
+Erasure is two steps. :func:`erase_candidate` runs inside the caller's transaction and
+leaves a pending receipt in ``meta``; after the commit :func:`finish_erasure` deletes the
+files and queues the ``deletion.receipt`` message, naming any file it could not delete.
+A crash between the two is finished by :func:`finish_pending`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from device import audit
+from device.audit import Actor
+from device.central_link import outbox
+from device.central_link.outbox import Identity
+from device.clock import Stamp, elapsed_s
+from device.storage.database import Store, load_stamp, row, rows, stamp_json
+from shared.canonical_json import dumps
+
+log = logging.getLogger(__name__)
+
+PENDING = "erasure:"
+RETRY = "erasure-retry:"
+OPEN_STATES = ("invited", "checked_in", "consented", "in_progress", "paused")
+#: Fields of a roster entry that say something about the person.
+PERSONAL_FIELDS = ("display_name", "language", "extra_time_pct", "invite_code")
+CENTRAL = Actor("central", "deletion")
+#: What a receipt counts: sessions closed, rows erased per kind, documents redacted.
+COUNTED = ("sessions_closed", "follow_ups", "analyses", "checklists", "results", "media",
+           "messages_withdrawn", "messages_cleared", "documents_redacted")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What an erasure did; its :meth:`body` is the ``deletion.receipt`` message."""
+
+    request_id: str
+    candidate_id: str
+    found: bool
+    sessions: tuple[str, ...]
+    counts: dict[str, int]
+    erased_at: str
+    document_id: str | None = None
+    #: Recordings to delete once the erasure is committed.
+    files: tuple[str, ...] = ()
+    pending_key: str = ""
+    files_deleted: int = 0
+    files_failed: tuple[str, ...] = ()
+    message_id: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "candidate_id": self.candidate_id,
+            "document_id": self.document_id,
+            "found": self.found,
+            "sessions": list(self.sessions),
+            "counts": dict(self.counts),
+            "files_deleted": self.files_deleted,
+            "files_failed": list(self.files_failed),
+            "erased_at": self.erased_at,
+        }
+
+    def to_json(self) -> str:
+        return dumps({**self.body(), "files": list(self.files)})
+
+    @classmethod
+    def from_json(cls, text: str, pending_key: str) -> Receipt:
+        d = json.loads(text)
+        return cls(request_id=d["request_id"], candidate_id=d["candidate_id"], found=d["found"],
+                   sessions=tuple(d["sessions"]), counts=d["counts"], erased_at=d["erased_at"],
+                   document_id=d["document_id"], files=tuple(d["files"]),
+                   pending_key=pending_key)
+
+
+def _marks(items: Sequence[str]) -> str:
+    return ",".join("?" * len(items))
+
+
+def erase_candidate(
+    db: Database, now: Stamp, candidate_id: str, request_id: str, reason: str,
+    *, document_id: str | None = None,
+) -> Receipt:
+    """Erase one candidate's personal data inside the caller's transaction.
+
+    An unknown candidate is not an error: the receipt says nothing was found. Returns
+    the receipt to hand to :func:`finish_erasure` after the commit.
+    """
+    candidate = row(db, "SELECT id FROM candidates WHERE id = ?", (candidate_id,))
+    sessions = [r["id"] for r in rows(db, "SELECT id FROM sessions WHERE candidate_id = ?"
+                                          " ORDER BY created, id", (candidate_id,))]
+    counts = dict.fromkeys(COUNTED, 0)
+    files: list[str] = []
+    if sessions:
+        erased, files = _erase_sessions(db, sessions, now)
+        counts.update(erased)
+    if candidate is not None:
+        db.execute("UPDATE candidates SET display_name = NULL, language = NULL,"
+                   " extra_time_pct = 0, erased = ? WHERE id = ?",
+                   (stamp_json(now), candidate_id))
+    counts["documents_redacted"] = _redact_documents(db, candidate_id)
+    receipt = Receipt(
+        request_id=request_id, candidate_id=candidate_id, found=candidate is not None,
+        sessions=tuple(sessions), counts=counts, erased_at=now.utc, document_id=document_id,
+        files=tuple(files), pending_key=PENDING + uuid.uuid4().hex,
+    )
+    audit.append(db, now, CENTRAL, "candidate.erased", subject=candidate_id,
+                 reason=reason[:500] or None,
+                 details={"request_id": request_id, "document_id": document_id,
+                          "found": receipt.found, "sessions": len(sessions), "counts": counts,
+                          "files": len(files)})
+    db.execute("INSERT INTO meta (key, value) VALUES (?, ?)",
+               (receipt.pending_key, receipt.to_json()))
+    return receipt
+
+
+def _erase_sessions(db: Database, sessions: list[str], now: Stamp
+                    ) -> tuple[dict[str, int], list[str]]:
+    ids = tuple(sessions)
+    marks = _marks(sessions)
+    counts = {"sessions_closed": _close_open(db, sessions, now)}
+
+    def count(sql: str, params: tuple[Any, ...] = ()) -> int:
+        return int(db.execute(sql, (*params, *ids)).rowcount)
+
+    counts["follow_ups"] = count("UPDATE answers SET follow_up = NULL"  # noqa: S608
+                                 f" WHERE follow_up IS NOT NULL AND session_id IN ({marks})")
+    counts["analyses"] = count(f"DELETE FROM analyses WHERE session_id IN ({marks})")  # noqa: S608
+    counts["checklists"] = count(
+        f"DELETE FROM checklists WHERE session_id IN ({marks})")  # noqa: S608
+    counts["results"] = count(f"DELETE FROM results WHERE session_id IN ({marks})")  # noqa: S608
+    media = rows(db, f"SELECT path FROM media WHERE session_id IN ({marks})", ids)  # noqa: S608
+    counts["media"] = count(
+        f"UPDATE media SET purged = ? WHERE purged IS NULL AND session_id IN ({marks})",  # noqa: S608
+        (stamp_json(now),))
+    counts["messages_withdrawn"] = count(
+        f"DELETE FROM outbox WHERE status != 'acked' AND session_id IN ({marks})")  # noqa: S608
+    counts["messages_cleared"] = count(
+        f"DELETE FROM outbox WHERE status = 'acked' AND session_id IN ({marks})")  # noqa: S608
+    db.execute(
+        "UPDATE sessions SET language = NULL, extra_time_pct = 0, invite_hash = NULL,"  # noqa: S608
+        " resume_hash = NULL, token_hash = NULL, receipt_hash = NULL, consent_version = NULL,"
+        f" expression_consent = NULL WHERE id IN ({marks})", ids)
+    return counts, sorted({m["path"] for m in media})
+
+
+def _close_open(db: Database, sessions: list[str], now: Stamp) -> int:
+    """Close open sessions as revoked, accounting the time spent in their last state."""
+    found = rows(db, f"SELECT id, state, state_since FROM sessions WHERE id IN"  # noqa: S608
+                     f" ({_marks(sessions)}) AND state IN ({_marks(OPEN_STATES)})",
+                 (*sessions, *OPEN_STATES))
+    at = stamp_json(now)
+    for s in found:
+        since = load_stamp(s["state_since"])
+        spent = max((elapsed_s(since, now) if since else None) or 0.0, 0.0)
+        column = {"in_progress": "active_s", "paused": "paused_s"}.get(s["state"])
+        if column:
+            db.execute(f"UPDATE usage SET {column} = {column} + ?, updated = ?"  # noqa: S608
+                       " WHERE session_id = ?", (spent, at, s["id"]))
+        db.execute("UPDATE answers SET state = 'interrupted', ended = ? WHERE session_id = ?"
+                   " AND state IN ('presented', 'recording')", (at, s["id"]))
+        db.execute("UPDATE sessions SET state = 'revoked', previous_state = state,"
+                   " state_since = ?, ended = ?, state_reason = 'erased at central''s request',"
+                   " state_actor = ? WHERE id = ?", (at, at, CENTRAL.label(), s["id"]))
+    return len(found)
+
+
+def _redact_documents(db: Database, candidate_id: str) -> int:
+    """Remove the candidate's personal fields from stored documents (rosters, rejects)."""
+    changed = 0
+    for r in rows(db, "SELECT message_id, payload FROM inbox WHERE instr(payload, ?) > 0"
+                      " AND coalesce(doc_kind, '') != 'deletion'", (candidate_id,)):
+        try:
+            document = json.loads(r["payload"])
+        except ValueError:
+            document = None
+        if document is None:
+            payload = dumps({"redacted": "erased at central's request"})
+        elif _scrub(document, candidate_id):
+            payload = dumps(document)
+        else:
+            continue
+        db.execute("UPDATE inbox SET payload = ? WHERE message_id = ?",
+                   (payload, r["message_id"]))
+        changed += 1
+    return changed
+
+
+def _scrub(value: Any, candidate_id: str) -> bool:
+    changed = False
+    if isinstance(value, dict):
+        if value.get("candidate_id") == candidate_id:
+            for name in PERSONAL_FIELDS:
+                if value.get(name) is not None:
+                    value[name] = None
+                    changed = True
+        for item in value.values():
+            changed = _scrub(item, candidate_id) or changed
+    elif isinstance(value, list):
+        for item in value:
+            changed = _scrub(item, candidate_id) or changed
+    return changed
+
+
+# -- after the commit ---------------------------------------------------------------------
+
+def _delete(paths: Sequence[str]) -> tuple[int, dict[str, str]]:
+    deleted = 0
+    failed: dict[str, str] = {}
+    for path in paths:
+        try:
+            Path(path).unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failed[path] = exc.strerror or type(exc).__name__
+    return deleted, failed
+
+
+def finish_erasure(store: Store, identity: Identity, receipt: Receipt) -> Receipt:
+    """Delete the recordings, then queue the ``deletion.receipt`` message (once).
+
+    A file that cannot be deleted is named in the receipt and retried by
+    :func:`finish_pending`. When another caller already finished this erasure, the receipt
+    is returned as it is.
+    """
+    deleted, failed = _delete(receipt.files)
+    done = replace(receipt, files_deleted=deleted, files_failed=tuple(sorted(failed)))
+    now = store.now()
+    with store.transaction() as db:
+        if row(db, "DELETE FROM meta WHERE key = ? RETURNING key", (receipt.pending_key,)) is None:
+            return receipt
+        message_id = outbox.enqueue(db, identity, now, "deletion.receipt", done.body())
+        if failed:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?)",
+                       (RETRY + uuid.uuid4().hex, dumps(sorted(failed))))
+            audit.append(db, now, audit.SYSTEM, "candidate.erasure_files_left",
+                         subject=receipt.candidate_id,
+                         details={"request_id": receipt.request_id, "files": len(failed)})
+    for path, problem in failed.items():
+        log.warning("erasure %s: cannot delete %s (%s); will retry", receipt.request_id, path,
+                    problem)
+    return replace(done, message_id=message_id)
+
+
+def finish_pending(store: Store, identity: Identity) -> list[Receipt]:
+    """Finish erasures a crash interrupted, and retry recordings that could not be deleted."""
+    found = store.all("SELECT key, value FROM meta WHERE key LIKE 'erasure%' ORDER BY key")
+    finished: list[Receipt] = []
+    for entry in found:
+        if entry["key"].startswith(PENDING):
+            receipt = Receipt.from_json(entry["value"], entry["key"])
+            finished.append(finish_erasure(store, identity, receipt))
+        elif entry["key"].startswith(RETRY):
+            _retry(store, entry["key"], json.loads(entry["value"]))
+    return finished
+
+
+def _retry(store: Store, key: str, paths: list[str]) -> None:
+    _, failed = _delete(paths)
+    with store.transaction() as db:
+        if failed:
+            db.execute("UPDATE meta SET value = ? WHERE key = ?", (dumps(sorted(failed)), key))
+        else:
+            db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            audit.append(db, store.now(), audit.SYSTEM, "candidate.erasure_files_deleted",
+                         details={"files": len(paths)})
+
+
+def erase(store: Store, identity: Identity, candidate_id: str, request_id: str, reason: str
+          ) -> Receipt:
+    """Erase and report in one call (for staff tools): both steps, outside any transaction."""
+    with store.transaction() as db:
+        receipt = erase_candidate(db, store.now(), candidate_id, request_id, reason)
+    return finish_erasure(store, identity, receipt)

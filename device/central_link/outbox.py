@@ -1,0 +1,280 @@
+"""The transactional outbox: the only queue of messages to central that counts.
+
+A message is written in the same transaction as the change it announces. The sync
+agent reads rows in order and marks them done only when central acknowledges them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from device.clock import Stamp, elapsed_s
+from device.storage.database import load_stamp, row, rows, stamp_json
+from shared.canonical_json import dumps
+from shared.contract import PRIORITY, Envelope, MessageKind, StampModel
+
+
+@dataclass(frozen=True)
+class Identity:
+    device_id: str
+    tenant: str
+    site: str
+
+
+def next_message_seq(db: Database) -> int:
+    found = row(
+        db,
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'message_seq'"
+        " RETURNING value",
+    )
+    assert found is not None, "meta.message_seq is created by the first migration"
+    return int(found["value"])
+
+
+def enqueue(
+    db: Database,
+    identity: Identity,
+    at: Stamp,
+    kind: MessageKind,
+    body: dict[str, Any],
+    *,
+    session_id: str | None = None,
+    drill: bool = False,
+    hold_until: Stamp | None = None,
+) -> str:
+    """Write one message inside the caller's transaction; return its message id.
+
+    ``hold_until`` keeps the message back until then (a terminate that may still be
+    undone); it is measured like every duration on the box, see :func:`is_due`.
+    """
+    seq = next_message_seq(db)
+    message_id = f"{identity.device_id}:{seq:012d}"
+    envelope = Envelope(
+        message_id=message_id,
+        kind=kind,
+        device_id=identity.device_id,
+        tenant=identity.tenant,
+        site=identity.site,
+        seq=seq,
+        session_id=session_id,
+        drill=drill,
+        recorded_at=StampModel(**at.to_dict()),
+        body=body,
+    )
+    payload = dumps(envelope.model_dump(mode="json", exclude={"session_seq"}))
+    db.execute(
+        "INSERT INTO outbox (message_id, kind, session_id, priority, payload, created, hold_until,"
+        " bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            message_id,
+            kind,
+            session_id,
+            PRIORITY[kind],
+            payload,
+            stamp_json(at),
+            stamp_json(hold_until) if hold_until else None,
+            len(payload.encode()),
+        ),
+    )
+    return message_id
+
+
+def is_due(hold_until: Stamp | None, now: Stamp) -> bool:
+    """Whether a held message may go: its hold has passed, or cannot be measured."""
+    if hold_until is None:
+        return True
+    waited = elapsed_s(hold_until, now)
+    # Across a reboot with an unsynchronised clock the hold cannot be measured; the
+    # session it protects can no longer be undone either, so the message goes.
+    return waited is None or waited >= 0
+
+
+def pending(db: Database, now: Stamp, limit: int = 100) -> list[dict[str, Any]]:
+    """Unacknowledged messages that may be sent now, in delivery order."""
+    found = rows(
+        db,
+        "SELECT seq, message_id, kind, session_id, priority, payload, hold_until, status,"
+        " attempts FROM outbox WHERE status != 'acked' ORDER BY priority, seq LIMIT ?",
+        (limit * 4,),
+    )
+    due = [r for r in found if is_due(load_stamp(r["hold_until"]), now)]
+    for r in due:
+        r["payload"] = json.loads(r["payload"])
+    return due[:limit]
+
+
+def depth(db: Database) -> dict[str, int]:
+    """Unacknowledged messages by kind."""
+    return {
+        r["kind"]: r["n"]
+        for r in rows(
+            db, "SELECT kind, count(*) AS n FROM outbox WHERE status IN ('pending', 'sent')"
+            " GROUP BY kind"
+        )
+    }
+
+
+# -- delivery (used by the sync agent) ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message on its way: the row's order keys and the exact bytes to send."""
+
+    seq: int
+    message_id: str
+    kind: str
+    session_id: str | None
+    session_seq: int | None
+    payload: bytes
+
+
+def next_batch(
+    db: Database, now: Stamp, limit: int, in_flight: Collection[str] = (),
+    *, metered: bool = False, held: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """Rows that may be sent now, in delivery order (priority, then outbox order).
+
+    Only ``pending`` rows are candidates: a ``sent`` row is in flight on the current
+    connection (the agent puts rows back to ``pending`` with :func:`release` when their
+    connection or their ack timeout is gone). A session's messages go strictly in outbox
+    order: a message waits while an earlier one of its session is neither acknowledged,
+    nor in flight, nor chosen before it in this batch (a held terminate holds back the
+    report that follows it). ``held`` names messages not to send now (waiting out a retry
+    delay); they hold back their session's later messages too. In metered mode media
+    stays queued.
+    """
+    if limit <= 0:
+        return []
+    busy = set(in_flight)
+    scan = rows(
+        db,
+        "SELECT seq, message_id, kind, session_id, hold_until, priority FROM outbox"
+        " WHERE status = 'pending' ORDER BY priority, seq LIMIT ?",
+        (limit + len(busy) + len(held) + 64,),
+    )
+    sessions = sorted({r["session_id"] for r in scan if r["session_id"]})
+    earlier: dict[str, list[dict[str, Any]]] = {}
+    for chunk in _chunks(sessions, 500):
+        marks = ",".join("?" * len(chunk))
+        for r in rows(db, "SELECT seq, message_id, kind, session_id, hold_until, priority"  # noqa: S608
+                      f" FROM outbox WHERE status = 'pending' AND session_id IN ({marks})"
+                      " ORDER BY seq", tuple(chunk)):
+            earlier.setdefault(r["session_id"], []).append(r)
+    # A session whose next message lies beyond the scan (a report, behind which its later
+    # state changes wait) would block those rows for ever: its head is a candidate too.
+    seen = {r["message_id"] for r in scan}
+    heads = [e[0] for e in earlier.values() if e and e[0]["message_id"] not in seen]
+    if heads:
+        scan = sorted([*scan, *heads], key=lambda r: (r["priority"], r["seq"]))
+    chosen: list[dict[str, Any]] = []
+    waiting = [r for r in scan if r["message_id"] not in busy and r["message_id"] not in held
+               and not (metered and r["kind"] == "media")
+               and is_due(load_stamp(r["hold_until"]), now)]
+
+    def free(r: dict[str, Any]) -> bool:
+        sid = r["session_id"]
+        return not (sid and any(e["seq"] < r["seq"] and e["message_id"] not in busy
+                                for e in earlier.get(sid, ())))
+
+    while waiting and len(chosen) < limit:
+        # Take the first free message in priority order; choosing it can free the next one
+        # of its session, so look again from the top.
+        first = next((i for i, r in enumerate(waiting) if free(r)), None)
+        if first is None:
+            break
+        r = waiting.pop(first)
+        chosen.append(r)
+        busy.add(r["message_id"])
+    return chosen
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def claim(db: Database, message_ids: Sequence[str], now: Stamp) -> list[Outgoing]:
+    """Mark rows as sent (inside the caller's transaction) and return what to send.
+
+    A message gets its place in its session (``session_seq``) the first time it is
+    claimed and keeps it for every resend, so central can put a session's messages back
+    in order whatever the network did to them.
+    """
+    if not message_ids:
+        return []
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(message_ids), 500):
+        marks = ",".join("?" * len(chunk))
+        for r in rows(db, "SELECT seq, message_id, kind, session_id, session_seq, payload"  # noqa: S608
+                      f" FROM outbox WHERE status != 'acked' AND message_id IN ({marks})",
+                      tuple(chunk)):
+            found[r["message_id"]] = r
+    out: list[Outgoing] = []
+    updates: list[tuple[str, int | None, str]] = []
+    at = stamp_json(now)
+    for message_id in message_ids:  # in the caller's order: a session's numbers follow it
+        item = found.get(message_id)
+        if item is None:
+            continue
+        session_seq = item["session_seq"]
+        if session_seq is None and item["session_id"]:
+            counter = row(db, "INSERT INTO session_seqs (session_id, last) VALUES (?, 1)"
+                          " ON CONFLICT (session_id) DO UPDATE SET last = last + 1"
+                          " RETURNING last", (item["session_id"],))
+            assert counter is not None
+            session_seq = int(counter["last"])
+        updates.append((at, session_seq, message_id))
+        payload: str = item["payload"]
+        if session_seq is not None:  # the stored envelope, with its place in the session
+            payload = f'{payload[:-1]},"session_seq":{session_seq}}}'
+        out.append(Outgoing(item["seq"], message_id, item["kind"], item["session_id"], session_seq,
+                            payload.encode()))
+    db.conn.executemany("UPDATE outbox SET status = 'sent', attempts = attempts + 1,"
+                        " last_attempt = ?, session_seq = ? WHERE message_id = ?", updates)
+    return out
+
+
+def release(db: Database, message_ids: Iterable[str] | None = None) -> None:
+    """Sent but not acknowledged: back to ``pending``, to be sent again.
+
+    For every row when the connection they went out on is gone (``None``), or for the
+    named rows when their ack is overdue or they wait out a retry delay.
+    """
+    if message_ids is None:
+        db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sent'")
+        return
+    db.conn.executemany("UPDATE outbox SET status = 'pending' WHERE message_id = ?"
+                        " AND status = 'sent'", [(m,) for m in message_ids])
+
+
+def mark_acked(db: Database, message_ids: Iterable[str], now: Stamp) -> int:
+    """Central has these messages: finish their rows. Returns how many were newly done.
+
+    Unknown and already acknowledged ids are ignored (acks can be late or duplicated).
+    A ``media`` message's ack also marks its recording as held by central.
+    """
+    done = 0
+    at = stamp_json(now)
+    for message_id in message_ids:
+        r = row(db, "UPDATE outbox SET status = 'acked', acked = ?, last_error = NULL"
+                " WHERE message_id = ? AND status != 'acked' RETURNING kind, payload",
+                (at, message_id))
+        if r is None:
+            continue
+        done += 1
+        if r["kind"] == "media":
+            media_id = json.loads(r["payload"])["body"].get("media_id")
+            db.execute("UPDATE media SET acked = ? WHERE id = ? AND acked IS NULL",
+                       (at, media_id))
+    return done
+
+
+def record_error(db: Database, message_id: str, error: str) -> None:
+    """Keep the row and say why it has not gone (central refused it, the link failed)."""
+    db.execute("UPDATE outbox SET last_error = ? WHERE message_id = ? AND status != 'acked'",
+               (error[:500], message_id))

@@ -1,0 +1,46 @@
+"""What staff see of delivery to central: link state, queue, last success and failure, and
+the technician's controls (``kiosk sync status``, the TUI, ``GET /api/v1/staff/sync``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from device.central_link import link_state, outbox, sync_control
+from device.clock import elapsed_s
+from device.config import KioskConfig
+from device.storage.database import Store, load_stamp, row
+
+
+def status(store: Store, config: KioskConfig) -> dict[str, Any]:
+    """Link state, queue, last success and failure, and the technician's controls: what
+    ``kiosk sync status``, the TUI and ``GET /api/v1/staff/sync`` show. Times are ISO 8601
+    UTC; ``config`` is the box's own configuration (central's settings are looked up)."""
+
+    links = link_state.read(store)
+    for link in links:
+        for key in ("since", "updated", "last_ack", "last_error_at"):
+            link[key] = sync_control.utc_of(link[key])
+    now = store.now()
+    with store.read() as db:
+        depth = outbox.depth(db)
+        oldest = row(db, "SELECT message_id, kind, session_id, created, attempts, last_error"
+                     " FROM outbox WHERE status != 'acked' ORDER BY seq LIMIT 1")
+        acked = row(db, "SELECT max(json_extract(acked, '$.utc')) AS at FROM outbox"
+                    " WHERE status = 'acked'")
+    if oldest is not None:
+        created = load_stamp(oldest["created"])
+        age = elapsed_s(created, now) if created else None
+        oldest["created"] = created.utc if created else None
+        oldest["age_s"] = None if age is None else round(age, 1)
+    successes = [at for at in [acked["at"] if acked else None,
+                               *(link["last_ack"] for link in links)] if at]
+    errors = [link for link in links if link["last_error_at"]]
+    last_error = max(errors, key=lambda link: link["last_error_at"], default=None)
+    return {
+        "links": links, "outbox_depth": depth, "waiting": sum(depth.values()),
+        "oldest_unsent": oldest,
+        "last_success": max(successes, default=None),
+        "last_error": None if last_error is None else {
+            "at": last_error["last_error_at"], "message": last_error["last_error"]},
+        "control": sync_control.describe(store, config),
+    }

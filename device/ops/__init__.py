@@ -1,0 +1,1 @@
+"""Running the box: logs, figures from the kernel, alerts for staff."""

@@ -1,0 +1,2 @@
+"""Self-tests for staff: health at a glance, devices, disk, models (and installing them), network.
+"""

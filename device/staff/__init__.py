@@ -1,0 +1,1 @@
+"""Staff on the box: bearer tokens and who may do what to which session."""

@@ -1,0 +1,3 @@
+"""What the box keeps: its SQLite database and schema, recordings encrypted at rest, and the
+storage budget.
+"""

@@ -1,0 +1,188 @@
+"""The box's one SQLite database: opening it safely, transactions, small helpers.
+
+WAL journal, ``synchronous=FULL`` (the outbox lives here, so every commit is on disk
+before the API answers), ``busy_timeout`` for the second process (the sync agent),
+foreign keys on, and an integrity check before anything trusts the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from device.clock import Clock, Stamp, SystemClock
+from device.errors import DatabaseCorruptError, DatabaseLockedError, DiskFullError, StoreError
+from device.storage.migrations import migrations
+from shared.canonical_json import dumps
+
+log = logging.getLogger(__name__)
+
+Params = tuple[Any, ...] | dict[str, Any]
+
+
+def stamp_json(stamp: Stamp) -> str:
+    return dumps(stamp.to_dict())
+
+
+def load_stamp(text: str | None) -> Stamp | None:
+    return None if text is None else Stamp.from_dict(json.loads(text))
+
+
+class Store:
+    """A connection to the kiosk database, shared by the threads of one process.
+
+    Every use goes through :meth:`transaction` (writes) or :meth:`read`; both hold the
+    store's lock, so one connection serves the API's worker threads safely.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock | None = None,
+        busy_timeout_ms: int = 5000,
+        check_integrity: bool = True,
+    ) -> None:
+        self.path = path
+        self.clock: Clock = clock or SystemClock()
+        self.busy_timeout_ms = busy_timeout_ms
+        self._lock = threading.RLock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                str(path), timeout=busy_timeout_ms / 1000, check_same_thread=False,
+                isolation_level=None,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc}") from None
+        self.conn = conn
+        try:
+            self._configure(check_integrity)
+            self.db = Database(conn, execute_plugins=False)
+            with self._locked_writes():
+                migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise self._translate(exc) from None
+        except StoreError:
+            conn.close()
+            raise
+
+    def _configure(self, check_integrity: bool) -> None:
+        c = self.conn
+        c.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        if check_integrity:
+            rows = c.execute("PRAGMA integrity_check").fetchall()
+            problems = [r[0] for r in rows if r[0] != "ok"]
+            if problems:
+                raise DatabaseCorruptError(
+                    f"{self.path}: database failed its integrity check "
+                    f"({'; '.join(problems[:3])}); refusing to start. Move the file aside "
+                    "and restore it, or run 'kiosk provision wipe' to start empty."
+                )
+        mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("journal mode is %s, not WAL (filesystem without shared memory?)", mode)
+        c.execute("PRAGMA synchronous = FULL")
+        c.execute("PRAGMA foreign_keys = ON")
+
+    def _translate(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in text:  # SQLITE_FULL
+            return DiskFullError(
+                f"{self.path}: the disk is full ({text}); the change was not saved. Free space"
+                " on the disk and try again.")
+        if "locked" in text or "busy" in text:
+            return DatabaseLockedError(
+                f"{self.path}: database is locked by another process "
+                f"(waited {self.busy_timeout_ms} ms)"
+            )
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return DatabaseCorruptError(
+                f"{self.path}: database is corrupt ({text}); refusing to start. Move the file "
+                "aside and restore it, or run 'kiosk provision wipe' to start empty."
+            )
+        return StoreError(f"{self.path}: database error: {text}")
+
+    @contextmanager
+    def _locked_writes(self) -> Iterator[None]:
+        with self._lock:
+            try:
+                yield
+            except sqlite3.OperationalError as exc:
+                raise self._translate(exc) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """One write transaction (``BEGIN IMMEDIATE``): all of it is on disk, or none."""
+        with self._lock:
+            if self.conn.in_transaction:
+                raise StoreError("nested write transactions are not supported")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._translate(exc) from None
+            try:
+                yield self.db
+            except sqlite3.OperationalError as exc:  # e.g. the page cache spilling on a full disk
+                self._rollback()
+                raise self._translate(exc) from None
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                raise self._translate(exc) from None
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    @contextmanager
+    def read(self) -> Iterator[Database]:
+        """Reads under the store's lock (a consistent view for this thread)."""
+        with self._lock:
+            try:
+                yield self.db
+            except sqlite3.OperationalError as exc:
+                raise self._translate(exc) from None
+
+    def now(self) -> Stamp:
+        return self.clock.now()
+
+    def one(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
+        with self.read() as db:
+            return row(db, sql, params)
+
+    def all(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        with self.read() as db:
+            return rows(db, sql, params)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+
+def as_dicts(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def rows(db: Database, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+    """Rows of a query, as dicts."""
+    return as_dicts(db.execute(sql, params))
+
+
+def row(db: Database, sql: str, params: Params = ()) -> dict[str, Any] | None:
+    found = rows(db, sql, params)
+    return found[0] if found else None

@@ -1,0 +1,427 @@
+"""Recordings encrypted at rest: AES-256-GCM in independently authenticated chunks.
+
+Each recording is sealed under the box's media key (32 random bytes in
+``<data_dir>/secrets/media.key``, owner-only) as soon as it is closed, and is read back
+through :class:`SealedReader`, which decrypts only the chunk a read needs, so an upload can
+resume in the middle of a file and nothing ever holds a whole recording in memory.
+
+Sealed file format (all integers big-endian)::
+
+    header  = b"KMEDIA1\\0"            8 bytes, magic
+              key id                   8 bytes, the first 8 bytes of SHA-256(key)
+              chunk size               u32, plaintext bytes per chunk
+              nonce prefix             8 random bytes, new for every file
+    chunk i = AES-256-GCM(plaintext[i * chunk size : (i + 1) * chunk size])
+              ciphertext followed by its 16-byte tag
+
+    nonce(i) = nonce prefix + u32(i)
+    aad(i)   = header + u32(i) + final, where final is 1 on the last chunk and 0 on the others
+
+Every chunk holds ``chunk size`` plaintext bytes except the last, which may be shorter (and
+is empty only for an empty recording), so the plaintext size follows from the file size.
+Because the header, the chunk's index and the final flag are authenticated with each chunk,
+an altered byte, chunks swapped or dropped, a file cut short (even at a chunk boundary) and
+chunks appended are all detected when the affected chunk is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import shutil
+import struct
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from device.errors import KioskError
+from shared.files import fsync_dir
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+MAGIC = b"KMEDIA1\0"
+KEY_BYTES = 32
+TAG_BYTES = 16
+DEFAULT_CHUNK = 1 << 20
+#: Largest chunk a header may name: bounds what one read allocates, even for a forged file.
+MAX_CHUNK = 1 << 24
+#: Name ending of a sealed recording: ``<answer_id>.<ext>.sealed``.
+SEALED_SUFFIX = ".sealed"
+
+_HEADER = struct.Struct(">8s8sI8s")
+HEADER_BYTES = _HEADER.size
+_INDEX = struct.Struct(">I")
+_MAX_CHUNKS = 1 << 32
+
+
+class MediaCryptoError(KioskError):
+    """A recording cannot be sealed or opened (no key, wrong key, not a sealed file...)."""
+
+    status = 500
+    code = "media-crypto"
+
+
+class MediaIntegrityError(MediaCryptoError):
+    """A sealed recording was altered, truncated or extended."""
+
+    code = "media-integrity"
+
+    def __init__(self, message: str, path: Path, chunk: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.chunk = chunk
+
+
+@dataclass(frozen=True)
+class MediaKey:
+    """The box's recording key; ``key_id`` names it in every file it seals."""
+
+    key: bytes = field(repr=False)
+    key_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if len(self.key) != KEY_BYTES:
+            raise MediaCryptoError(f"a media key has {KEY_BYTES} bytes, not {len(self.key)}")
+        object.__setattr__(self, "key_id", hashlib.sha256(self.key).hexdigest()[:16])
+
+    @classmethod
+    def load(cls, path: Path) -> MediaKey:
+        """The key in ``path``; refused when the file is open to others or the wrong size."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise MediaCryptoError(f"no media key at {path}: sealed recordings cannot be read"
+                                   " without it") from None
+        except OSError as exc:
+            raise MediaCryptoError(f"cannot read the media key {path}: {exc.strerror}") from exc
+        try:
+            mode = os.fstat(fd).st_mode & 0o777
+            if mode & 0o077:
+                raise MediaCryptoError(
+                    f"the media key {path} is open to group or others (mode {mode:04o});"
+                    f" it must be owner-only: chmod 600 {path}")
+            data = os.read(fd, KEY_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(data) != KEY_BYTES:
+            raise MediaCryptoError(f"the media key {path} holds {len(data)} bytes, not"
+                                   f" {KEY_BYTES}: it is damaged or not a media key")
+        return cls(data)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> MediaKey:
+        """The key in ``path``, created (owner-only, in an owner-only directory) if missing.
+
+        The new key is written to a temporary file, flushed, and linked into place, which
+        fails if another process created the key first: then that key is used, so two
+        processes starting together never end up holding different keys."""
+        if path.exists():
+            return cls.load(path)
+        parent = path.parent
+        try:
+            if not parent.is_dir():
+                with suppress(FileExistsError):  # another process may be creating it too
+                    parent.mkdir(parents=True, mode=0o700)
+                    os.chmod(parent, 0o700)  # whatever the umask
+            fd, tmp = tempfile.mkstemp(prefix=".media-key-", dir=parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(KEY_BYTES))
+                    f.flush()
+                    os.fsync(f.fileno())
+                # created meanwhile by another process: that key is the one
+                with suppress(FileExistsError):
+                    os.link(tmp, path)
+                    fsync_dir(parent)
+            finally:
+                os.unlink(tmp)
+        except OSError as exc:
+            raise MediaCryptoError(f"cannot create the media key {path}: {exc.strerror}"
+                                   ) from exc
+        return cls.load(path)
+
+
+@dataclass(frozen=True)
+class SealedInfo:
+    """What sealing a recording measured on the way."""
+
+    plain_bytes: int
+    plain_sha256: str
+    sealed_bytes: int
+    key_id: str
+
+
+def seal_file(src: Path, dest: Path, key: MediaKey, *, chunk_size: int = DEFAULT_CHUNK
+              ) -> SealedInfo:
+    """Encrypt ``src`` into ``dest`` (owner-only), streaming one chunk at a time.
+
+    The sealed file is written beside ``dest`` as ``<dest>.part``, flushed to disk and
+    renamed, so ``dest`` is either absent or complete. ``src`` is left in place: the caller
+    deletes it once the sealed file is registered."""
+    if not 0 < chunk_size <= MAX_CHUNK:
+        raise MediaCryptoError(f"chunk size {chunk_size} is outside 1..{MAX_CHUNK}")
+    part = dest.with_name(dest.name + ".part")
+    header = _HEADER.pack(MAGIC, bytes.fromhex(key.key_id), chunk_size, secrets.token_bytes(8))
+    aead = AESGCM(key.key)
+    digest = hashlib.sha256()
+    plain = sealed = 0
+    try:
+        with src.open("rb") as f, _private_file(part) as out:
+            out.write(header)
+            sealed += len(header)
+            current, index = _read_full(f, chunk_size), 0
+            while True:
+                following = _read_full(f, chunk_size) if len(current) == chunk_size else b""
+                final = not following
+                digest.update(current)
+                block = aead.encrypt(_nonce(header, index), current, _aad(header, index, final))
+                out.write(block)
+                plain += len(current)
+                sealed += len(block)
+                if final:
+                    break
+                index += 1
+                if index >= _MAX_CHUNKS:
+                    raise MediaCryptoError(f"{src} is too large to seal in {chunk_size}-byte"
+                                           " chunks")
+                current = following
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(part, dest)
+        fsync_dir(dest.parent)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise MediaCryptoError(f"cannot seal {src} into {dest}: {exc.strerror or exc}"
+                               ) from exc
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return SealedInfo(plain_bytes=plain, plain_sha256=digest.hexdigest(), sealed_bytes=sealed,
+                      key_id=key.key_id)
+
+
+def is_sealed(path: Path) -> bool:
+    """Whether ``path`` starts like a sealed recording (it is not authenticated here)."""
+    with path.open("rb") as f:
+        return f.read(len(MAGIC)) == MAGIC
+
+
+def plain_suffix(path: Path) -> str:
+    """The plaintext's file extension: ``.wav`` for ``abc.wav.sealed`` (and for ``abc.wav``)."""
+    name = path.name
+    if name.endswith(SEALED_SUFFIX):
+        name = name[: -len(SEALED_SUFFIX)]
+    return Path(name).suffix
+
+
+class SealedReader(io.RawIOBase):
+    """A read-only, seekable view of a sealed recording's plaintext.
+
+    Opening checks the header and that the file's length fits whole chunks; each chunk is
+    authenticated when first read, before any of its bytes are returned."""
+
+    def __init__(self, path: Path, key: MediaKey) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.name = str(self.path)
+        self._file = self.path.open("rb", buffering=0)
+        try:
+            self._open(key)
+        except BaseException:
+            self._file.close()
+            raise
+        self._pos = 0
+        self._cached: tuple[int, bytes] | None = None
+
+    def _open(self, key: MediaKey) -> None:
+        header = _read_full(self._file, HEADER_BYTES)
+        if header[: len(MAGIC)] != MAGIC:
+            raise MediaCryptoError(f"{self.path} is not a sealed recording (no"
+                                   f" {MAGIC[:-1].decode()} header)")
+        if len(header) < HEADER_BYTES:
+            raise MediaIntegrityError(f"{self.path} is truncated: its header is incomplete",
+                                      self.path)
+        _, key_id, chunk_size, _ = _HEADER.unpack(header)
+        if key_id.hex() != key.key_id:
+            raise MediaCryptoError(f"{self.path} was sealed with key {key_id.hex()}, this box"
+                                   f" has {key.key_id}")
+        if not 0 < chunk_size <= MAX_CHUNK:
+            raise MediaIntegrityError(f"{self.path} has a damaged header (chunk size"
+                                      f" {chunk_size})", self.path)
+        body = os.fstat(self._file.fileno()).st_size - HEADER_BYTES
+        stride = chunk_size + TAG_BYTES
+        whole, rest = divmod(body, stride)
+        if rest == 0 and whole > 0:
+            chunks, last = whole, chunk_size
+        elif rest >= TAG_BYTES:
+            chunks, last = whole + 1, rest - TAG_BYTES
+        else:
+            raise MediaIntegrityError(
+                f"{self.path} was altered or truncated: its {body} bytes after the header do"
+                f" not make whole chunks", self.path)
+        self._header = bytes(header)
+        self._aead = AESGCM(key.key)
+        self.chunk_size: int = chunk_size
+        self.chunks: int = chunks
+        self._last = last
+        #: Plaintext size in bytes.
+        self.size: int = (chunks - 1) * chunk_size + last
+
+    # --- io.RawIOBase ------------------------------------------------------------------------
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        self._check_open()
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}.get(whence)
+        if base is None:
+            raise ValueError(f"invalid whence ({whence})")
+        target = base + offset
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        self._pos = target
+        return target
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        """Fill ``buffer`` from the current chunk (a short read at a chunk boundary)."""
+        self._check_open()
+        view = memoryview(buffer).cast("B")
+        if self._pos >= self.size or not len(view):
+            return 0
+        index, start = divmod(self._pos, self.chunk_size)
+        plain = self._chunk(index)
+        n = min(len(view), len(plain) - start)
+        view[:n] = plain[start:start + n]
+        self._pos += n
+        return n
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Up to ``size`` bytes (all that remain when negative), across chunk boundaries."""
+        self._check_open()
+        remaining = max(self.size - self._pos, 0)
+        want = remaining if size is None or size < 0 else min(size, remaining)
+        out = bytearray(want)
+        view = memoryview(out)
+        got = 0
+        while got < want:
+            got += self.readinto(view[got:])
+        return bytes(out)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+            self._cached = None
+        super().close()
+
+    # --- chunks ------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError(f"I/O operation on closed sealed recording {self.path}")
+
+    def _chunk(self, index: int) -> bytes:
+        if self._cached is not None and self._cached[0] == index:
+            return self._cached[1]
+        final = index == self.chunks - 1
+        length = (self._last if final else self.chunk_size) + TAG_BYTES
+        self._file.seek(HEADER_BYTES + index * (self.chunk_size + TAG_BYTES))
+        data = _read_full(self._file, length)
+        try:
+            if len(data) != length:  # the file shrank while open
+                raise InvalidTag
+            plain = self._aead.decrypt(_nonce(self._header, index), data,
+                                       _aad(self._header, index, final))
+        except InvalidTag:
+            raise MediaIntegrityError(
+                f"chunk {index} of {self.path} failed authentication: the file was altered or"
+                " truncated", self.path, index) from None
+        self._cached = (index, plain)
+        return plain
+
+
+# --- plaintext copies for tools that need a path ---------------------------------------------
+
+COPY_BLOCK = 1 << 20
+_PLAIN_PREFIX = "plain-"
+
+
+@contextmanager
+def decrypted_copy(path: Path, key: MediaKey, workdir: Path, suffix: str) -> Iterator[Path]:
+    """A private plaintext copy of a sealed recording, removed when the block ends.
+
+    For tools that can only open a path (speech recognition, video decoding). The copy is
+    owner-only, in ``workdir`` (created owner-only), and removed on exit, also when the
+    block or the decryption raises; :func:`clear_workdir` removes what a crash left."""
+    _private_dir(workdir)
+    fd, name = tempfile.mkstemp(prefix=_PLAIN_PREFIX, suffix=suffix, dir=workdir)
+    plain = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out, SealedReader(path, key) as reader:
+            while block := reader.read(COPY_BLOCK):
+                out.write(block)
+        yield plain
+    finally:
+        plain.unlink(missing_ok=True)
+
+
+def clear_workdir(workdir: Path) -> int:
+    """Remove plaintext copies left in ``workdir`` (after a crash); returns how many."""
+    if not workdir.is_dir():
+        return 0
+    removed = 0
+    for entry in workdir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+# --- internals -------------------------------------------------------------------------------
+
+def _nonce(header: bytes, index: int) -> bytes:
+    return header[-8:] + _INDEX.pack(index)
+
+
+def _aad(header: bytes, index: int, final: bool) -> bytes:
+    return header + _INDEX.pack(index) + (b"\x01" if final else b"\x00")
+
+
+def _read_full(f: IO[bytes], n: int) -> bytes:
+    """``n`` bytes, fewer only at end of file (raw reads may return short)."""
+    parts, got = [], 0
+    while got < n and (more := f.read(n - got)):
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+@contextmanager
+def _private_file(path: Path) -> Iterator[IO[bytes]]:
+    path.unlink(missing_ok=True)  # a leftover keeps its mode through O_TRUNC
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        yield f
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)

@@ -1,0 +1,3 @@
+"""What a spoken answer says: evidence per competency, STAR, delivery, per-language vocabulary,
+text matching, Chinese in one form.
+"""

@@ -1,0 +1,3 @@
+"""The model store: the manifest of default models, installing them, verifying them at load, the
+TFLite wrapper.
+"""

@@ -1,0 +1,1 @@
+"""The interview report: its format, and the reviewer's HTML page with charts."""

@@ -1,0 +1,190 @@
+"""HTML of the reviewer's report: shared helpers, competency scores and demonstrations.
+
+Every text that reaches the page goes through :func:`esc`; candidate-spoken words are untrusted.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from inference.findings import Language
+from inference.report import charts
+from inference.report.i18n import localized, metric_name, t
+from inference.report.models import DemonstrationItemReport, Report, SpokenItemReport
+from inference.scoring.models import MetricSummary, Note
+from inference.scoring.notes_i18n import NOTES, clock, note_text, notes_line, pct, pick
+
+
+def esc(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def item_label(item: SpokenItemReport | DemonstrationItemReport, lang: Language) -> str:
+    key = "question_n" if isinstance(item, SpokenItemReport) else "task_n"
+    return t(key, lang, n=item.number)
+
+
+def unrecorded(report: Report, item_id: str, lang: Language) -> str:
+    """Why an item has no analysis: not analysed (with the reason) or not recorded."""
+    reason = next((i.not_analysed for i in report.scorecard.items if i.item_id == item_id), None)
+    if reason is None:
+        return f"<p>{esc(t('not_recorded', lang))}</p>"
+    text = notes_line([Note(code="not_analysed", reason=reason)], lang)
+    return f'<p class="warning" role="note">{esc(text)}</p>'
+
+
+def table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
+    """A table whose first cell in each row is a row header; cells are already escaped."""
+    th = "".join(f'<th scope="col">{h}</th>' for h in head)
+    body = "".join(
+        f'<tr><th scope="row">{r[0]}</th>{"".join(f"<td>{c}</td>" for c in r[1:])}</tr>'
+        for r in rows
+    )
+    attr = f' class="{cls}"' if cls else ""
+    return f"<table{attr}><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def figure(svg: str | None, title: str, desc: str) -> str:
+    if svg is None:
+        return ""
+    return f'<figure class="chart">{svg}<figcaption>{esc(title)}. {esc(desc)}</figcaption></figure>'
+
+
+# --- competencies ---------------------------------------------------------------------------
+
+
+def _counted(summary: MetricSummary, lang: Language) -> str:
+    if summary.counted_in_score:
+        return t("yes", lang)
+    return t("observation", lang) if summary.value is not None else t("no", lang)
+
+
+def _detail(
+    report: Report, cid: str, summary: MetricSummary, labels: dict[str, str], lang: Language
+) -> str:
+    """The metric's explanation on each item that measured it, labelled when there are several."""
+    found = [
+        (labels[item.item_id], m.note)
+        for item in report.scorecard.items
+        for ic in item.competencies
+        if ic.competency == cid
+        for m in ic.metrics
+        if m.metric == summary.metric
+    ]
+    if len(found) == 1:
+        return note_text(found[0][1], lang, labels)
+    return pick(NOTES, "note_sep", lang).join(
+        f"{label}{t('colon', lang)}{note_text(n, lang, labels)}" for label, n in found
+    )
+
+
+def competencies(report: Report, lang: Language) -> str:
+    card, rubric = report.scorecard, report.rubric
+    names = {c.id: localized(c.name, lang, c.id) for c in rubric.competencies}
+    total = sum(c.weight for c in rubric.competencies)
+    labels = {item.spec.id: item_label(item, lang) for item in report.items}
+    rows: list[list[str]] = []
+    details: list[str] = []
+    colon = esc(t("colon", lang))
+    for i, comp in enumerate(card.competencies, start=1):
+        score = f"{comp.score:.1f}" if comp.score is not None else t(f"status.{comp.status}", lang)
+        line = esc(notes_line(comp.notes, lang, labels))
+        link = f'<a href="#competency-{i}">{esc(names[comp.id])}</a>'
+        rows.append([link, f"{pct(comp.weight / total)}%", esc(score), line])
+        metric_rows = [
+            [
+                esc(metric_name(s.metric, lang)),
+                "—" if s.value is None else f"{pct(s.value)}%",
+                esc(_counted(s, lang)),
+                esc(_detail(report, comp.id, s, labels, lang)),
+            ]
+            for s in comp.metrics
+        ]
+        heard = [
+            "<li>"
+            + esc(
+                t(
+                    "evidence_item",
+                    lang,
+                    term=ev.match.heard,
+                    item=labels[ev.item_id],
+                    at=clock(ev.match.start),
+                )
+            )
+            + "</li>"
+            for ev in comp.evidence
+        ]
+        evidence = ""
+        if any(s.metric == "keyword_coverage" for s in comp.metrics):
+            if heard:
+                listed = f'<ul class="evidence">{"".join(heard)}</ul>'
+            elif comp.status == "not_assessed":  # nothing heard is not "no terms were said"
+                listed = f"<p>{line}</p>"
+            else:
+                listed = f"<p>{esc(t('evidence_none', lang))}</p>"
+            evidence = f"<h4>{esc(t('evidence', lang))}</h4>{listed}"
+        head = [t("metric", lang), t("value", lang), t("counted", lang), t("detail", lang)]
+        details.append(
+            f'<section class="competency" id="competency-{i}" aria-labelledby="competency-{i}-h">'
+            f'<h3 id="competency-{i}-h">{esc(names[comp.id])}{colon}{esc(score)}</h3>'
+            f"<p>{line}</p>{table([esc(h) for h in head], metric_rows)}{evidence}</section>"
+        )
+    head = [t("competency", lang), t("weight", lang), t("score", lang), t("explanation", lang)]
+    return (
+        '<section aria-labelledby="competencies-h">'
+        f'<h2 id="competencies-h">{esc(t("competencies", lang))}</h2>'
+        f"{table([esc(h) for h in head], rows, 'scores')}{''.join(details)}</section>"
+    )
+
+
+# --- demonstrations -------------------------------------------------------------------------
+
+
+def demonstration_item(item: DemonstrationItemReport, report: Report, lang: Language) -> str:
+    a = item.analysis
+    names = {c.id: localized(c.name, lang, c.id) for c in report.rubric.competencies}
+    if a is None:
+        return unrecorded(report, item.spec.id, lang)
+    act = a.activity
+    within = t("within_limit", lang) if act.within_limit else t("over_limit", lang)
+    rows = [
+        [t("time_taken", lang), f"{clock(act.duration_s)} ({within})"],
+        [t("time_limit", lang), clock(act.time_limit_s)],
+        [t("active", lang), f"{pct(act.active_ratio)}%"],
+        [
+            t("idle_periods", lang),
+            ", ".join(f"{clock(p.start)}–{clock(p.end)}" for p in act.idle_periods) or "—",
+        ],
+    ]
+    head = [esc(t("measure", lang)), esc(t("figure", lang))]
+    out = table(head, [[esc(c) for c in r] for r in rows])
+    checks = []
+    for point in item.spec.checklist:
+        if a.checklist is None:
+            result = t("pending", lang)
+        else:
+            result = (
+                t("ticked", lang) if a.checklist.get(point.id, False) else t("not_ticked", lang)
+            )
+        checks.append(
+            [
+                esc(localized(point.label, lang, point.id)),
+                esc(names.get(point.competency, point.competency)),
+                esc(result),
+            ]
+        )
+    out += f"<h4>{esc(t('checklist', lang))}</h4>"
+    if a.checklist is None:
+        out += f"<p>{esc(t('checklist_pending', lang))}</p>"
+    head = [esc(t(k, lang)) for k in ("point", "competency", "ticked")]
+    out += table(head, checks)
+    title = t("chart.activity", lang)
+    desc = t("chart.activity_desc", lang, pct=pct(act.active_ratio), n=len(act.idle_periods))
+    svg = charts.activity_chart(
+        act,
+        (t("legend.motion", lang), t("legend.idle", lang), t("legend.limit", lang)),
+        t("axis.seconds", lang),
+        t("axis.motion", lang),
+        charts.ChartText(f"t{item.number}-activity", title, desc),
+    )
+    return out + figure(svg, title, desc)

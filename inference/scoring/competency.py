@@ -1,0 +1,187 @@
+"""A competency over all the items that measured it: its score, status, evidence and notes.
+
+See ``inference.scoring.scorer`` for the rules; this module gathers the per-item readings into one
+:class:`~inference.scoring.models.CompetencyScore`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from inference.findings import DemonstrationAnalysis, SpokenAnswerAnalysis
+from inference.scoring import metrics as sm
+from inference.scoring.models import (
+    CompetencyScore,
+    CompetencySpec,
+    DemonstrationSpec,
+    ItemMatch,
+    ItemScore,
+    MetricScore,
+    MetricSummary,
+    Note,
+    QuestionSpec,
+    RubricSpec,
+    TimedPhrase,
+)
+from inference.scoring.notes_i18n import notes_line, round_half_up
+
+ItemSpec = QuestionSpec | DemonstrationSpec
+Analysis = SpokenAnswerAnalysis | DemonstrationAnalysis
+
+
+def mean_of(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _summaries(comp: CompetencySpec, scores: list[MetricScore]) -> tuple[MetricSummary, ...]:
+    out: list[MetricSummary] = []
+    for metric in comp.metrics:
+        mine = [s for s in scores if s.metric == metric]
+        if not mine:
+            continue
+        valued = [s for s in mine if s.value is not None]
+        values = [s.value for s in valued if s.value is not None]
+        mean = mean_of(values)
+        weakest = min(valued, key=lambda s: s.value or 0.0) if valued else _telling(mine)
+        out.append(
+            MetricSummary(
+                metric=metric,
+                value=None if mean is None else round(mean, 4),
+                items=tuple(s.item_id for s in valued),
+                counted_in_score=any(s.counted_in_score for s in mine),
+                note=weakest.note,
+            )
+        )
+    return tuple(out)
+
+
+NOT_UNDERSTOOD = ("speech_unreliable", "speech_not_heard")
+"""Notes of word metrics left unassessed: the words were not understood, or none was heard."""
+_TELLING = (*NOT_UNDERSTOOD, "not_analysed")
+"""Notes of unmeasured readings that say more than "not recorded", first when none has a value."""
+
+
+def _telling(scores: list[MetricScore]) -> MetricScore:
+    return next((s for s in scores if s.note.code in _TELLING), scores[0])
+
+
+def _unassessed_notes(scores: list[MetricScore]) -> list[Note]:
+    """One note per answer whose content was not assessed, in interview order."""
+    codes = {s.item_id: f"{s.note.code}_item" for s in scores if s.note.code in NOT_UNDERSTOOD}
+    return [Note(code=code, label=item_id) for item_id, code in codes.items()]
+
+
+def _keyword_note(scores: list[MetricScore]) -> Note | None:
+    notes = [s.note for s in scores if s.metric == "keyword_coverage" and s.note.code == "keywords"]
+    if not notes:
+        return None
+    values = {
+        k: sum(n.values.get(k, 0.0) for n in notes) for k in ("found", "expected", "synonyms")
+    }
+    terms: list[TimedPhrase] = []
+    for term in (t for n in notes for t in n.terms):
+        if term.text not in {x.text for x in terms} and len(terms) < sm.TERMS_SHOWN:
+            terms.append(term)
+    return Note(code="keywords", values=values, terms=tuple(terms))
+
+
+def _competency_notes(scores: list[MetricScore], pending: bool) -> tuple[Note, ...]:
+    notes: list[Note] = []
+    if pending:
+        notes.append(next(s.note for s in scores if s.note.code == "checklist_pending"))
+    notes += _unassessed_notes(scores)
+    keyword = _keyword_note(scores)
+    if keyword is not None:
+        notes.append(keyword)
+    ranked = [s for s in scores if s.counted_in_score and s.metric != "keyword_coverage"]
+    if ranked:
+        strongest = max(ranked, key=lambda s: s.value or 0.0)
+        weakest = min(ranked, key=lambda s: s.value or 0.0)
+        for s in (strongest, weakest):
+            if s.note not in notes:
+                notes.append(s.note)
+    if not notes:
+        notes.append(_telling(scores).note if scores else Note(code="not_recorded"))
+    return tuple(notes)
+
+
+def _substantive(score: MetricScore, demonstrations: frozenset[str]) -> bool:
+    """A counted reading that can score a competency whose content was not understood."""
+    return (
+        score.counted_in_score
+        and score.value is not None
+        and (score.metric in sm.WORD_METRICS or score.item_id in demonstrations)
+    )
+
+
+def competency_score(
+    rubric: RubricSpec,
+    comp: CompetencySpec,
+    items: Sequence[ItemScore],
+    evidence: tuple[ItemMatch, ...],
+) -> CompetencyScore:
+    scores = [
+        s
+        for item in items
+        for ic in item.competencies
+        if ic.competency == comp.id
+        for s in ic.metrics
+    ]
+    summaries = _summaries(comp, scores)
+    pending = any(s.note.code == "checklist_pending" for s in scores)
+    counted = [s.value for s in summaries if s.counted_in_score and s.value is not None]
+    mean = mean_of(counted)
+    demonstrations = frozenset(i.item_id for i in items if i.kind == "demonstration")
+    unassessed = any(s.note.code in NOT_UNDERSTOOD for s in scores) and not any(
+        _substantive(s, demonstrations) for s in scores
+    )
+    score: float | None = None
+    if pending:
+        status = "awaiting_staff"
+    elif unassessed:
+        status = "not_assessed"
+    elif mean is None:
+        status = "not_measured"
+    else:
+        status = "scored"
+        score = round_half_up(rubric.min_score + mean * (rubric.max_score - rubric.min_score), 1)
+    notes = _competency_notes(scores, pending)
+    if status == "not_assessed":
+        why = next(s.note.code for s in scores if s.note.code in NOT_UNDERSTOOD)
+        notes = (Note(code=why),)
+        # shown for what they are, but nothing counts in a score the competency does not get
+        summaries = tuple(s.model_copy(update={"counted_in_score": False}) for s in summaries)
+    return CompetencyScore(
+        id=comp.id,
+        weight=comp.weight,
+        score=score,
+        status=status,
+        metrics=summaries,
+        evidence=evidence,
+        notes=notes,
+        explanation=notes_line(notes, "en"),
+    )
+
+
+def heard_evidence(
+    comp: CompetencySpec, items: Sequence[ItemSpec], by_id: Mapping[str, Analysis]
+) -> tuple[ItemMatch, ...]:
+    """Keywords and synonyms heard for the competency, in interview then time order."""
+    if "keyword_coverage" not in comp.metrics:
+        return ()
+    out: list[ItemMatch] = []
+    for spec in items:
+        analysis = by_id.get(spec.id)
+        if not isinstance(analysis, SpokenAnswerAnalysis) or comp.id not in spec.competencies:
+            continue
+        if sm.content_not_assessed(analysis.transcript) is not None:
+            continue  # words not understood are no evidence
+        for ev in analysis.evidence:
+            if ev.competency != comp.id:
+                continue
+            found = [ItemMatch(item_id=spec.id, kind="keyword", match=m) for m in ev.keywords_found]
+            found += [
+                ItemMatch(item_id=spec.id, kind="synonym", match=m) for m in ev.synonyms_found
+            ]
+            out += sorted(found, key=lambda x: (x.match.start, x.match.end, x.match.phrase))
+    return tuple(out)

