@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import struct
 import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from wav_fixtures import tone, write_wav
 
 from inference.speech.audio import (
     AudioError,
@@ -25,24 +25,6 @@ from inference.speech.audio import (
 )
 
 RNG = np.random.default_rng(7)
-
-
-def write_wav(
-    path: Path, samples: npt.NDArray[np.generic], rate: int, channels: int = 1, width: int = 2
-) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        w.writeframes(np.asarray(samples).tobytes())
-    return path
-
-
-def tone(
-    freq: float, rate: int, seconds: float, amplitude: float = 10_000
-) -> npt.NDArray[np.int16]:
-    t = np.arange(round(rate * seconds)) / rate
-    return np.rint(np.sin(2 * np.pi * freq * t) * amplitude).astype(np.int16)
 
 
 def peak_hz(samples: npt.NDArray[np.generic], rate: int) -> float:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from wav_fixtures import tone, write_wav
 
 from device.capture.audio import LEVEL_FLOOR_DBFS, STARTUP_GRACE_S, Microphone
 from device.capture.base import DeviceUnavailable
@@ -45,20 +46,6 @@ integration = pytest.mark.integration
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-
-def tone(freq: float, seconds: float, amplitude: float = 0.3) -> Samples:
-    t = np.arange(round(RATE * seconds)) / RATE
-    return np.rint(np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype(np.int16)
-
-
-def write_wav(path: Path, samples: Samples, rate: int = RATE) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.tobytes())
-    return path
 
 
 def read_samples(path: Path) -> Samples:
@@ -125,12 +112,12 @@ class LostLog:
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory, crema_clips: dict[str, Path]) -> Path:
     out = tmp_path_factory.mktemp("played")
-    write_wav(out / "sine.wav", tone(440, 1.5))
+    write_wav(out / "sine.wav", tone(440, RATE, 1.5), RATE)
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(crema_clips["NEU"]), "-vn",
                     "-ac", "1", "-ar", str(RATE), "-sample_fmt", "s16", str(out / "speech.wav")],
                    check=True, timeout=60)
-    write_wav(out / "tone-2s.wav", tone(1000, 2.0))
-    write_wav(out / "tone-6s.wav", tone(700, 6.0))
+    write_wav(out / "tone-2s.wav", tone(1000, RATE, 2.0), RATE)
+    write_wav(out / "tone-6s.wav", tone(700, RATE, 6.0), RATE)
     return out
 
 
@@ -152,7 +139,7 @@ def header_frames(path: Path) -> int:
 
 def test_wav_header_is_valid_from_the_first_byte_and_updated_every_second(tmp_path: Path) -> None:
     path = tmp_path / "a.wav"
-    audio = tone(300, 2.5)
+    audio = tone(300, RATE, 2.5)
     writer = WavWriter(path, RATE, 1)
     assert header_frames(path) == 0  # an empty but valid file before any audio
     writer.write(audio[: RATE // 2].tobytes())
@@ -192,7 +179,7 @@ def test_wav_writer_pads_an_odd_data_chunk(tmp_path: Path) -> None:
 
 def test_repair_recovers_the_audio_after_the_last_header_update(tmp_path: Path) -> None:
     path = tmp_path / "cut.wav"
-    audio = tone(500, 1.6)
+    audio = tone(500, RATE, 1.6)
     with WavWriter(path, RATE, 1) as writer:
         writer.write(audio.tobytes())
     # a power cut 1.6 s in: the header last said 1 s, and the last sample is half written

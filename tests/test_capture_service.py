@@ -17,7 +17,9 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from test_api import staff_headers
+from api_helpers import staff_headers
+from capture_helpers import begin, wait_for
+from wav_fixtures import tone_wav
 
 from conftest import JOB, LiveServer, make_config
 from device.audit import SYSTEM
@@ -28,17 +30,6 @@ from device.sessions.roster import Invite, Roster, import_roster
 from device.storage.media_crypto import MediaKey, SealedReader
 
 pytestmark = pytest.mark.integration
-
-
-def tone(path: Path, seconds: float, freq: float = 440.0, rate: int = 16_000) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    samples = (0.3 * 32767 * np.sin(2 * np.pi * freq * t)).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.tobytes())
-    return path
 
 
 @pytest.fixture
@@ -60,30 +51,6 @@ def capture_kiosk(tmp_path: Path, crema_clips: dict[str, Path], pulse: Any
     yield make
     for k in opened:
         k.close()
-
-
-def begin(http: httpx.Client, k: Kiosk, candidate: str = "c-1") -> dict[str, str]:
-    """Check in, consent and show the first question; returns the session headers."""
-    roster = Roster(format="kiosk-roster/1", invites=[Invite(candidate_id=candidate, job_id=JOB)])
-    code = import_roster(k.engine, roster, "test", SYSTEM)[0].invite_code
-    opened = http.post("/api/v1/checkin", json={"code": code, "language": "en"}).json()
-    headers = {"X-Session-Token": opened["token"]}
-    version = http.get("/api/v1/session", headers=headers).json()["consent"]["version"]
-    r = http.post("/api/v1/session/consent", headers=headers,
-                  json={"accept": True, "consent_version": version})
-    assert r.status_code == 200, r.text
-    assert http.post("/api/v1/session/present", headers=headers).status_code == 200
-    return headers
-
-
-def wait_for(check: Callable[[], Any], timeout_s: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def media_of(k: Kiosk, answer_id: str) -> dict[str, dict[str, Any]]:
@@ -111,7 +78,7 @@ def test_an_answer_is_recorded_sealed_and_registered(
         assert not list(k.config.media_dir.glob("*/*")), "nothing is written before an answer"
         view = http.post("/api/v1/session/answer/start", headers=headers).json()
         answer_id = view["answer_id"]
-        player = pulse.play(tone(tmp_path / "tone.wav", 2.5))
+        player = pulse.play(tone_wav(tmp_path / "tone.wav", 2.5))
         time.sleep(2.5)
         player.wait(10)
         assert http.get("/api/v1/capture/status", headers=headers).json()["recording"]
@@ -172,7 +139,7 @@ def test_a_microphone_that_vanishes_mid_answer_pauses_the_session(
         wait_for(lambda: http.get("/api/v1/capture/status", headers=headers).json()["ready"],
                  what="devices ready")
         answer_id = http.post("/api/v1/session/answer/start", headers=headers).json()["answer_id"]
-        fresh_pulse.play(tone(tmp_path / "tone.wav", 8.0))
+        fresh_pulse.play(tone_wav(tmp_path / "tone.wav", 8.0))
         capture = k.capture
         assert capture is not None
         wait_for(lambda: (capture.health()["microphone"]["stats"] or {}).get("blocks", 0) > 20,

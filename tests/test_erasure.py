@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_inbound import deliver, encode, roster_body, signed, snapshot
+from document_helpers import deliver, encode, roster_body, signed, snapshot
 
 from conftest import JOB
 from device import audit

@@ -16,7 +16,16 @@ from typing import Any
 
 import httpx
 import pytest
-from test_inbound import assert_rejected, deliver, encode, signed
+from document_helpers import assert_rejected, deliver, encode, signed
+from language_fixtures import (  # noqa: F401 - config and models are fixtures
+    ZH_ONLY,
+    config,
+    data,
+    example,
+    install_speech,
+    models,
+    zh_only,
+)
 from tui_fixtures import AppFactory, drive, screen_text, until
 
 from conftest import ADMIN, JOB, InviteFn, make_config
@@ -29,58 +38,8 @@ from device.jobs.installed import import_package, list_jobs
 from device.jobs.package import example_package_path
 from device.sessions.roster import Invite, Roster, import_roster
 from device.staff.tokens import create
-from inference.models.installer import add_local_speech_model
-from inference.models.store import ModelStore
 from kiosk.cli import main
 from tui.app import KioskApp
-
-ZH_ONLY = "zh-only-job"
-
-
-def stand_in_vosk(root: Path) -> Path:
-    """Files laid out as a vosk model (the installer checks the layout), holding nothing a
-    recogniser could load: a stand-in, since only the store's index matters here."""
-    for rel in ("am/final.mdl", "conf/model.conf", "graph/HCLr.fst", "README"):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(rel.encode())
-    return root
-
-
-def install_speech(models: Path, work: Path, language: str) -> None:
-    """Record a speech model for ``language`` in the store at ``models`` (as `kiosk models
-    add` does)."""
-    source = stand_in_vosk(work / f"stand-in-vosk-{language}")
-    add_local_speech_model(ModelStore(models), source, language, name=f"vosk-{language.lower()}")
-
-
-@pytest.fixture
-def models(tmp_path: Path) -> Path:
-    root = tmp_path / "models"
-    install_speech(root, tmp_path, "ko")
-    return root
-
-
-@pytest.fixture
-def config(tmp_path: Path, models: Path) -> KioskConfig:
-    """A box with analysis on and a Korean speech model only (the conftest ``kiosk`` is
-    opened on it, with the example job, offering zh-CN, en and ko, already imported)."""
-    return make_config(tmp_path / "data", KIOSK_ANALYSIS_MODELS_DIR=str(models))
-
-
-def example(version: int = 2) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(example_package_path().read_text("utf-8"))
-    body["package_version"] = version
-    return body
-
-
-def zh_only(version: int = 1) -> dict[str, Any]:
-    body = example(version)
-    body["job"].update(id=ZH_ONLY, language="zh-CN", languages=["zh-CN"])
-    return body
-
-
-def data(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False).encode()
 
 
 def tables(kiosk: Kiosk) -> dict[str, list[dict[str, Any]]]:

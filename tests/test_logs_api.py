@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_api import assert_problem, staff_headers
+from api_helpers import assert_problem, staff_headers
 
 from device.composition import Kiosk
 from device.ops import logs

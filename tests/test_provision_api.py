@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
+from provision_fixtures import Enrolling, enrolling, provisioned  # noqa: F401 - fixture
 from sync_fixtures import Pki
-from test_provision_enrol import Enrolling, enrolling  # noqa: F401 - fixture
 
 from central.broker import free_port
 from conftest import JOB, LiveServer
@@ -32,29 +30,6 @@ def headers(kiosk: Kiosk, role: str) -> dict[str, str]:
     jobs = [JOB] if role == "site_hr" else []
     made = tokens.create(kiosk.store, f"{role}-1", role, jobs, SYSTEM)
     return {"Authorization": f"Bearer {made.token}"}
-
-
-def provisioned(data: Path, pki: Pki, device_id: str = "box-1") -> Path:
-    """A box enrolled by hand with the test CA: every file in place, as enrolment leaves it."""
-    secrets = data / "secrets"
-    secrets.mkdir(parents=True, exist_ok=True)
-    secrets.chmod(0o700)
-    cred = pki.ca.issue_client(device_id, data / "issued")
-    shutil.copy(cred.cert, secrets / "device.pem")
-    shutil.copy(cred.key, secrets / "device.key")
-    shutil.copy(pki.ca.cert, secrets / "central-ca.pem")
-    (secrets / "central-signing.pub").write_bytes(
-        Ed25519PrivateKey.generate().public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    for path in secrets.iterdir():
-        path.chmod(0o600)
-    shutil.rmtree(data / "issued")
-    (data / "enrolment.toml").write_text(
-        '[enrolment]\nurl = "https://central.example:8444"\n\n'
-        f'[device]\nid = "{device_id}"\ntenant = "acme"\nsite = "plant-1"\n\n'
-        '[sync]\ntransport = "mqtt"\nmqtt_host = "central.example"\nmqtt_port = 8883\n'
-        'https_url = "https://central.example:8443"\n')
-    return data
 
 
 def status(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
@@ -158,7 +133,7 @@ def test_the_status_endpoint_answers_any_role(kiosk: Kiosk, live: LiveServer,
 
 
 def test_enrolment_through_the_api_is_role_checked_audited_and_mapped(
-        kiosk: Kiosk, live: LiveServer, pki: Pki, enrolling: Enrolling) -> None:  # noqa: F811
+        kiosk: Kiosk, live: LiveServer, pki: Pki, enrolling: Enrolling) -> None:
     url = f"{live.url}/api/v1/staff/provision/enrol"
     body = {"url": enrolling.url, "token": enrolling.token("box-8"),
             "ca_file": str(pki.ca.cert)}

@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import stat
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +15,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from provision_fixtures import Enrolling, audit_actions, enrolling, mode  # noqa: F401 - fixture
 from sync_fixtures import SITE, TENANT, Pki
-from sync_harness import Central, produce, running_agent, wait_until
+from sync_harness import produce, running_agent, wait_until
 
-from central import ServerThread, TlsSettings
-from central.broker import Mosquitto, free_port
-from central.enrol import EnrolmentSettings, TokenRequest, create_token
+from central.broker import free_port
 from device.central_link.outbox import Identity
 from device.config import load_config
 from device.storage.database import Store
@@ -33,31 +29,6 @@ from provisioning import enrol as box_enrol
 from provisioning.central import CentralUnreachableError
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Enrolling:
-    central: Central
-    url: str
-    pki: Pki
-
-    def token(self, device_id: str = "box-7", **fields: Any) -> str:
-        made = create_token(self.central.receiver, TokenRequest(device_id=device_id, **fields))
-        return str(made["token"])
-
-
-@pytest.fixture
-def enrolling(tmp_path: Path, pki: Pki, broker: Mosquitto) -> Iterator[Enrolling]:
-    central = Central(tmp_path / "central", pki, broker.port)
-    central.receiver.enrolment = EnrolmentSettings(
-        pki.ca.directory, mqtt=f"127.0.0.1:{broker.port}", https_url=central.url,
-        tenant=TENANT, site=SITE)
-    central.receiver.registry_listeners.append(broker.update_acl)
-    # boxes enrol on a TLS listener that asks no client certificate; the main one requires it
-    with ServerThread(central.receiver.enrol_app,
-                      tls=TlsSettings(pki.https.cert, pki.https.key)) as server:
-        yield Enrolling(central, server.url, pki)
-    central.close()
 
 
 @pytest.fixture
@@ -77,19 +48,6 @@ def enroll(capsys: pytest.CaptureFixture[str], url: str, token: str, ca: Path,
            *more: str) -> tuple[int, str, str]:
     return run(capsys, "provision", "enroll", "--url", url, "--token", token, "--ca", str(ca),
                *more)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def audit_actions(data: Path) -> list[dict[str, Any]]:
-    store = Store(data / "kiosk.db")
-    try:
-        return store.all("SELECT actor_role, actor_name, action, subject, reason, details"
-                         " FROM audit WHERE action LIKE 'provision.%' ORDER BY seq")
-    finally:
-        store.close()
 
 
 def test_an_enrolled_box_delivers_over_mutual_tls_with_only_what_enrolment_wrote(

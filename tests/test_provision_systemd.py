@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from provision_fixtures import provisioned
 from sync_fixtures import Pki
-from test_provision_api import provisioned
 
 from central.broker import free_port
 from device.storage.database import Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import httpx
-from test_api import assert_problem, check_in
+from api_helpers import assert_problem, check_in
 
 from conftest import InviteFn
 from device.clock import ManualClock

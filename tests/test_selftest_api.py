@@ -19,11 +19,12 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from test_api import assert_problem, staff_headers
-from test_capture_service import begin, tone, wait_for
+from api_helpers import assert_problem, staff_headers
+from capture_helpers import begin, wait_for
+from model_fixtures import entries, models_copy  # noqa: F401 - fixture
+from wav_fixtures import tone_wav
 
 from conftest import JOB, Served, make_config
-from device import audit
 from device.audit import SYSTEM
 from device.composition import Kiosk
 from device.jobs.installed import import_package
@@ -59,31 +60,10 @@ def box(tmp_path: Path, served: Served) -> Box:
     return make
 
 
-@pytest.fixture
-def models_copy(tmp_path: Path, model_files: ModelPaths) -> Path:
-    """The installed test models in a store of this test's own (the large speech model is
-    linked, not copied, and left alone)."""
-    src = model_files.store.root
-    dest = tmp_path / "models"
-    dest.mkdir()
-    shutil.copy2(src / "index.json", dest / "index.json")
-    for m in model_files.store.installed():
-        if m.spec.kind == "speech":
-            (dest / m.name).symlink_to(src / m.name)
-        else:
-            shutil.copytree(src / m.name, dest / m.name)
-    return dest
-
-
 def headers(k: Kiosk, role: str) -> dict[str, str]:
     """A token of ``role`` (site HR scoped to the example job)."""
     return staff_headers(k, role, [JOB] if role == "site_hr" else None,
                          name=f"{role}-{time.monotonic_ns()}")
-
-
-def entries(k: Kiosk, action: str) -> list[dict[str, Any]]:
-    with k.store.read() as db:
-        return audit.entries(db, action=action)
 
 
 # --- health -------------------------------------------------------------------------------------
@@ -157,7 +137,7 @@ def test_every_role_reads_health_and_only_operators_run_tests(box: Box) -> None:
 def test_the_microphone_test_hears_the_tone_played(box: Box, pulse: Any,
                                                    tmp_path: Path) -> None:
     k, http = box(KIOSK_CAPTURE_MICROPHONE="pulse", KIOSK_CAPTURE_CAMERA="none")
-    wav = tone(tmp_path / "tone.wav", 4.0)
+    wav = tone_wav(tmp_path / "tone.wav", 4.0)
     played = np.frombuffer(wav.read_bytes()[44:], dtype="<i2")
     player = pulse.play(wav)
     try:
@@ -241,7 +221,7 @@ def test_during_an_interview_the_tests_read_the_capture_service(
     health = http.get(f"{API}/health", headers=staff).json()["devices"]
     assert health["microphone"]["state"] == "open" and health["microphone"]["ok"] is True
     assert health["camera"]["state"] == "open" and health["camera"]["name"].startswith("file")
-    player = pulse.play(tone(tmp_path / "tone.wav", 7.0))
+    player = pulse.play(tone_wav(tmp_path / "tone.wav", 7.0))
     try:  # the level of the interview's own microphone, once it hears the tone
         wait_for(lambda: (m := http.get(f"{API}/selftest/microphone", headers=staff
                                         ).json())["ok"] and m["level_dbfs"] > -40,

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from api_helpers import assert_problem, staff_headers
 from sync_fixtures import Pki
 from sync_harness import Central
-from test_api import assert_problem, staff_headers
 
 from central.broker import Mosquitto
 from conftest import Served, free_port, make_config

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from api_helpers import assert_problem, staff_headers
+from media_fixtures import box_media, media_box, record_session
 from netproxy import TcpProxy
 from sqlite_utils import Database
 from sync_fixtures import Pki, ProxyFactory
@@ -24,8 +26,6 @@ from sync_harness import (
     running_agent,
     wait_until,
 )
-from test_api import assert_problem, staff_headers
-from test_sync_https import box_media, media_box, record_session
 
 from central.broker import Mosquitto
 from conftest import LiveServer

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from model_fixtures import entries, models_copy
+from provision_fixtures import Enrolling, audit_actions, enrolling, mode
 from sync_fixtures import Pki
-from test_provision_enrol import Enrolling, audit_actions, enrolling, mode
-from test_selftest_api import entries, models_copy
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar

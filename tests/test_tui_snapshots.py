@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from test_analysis_visibility import analysed_sessions
+from analysis_fixtures import analysed_sessions
 from textual.pilot import Pilot
 from tui_fixtures import AppFactory, until
 
@@ -71,7 +71,7 @@ def sample_data(kiosk: Kiosk, invite: InviteFn) -> None:
     lines = [("2026-01-05T08:00:01.000+00:00", "info", "device.api", "kiosk-device started"),
              ("2026-01-05T08:00:02.500+00:00", "warning", "device.capture",
               "microphone not found; retrying"),
-             ("2026-01-05T08:00:03.000+00:00", "error", "device.analysis.worker",
+             ("2026-01-05T08:00:03.000+00:00", "error", "device.analysis",
               "analysis of answer a-1 failed: model missing")]
     directory = logs.log_dir(kiosk.config.data_dir)
     directory.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_language_gate import ZH_ONLY, config, data, install_speech, models, zh_only
+from language_fixtures import ZH_ONLY, config, data, install_speech, models, zh_only
 from ui_fixtures import UiPage, UiServer, strings
 
 from conftest import ADMIN, InviteFn, LiveServer

@@ -112,7 +112,7 @@ def load_manifest(path: Path | None = None) -> Manifest:
     """The given manifest, or the default one shipped with the product."""
     try:
         if path is None:
-            text = resources.files("inference").joinpath("default_models.json").read_text("utf-8")
+            text = (resources.files("inference.models") / "default_models.json").read_text("utf-8")
             where = "the default model manifest"
         else:
             text = path.read_text("utf-8")
