@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device.storage.media_crypto import MediaCryptoError, MediaKey, SealedReader, is_sealed
+from device.storage.media_crypto import MediaCryptoError, MediaKey, is_sealed
+from device.storage.media_reader import SealedReader
 from sync_agent.errors import LinkError
 from sync_agent.events import Event, MediaFailed, MediaUploaded
 

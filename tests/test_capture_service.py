@@ -27,7 +27,8 @@ from device.composition import Kiosk, open_kiosk
 from device.jobs.installed import import_package
 from device.jobs.package import example_package_path
 from device.sessions.roster import Invite, Roster, import_roster
-from device.storage.media_crypto import MediaKey, SealedReader
+from device.storage.media_crypto import MediaKey
+from device.storage.media_reader import SealedReader
 
 pytestmark = pytest.mark.integration
 

@@ -22,13 +22,11 @@ from device.storage.media_crypto import (
     MediaCryptoError,
     MediaIntegrityError,
     MediaKey,
-    SealedReader,
-    clear_workdir,
-    decrypted_copy,
     is_sealed,
     plain_suffix,
     seal_file,
 )
+from device.storage.media_reader import SealedReader, clear_workdir, decrypted_copy
 
 CHUNK = 64
 KEY = MediaKey(bytes(range(32)))

@@ -33,13 +33,8 @@ from device.jobs.document import JobPackage
 from device.jobs.models import SpokenQuestion
 from device.sessions.results import RESULT_STATES
 from device.storage.database import Store, row, rows, stamp_json
-from device.storage.media_crypto import (
-    MediaCryptoError,
-    MediaKey,
-    clear_workdir,
-    decrypted_copy,
-    plain_suffix,
-)
+from device.storage.media_crypto import MediaCryptoError, MediaKey, plain_suffix
+from device.storage.media_reader import clear_workdir, decrypted_copy
 from inference.content.answer import decide_follow_up
 from inference.findings import DemonstrationAnalysis, FollowUp, ItemAnalysis, Transcript
 from inference.report.models import Report

@@ -20,7 +20,8 @@ from device.errors import AuthenticationError, NotFoundError
 from device.ops import alerts
 from device.sessions.recordings import CONTENT_TYPES
 from device.staff.policy import require_role
-from device.storage.media_crypto import SealedReader, is_sealed
+from device.storage.media_crypto import is_sealed
+from device.storage.media_reader import SealedReader
 
 router = APIRouter(prefix="/api/v1", tags=["capture"])
 
