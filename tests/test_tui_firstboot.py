@@ -14,7 +14,7 @@ from sync_fixtures import Pki
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar
-from tui_fixtures import AppFactory, click, drive, press_text, until
+from tui_fixtures import AppFactory, click, drive, press_text, steady_cursors, until
 
 from conftest import make_config
 from device.composition import Kiosk
@@ -223,6 +223,7 @@ def test_enrol_step_snapshot(snap_compare: Any, make_app: AppFactory,
     async def run_before(pilot: Pilot[None]) -> None:
         assert isinstance(pilot.app, KioskApp)
         await open_wizard(pilot)
+        steady_cursors(pilot.app)
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from analysis_fixtures import analysed_sessions
 from textual.pilot import Pilot
-from tui_fixtures import AppFactory, until
+from tui_fixtures import AppFactory, steady_cursors, until
 
 from conftest import InviteFn
 from device.clock import ManualClock
@@ -88,6 +88,7 @@ def settle(key: str, ready: Callable[[KioskApp], bool]) -> Callable[[Pilot[None]
         if key:
             await pilot.press(key)
         await until(pilot, lambda: ready(app), what=f"screen {key!r}")
+        steady_cursors(app)
         await pilot.pause(0.3)
 
     return run_before
@@ -139,6 +140,7 @@ def test_answers_view_snapshot(
         await settle("s", loaded)(pilot)
         await pilot.press("down", "i")  # the older session: the one not assessed
         await until(pilot, lambda: answers_shown(app), what="the answers view")
+        steady_cursors(app)
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

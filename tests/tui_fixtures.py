@@ -87,6 +87,15 @@ async def click(pilot: Pilot[Any], selector: str) -> None:
     assert await pilot.click(widget), f"the click on {selector} landed elsewhere"
 
 
+def steady_cursors(app: KioskApp) -> None:
+    """Stop every input's cursor blinking (hidden), so a snapshot does not depend on when,
+    within the half-second blink, it is taken: on a busy machine that moment drifts."""
+    from textual.widgets import Input
+
+    for field in app.screen.query(Input):
+        field.cursor_blink = False
+
+
 def screen_text(app: KioskApp) -> str:
     """The text of every Static on the current screen (for assertions)."""
     from textual.widgets import Static
