@@ -31,7 +31,7 @@ from sqlite_utils import Database
 
 from device import audit
 from device.audit import Actor
-from device.central_link import outbox
+from device.central_link import inbox, outbox
 from device.central_link.outbox import Identity
 from device.clock import Stamp, elapsed_s
 from device.storage import media, meta
@@ -184,10 +184,9 @@ def _close_open(db: Database, sessions: list[str], now: Stamp) -> int:
 def _redact_documents(db: Database, candidate_id: str) -> int:
     """Remove the candidate's personal fields from stored documents (rosters, rejects)."""
     changed = 0
-    for r in rows(db, "SELECT message_id, payload FROM inbox WHERE instr(payload, ?) > 0"
-                      " AND coalesce(doc_kind, '') != 'deletion'", (candidate_id,)):
+    for r in inbox.mentioning(db, candidate_id):
         try:
-            document = json.loads(r["payload"])
+            document = json.loads(r.payload)
         except ValueError:
             document = None
         if document is None:
@@ -196,8 +195,7 @@ def _redact_documents(db: Database, candidate_id: str) -> int:
             payload = dumps(document)
         else:
             continue
-        db.execute("UPDATE inbox SET payload = ? WHERE message_id = ?",
-                   (payload, r["message_id"]))
+        inbox.replace_payload(db, r.message_id, payload)
         changed += 1
     return changed
 
