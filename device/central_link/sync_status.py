@@ -16,10 +16,7 @@ def status(store: Store, config: KioskConfig) -> dict[str, Any]:
     ``kiosk sync status``, the TUI and ``GET /api/v1/staff/sync`` show. Times are ISO 8601
     UTC; ``config`` is the box's own configuration (central's settings are looked up)."""
 
-    links = link_state.read(store)
-    for link in links:
-        for key in ("since", "updated", "last_ack", "last_error_at"):
-            link[key] = sync_control.utc_of(link[key])
+    links = [link.to_dict() for link in link_state.read(store)]
     now = store.now()
     with store.read() as db:
         depth = outbox.depth(db)
