@@ -165,3 +165,14 @@ def purge_sessions(db: Database, session_ids: Sequence[str], at: Stamp) -> int:
     return int(db.execute(
         f"UPDATE media SET purged = ? WHERE purged IS NULL AND session_id IN"  # noqa: S608
         f" ({_marks(session_ids)})", (stamp_json(at), *session_ids)).rowcount)
+
+
+def kinds_by_answer(db: Database, session_id: str) -> dict[str, list[str]]:
+    """The kinds of recording (``audio``, ``video``) each answer of a session still has on
+    the box, sorted."""
+    out: dict[str, list[str]] = {}
+    for r in rows(db, "SELECT DISTINCT answer_id, kind FROM media WHERE session_id = ?"
+                  " AND answer_id IS NOT NULL AND purged IS NULL ORDER BY answer_id, kind",
+                  (session_id,)):
+        out.setdefault(r["answer_id"], []).append(r["kind"])
+    return out
