@@ -15,10 +15,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from device.clock import Stamp
-from device.storage.database import as_dicts, row, stamp_json
+from device.storage import meta
+from device.storage.database import as_dicts, stamp_json
 from shared.canonical_json import dumps
 
 GENESIS = "0" * 64
+#: The ``meta`` key holding the chain's last entry, as ``seq:hash``.
+HEAD_KEY = "audit_head"
 ROLES = ("technician", "site_hr", "admin")
 
 
@@ -51,11 +54,11 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> int:
     """Append one entry inside the caller's transaction; return its sequence number."""
-    head = row(db, "SELECT value FROM meta WHERE key = 'audit_head'")
+    head = meta.get(db, HEAD_KEY)
     if head is None:
         seq, prev = 1, GENESIS
     else:
-        last_seq, prev = head["value"].split(":", 1)
+        last_seq, prev = head.split(":", 1)
         seq = int(last_seq) + 1
     fields = {
         "seq": seq,
@@ -74,11 +77,7 @@ def append(
         " :reason, :details, :prev_hash, :hash)",
         {**fields, "prev_hash": prev, "hash": digest},
     )
-    db.execute(
-        "INSERT INTO meta (key, value) VALUES ('audit_head', ?)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (f"{seq}:{digest}",),
-    )
+    meta.put(db, HEAD_KEY, f"{seq}:{digest}")
     return seq
 
 
@@ -112,9 +111,9 @@ def verify(db: Database) -> Verification:
         prev = entry["hash"]
         expected_seq += 1
         count += 1
-    head = row(db, "SELECT value FROM meta WHERE key = 'audit_head'")
+    head = meta.get(db, HEAD_KEY)
     if head is not None:
-        head_seq, head_hash = head["value"].split(":", 1)
+        head_seq, head_hash = head.split(":", 1)
         if int(head_seq) != count or head_hash != prev:
             return Verification(
                 False, count, f"the log ends at entry {count} but its head is entry {head_seq}"

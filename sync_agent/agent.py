@@ -9,7 +9,6 @@ back in order by ``session_seq``, so a resend is always safe.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -17,7 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from sqlite_utils import Database
 
 from device.central_link import outbox
 from device.central_link import sync_control as control
@@ -25,6 +26,7 @@ from device.central_link.link_state import LinkState
 from device.central_link.outbox import Identity, Outgoing
 from device.config import KioskConfig
 from device.errors import StoreError
+from device.storage import media
 from device.storage.database import Store
 from sync_agent.backoff import Backoff, Throttle
 from sync_agent.errors import LinkError
@@ -262,10 +264,10 @@ class SyncAgent:
                                       metered=self.metered, held=self.retry_at)
             ready = []
             for r in batch:
-                if r["kind"] == "media" and r["message_id"] not in self.uploaded:
-                    self._start_upload(db, r["message_id"])
+                if r.kind == "media" and r.message_id not in self.uploaded:
+                    self._start_upload(db, r.message_id)
                 else:
-                    ready.append(r["message_id"])
+                    ready.append(r.message_id)
             claimed = outbox.claim(db, ready, self.store.now())
         for out in claimed:
             if not self._send(out):
@@ -286,23 +288,21 @@ class SyncAgent:
         self.state.count(sent=1)
         return True
 
-    def _start_upload(self, db: Any, message_id: str) -> None:
+    def _start_upload(self, db: Database, message_id: str) -> None:
         if self.uploader is None:
             outbox.record_error(db, message_id, "media waits: no HTTPS URL for uploads is set")
             self.retry_at[message_id] = self.monotonic() + self.config.sync.backoff_max_s
             return
-        found = db.execute("SELECT payload FROM outbox WHERE message_id = ?",
-                           (message_id,)).fetchone()
-        body = json.loads(found[0])["body"]
-        media = db.execute("SELECT path, bytes, sha256, session_id FROM media WHERE id = ?",
-                           (body["media_id"],)).fetchone()
-        if media is None or media[2] is None:
+        body = outbox.message_body(db, message_id)
+        recording = media.find(db, body["media_id"])
+        if recording is None or recording.sha256 is None:
             outbox.record_error(db, message_id, f"media {body['media_id']} is not on the box")
             self._defer(message_id)
             return
         self.uploading.add(message_id)
-        self.uploader.submit(Upload(message_id, body["media_id"], Path(media[0]), {
-            "bytes": media[1], "sha256": media[2], "session_id": media[3],
+        self.uploader.submit(Upload(message_id, body["media_id"], Path(recording.path), {
+            "bytes": recording.bytes, "sha256": recording.sha256,
+            "session_id": recording.session_id,
             "content_type": body.get("content_type", "application/octet-stream")}))
 
     def _defer(self, message_id: str) -> None:
@@ -426,5 +426,4 @@ class SyncAgent:
         if self.in_flight or self.uploading:
             return False
         with self.store.read() as db:
-            return db.execute("SELECT 1 FROM outbox WHERE status IN ('pending', 'sent') LIMIT 1"
-                              ).fetchone() is None
+            return not outbox.has_undelivered(db)

@@ -11,6 +11,7 @@ from typing import Any
 from device.central_link.outbox import Identity
 from device.config import KioskConfig
 from device.errors import ConfigError
+from device.storage import meta
 from device.storage.database import Store
 from device.storage.media_crypto import MediaKey
 from sync_agent.agent import Link, SyncAgent
@@ -116,15 +117,14 @@ def build(config: KioskConfig, store: Store) -> AgentProcess:
         poller = https
 
         def poll() -> None:
-            found = store.one("SELECT value FROM meta WHERE key = ?", (CURSOR_KEY,))
-            after = int(found["value"]) if found else 0
+            found = meta.load(store, CURSOR_KEY)
+            after = int(found) if found is not None else 0
             documents, cursor = poller.fetch_documents(after)
             for data in documents:
                 events.put(DocumentReceived(data, "https"))
             if cursor != after:
                 with store.transaction() as db:
-                    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key)"
-                               " DO UPDATE SET value = excluded.value", (CURSOR_KEY, str(cursor)))
+                    meta.put(db, CURSOR_KEY, str(cursor))
 
     agent = SyncAgent(config, store, link, events, on_document=on_document, uploader=uploader,
                       poll=poll, publish_status=publish_status)

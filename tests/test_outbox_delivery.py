@@ -34,7 +34,7 @@ def put(store: Store, kind: str, session: str | None, hold: Stamp | None = None)
 def batch(store: Store, limit: int = 100, *, in_flight: frozenset[str] | set[str] = frozenset(),
           metered: bool = False, held: frozenset[str] | set[str] = frozenset()) -> list[str]:
     with store.read() as db:
-        return [r["message_id"] for r in outbox.next_batch(db, store.now(), limit, in_flight,
+        return [r.message_id for r in outbox.next_batch(db, store.now(), limit, in_flight,
                                                            metered=metered, held=held)]
 
 

@@ -119,7 +119,7 @@ def report(db: Database, engine: Engine, rng: random.Random, now: Stamp, n: int)
 def claim(db: Database, engine: Engine, rng: random.Random, now: Stamp, n: int) -> None:
     """The sync agent takes a batch to send."""
     batch = outbox.next_batch(db, now, rng.randint(1, 8))
-    outbox.claim(db, [r["message_id"] for r in batch], now)
+    outbox.claim(db, [r.message_id for r in batch], now)
 
 
 def ack(db: Database, engine: Engine, rng: random.Random, now: Stamp, n: int) -> None:

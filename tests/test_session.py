@@ -318,7 +318,7 @@ def test_terminate_is_held_from_central_and_can_be_undone(
     held = [m for m in outbox(kiosk, sid) if m["hold_until"]]
     assert {m["kind"] for m in held} == {"session.state", "session.result", "usage"}
     with kiosk.store.read() as db:
-        due_ids = {m["message_id"] for m in pending(db, kiosk.store.now())}
+        due_ids = {m.message_id for m in pending(db, kiosk.store.now())}
     assert not due_ids & {m["message_id"] for m in held}
     clock.advance(5 * 60)
     undone = kiosk.engine.staff_action(ADMIN, "undo_terminate", [sid], "was the right one")

@@ -32,6 +32,7 @@ from device.clock import Stamp
 from device.jobs.document import JobPackage
 from device.jobs.models import SpokenQuestion
 from device.sessions.results import RESULT_STATES
+from device.storage import media as media_rows
 from device.storage.database import Store, row, rows, stamp_json
 from device.storage.media_crypto import MediaCryptoError, MediaKey, plain_suffix
 from device.storage.media_reader import clear_workdir, decrypted_copy
@@ -354,10 +355,9 @@ class AnalysisService:
                 return None
             db.execute("UPDATE analyses SET status = 'running', attempts = attempts + 1,"
                        " updated = ? WHERE answer_id = ?", (stamp_json(now), found["answer_id"]))
-            files = rows(db, "SELECT kind, path, encrypted FROM media WHERE answer_id = ?"
-                             " AND purged IS NULL", (found["answer_id"],))
-            media = {m["kind"]: Path(m["path"]) for m in files}
-            sealed = frozenset(m["kind"] for m in files if m["encrypted"])
+            files = media_rows.of_answer(db, found["answer_id"])
+            media = {m.kind: Path(m.path) for m in files}
+            sealed = frozenset(m.kind for m in files if m.encrypted)
             package = session_package(db, {"job_id": found["job_id"],
                                            "job_version": found["job_version"]})
         return Job(answer_id=found["answer_id"], session_id=found["session_id"],

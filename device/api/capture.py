@@ -20,6 +20,7 @@ from device.errors import AuthenticationError, NotFoundError
 from device.ops import alerts
 from device.sessions.recordings import CONTENT_TYPES
 from device.staff.policy import require_role
+from device.storage import media
 from device.storage.media_crypto import is_sealed
 from device.storage.media_reader import SealedReader
 
@@ -113,15 +114,16 @@ def capture_health(staff: StaffDep, k: KioskDep) -> dict[str, Any]:
             tags=["staff"], response_class=StreamingResponse)
 def view_media(media_id: str, staff: StaffDep, k: KioskDep) -> StreamingResponse:
     require_role(staff, "site_hr", "admin", doing="play a candidate's recording")
-    found = k.store.one("SELECT m.*, s.job_id FROM media m JOIN sessions s ON"
-                        " s.id = m.session_id WHERE m.id = ? AND m.purged IS NULL", (media_id,))
-    if found is None or not staff.sees_job(found["job_id"]):
+    with k.store.read() as db:
+        found = media.viewable(db, media_id)
+    if found is None or not staff.sees_job(found.job_id):
         raise NotFoundError(f"no recording {media_id} on this box")
+    recording = found.media
     now = k.store.now()
     with k.store.transaction() as db:
-        audit.append(db, now, staff.actor, "media.view", subject=found["session_id"],
-                     details={"media_id": media_id, "kind": found["kind"]})
-    path = Path(found["path"])
+        audit.append(db, now, staff.actor, "media.view", subject=recording.session_id,
+                     details={"media_id": media_id, "kind": recording.kind})
+    path = Path(recording.path)
     if not path.is_file():
         raise NotFoundError(f"recording {media_id}: its file is gone from the box")
     key = k.analysis.media_key
@@ -139,6 +141,6 @@ def view_media(media_id: str, staff: StaffDep, k: KioskDep) -> StreamingResponse
             while block := reader.read(1 << 16):
                 yield block
 
-    return StreamingResponse(chunks(), media_type=CONTENT_TYPES.get(found["kind"],
+    return StreamingResponse(chunks(), media_type=CONTENT_TYPES.get(recording.kind,
                                                                     "application/octet-stream"),
                              headers={"Content-Length": str(size), "Cache-Control": "no-store"})

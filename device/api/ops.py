@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 
 from device.api.deps import KioskDep
 from device.capture.health import cpu_temperature_c, load
+from device.central_link.outbox import depth
 from device.composition import Kiosk
 from device.errors import ModelStoreUnreadable
 from device.jobs.installed import list_jobs
@@ -43,9 +44,10 @@ class StoreCollector(Collector):
         yield sessions
         outbox = GaugeMetricFamily("kiosk_outbox_depth", "Messages not yet acknowledged by"
                                    " central", labels=["kind"])
-        for r in store.all("SELECT kind, count(*) AS n FROM outbox WHERE status != 'acked'"
-                           " GROUP BY kind"):
-            outbox.add_metric([r["kind"]], r["n"])
+        with store.read() as db:
+            waiting = depth(db)
+        for kind, n in waiting.items():
+            outbox.add_metric([kind], n)
         yield outbox
         analyses = GaugeMetricFamily("kiosk_analyses", "Answer analyses by status",
                                      labels=["status"])

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from device.api.deps import KioskDep, StaffDep
+from device.central_link import outbox
 from device.central_link import sync_control as control
 from device.central_link.sync_status import status
 from device.clock import elapsed_s
 from device.errors import KioskError
 from device.ops import logs
 from device.staff.policy import require_role
-from device.storage.database import load_stamp
 
 router = APIRouter(prefix="/api/v1/staff", tags=["sync"])
 
@@ -60,20 +60,18 @@ def sync_queue(
     kind: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> dict[str, Any]:
     now = k.store.now()
-    where = "status != 'acked' AND (? IS NULL OR kind = ?)"
-    total = k.store.one(f"SELECT count(*) AS n FROM outbox WHERE {where}", (kind, kind))  # noqa: S608 - fixed text
-    found = k.store.all(
-        "SELECT message_id, kind, session_id, status, attempts, created, last_error, hold_until"  # noqa: S608 - fixed text
-        f" FROM outbox WHERE {where} ORDER BY priority, seq LIMIT ?", (kind, kind, limit))
+    with k.store.read() as db:
+        total, found = outbox.queue(db, kind, limit)
     items = []
     for r in found:
-        created = load_stamp(r["created"])
-        hold = load_stamp(r["hold_until"])
-        age = elapsed_s(created, now) if created else None
-        items.append({**r, "created": created.utc if created else None,
-                      "age_s": None if age is None else round(age, 1),
-                      "hold_until": hold.utc if hold else None})
-    return {"total": total["n"] if total else 0, "items": items}
+        age = elapsed_s(r.created, now) if r.created else None
+        items.append({"message_id": r.message_id, "kind": r.kind, "session_id": r.session_id,
+                      "status": r.status, "attempts": r.attempts,
+                      "created": r.created.utc if r.created else None,
+                      "last_error": r.last_error,
+                      "hold_until": r.hold_until.utc if r.hold_until else None,
+                      "age_s": None if age is None else round(age, 1)})
+    return {"total": total, "items": items}
 
 
 @router.post("/sync/control", summary="Pause or resume delivery, override metered mode or"

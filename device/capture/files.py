@@ -19,6 +19,7 @@ from device.capture.base import Recorded
 from device.capture.wavfile import repair_wav
 from device.sessions import recordings
 from device.sessions.recordings import MediaKind
+from device.storage import media
 from device.storage.database import Store, row
 from device.storage.media_crypto import MediaKey, SealedInfo, seal_file
 
@@ -79,9 +80,9 @@ def salvage(store: Store, key: MediaKey | None, media_dir: Path) -> list[str]:
         if kind is None or not path.is_file() or path.parent.name.startswith("."):
             continue
         answer_id = path.stem
-        known = store.one("SELECT 1 AS x FROM media WHERE path IN (?, ?)",
-                          (str(path), str(path) + SEALED))
-        if known is not None:
+        with store.read() as db:
+            known = media.is_registered(db, (str(path), str(path) + SEALED))
+        if known:
             continue
         if path.stat().st_size == 0:
             path.unlink()

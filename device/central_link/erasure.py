@@ -31,9 +31,10 @@ from sqlite_utils import Database
 
 from device import audit
 from device.audit import Actor
-from device.central_link import outbox
+from device.central_link import inbox, outbox
 from device.central_link.outbox import Identity
 from device.clock import Stamp, elapsed_s
+from device.storage import media, meta
 from device.storage.database import Store, load_stamp, row, rows, stamp_json
 from shared.canonical_json import dumps
 
@@ -129,8 +130,7 @@ def erase_candidate(
                  details={"request_id": request_id, "document_id": document_id,
                           "found": receipt.found, "sessions": len(sessions), "counts": counts,
                           "files": len(files)})
-    db.execute("INSERT INTO meta (key, value) VALUES (?, ?)",
-               (receipt.pending_key, receipt.to_json()))
+    meta.add(db, receipt.pending_key, receipt.to_json())
     return receipt
 
 
@@ -149,19 +149,15 @@ def _erase_sessions(db: Database, sessions: list[str], now: Stamp
     counts["checklists"] = count(
         f"DELETE FROM checklists WHERE session_id IN ({marks})")  # noqa: S608
     counts["results"] = count(f"DELETE FROM results WHERE session_id IN ({marks})")  # noqa: S608
-    media = rows(db, f"SELECT path FROM media WHERE session_id IN ({marks})", ids)  # noqa: S608
-    counts["media"] = count(
-        f"UPDATE media SET purged = ? WHERE purged IS NULL AND session_id IN ({marks})",  # noqa: S608
-        (stamp_json(now),))
-    counts["messages_withdrawn"] = count(
-        f"DELETE FROM outbox WHERE status != 'acked' AND session_id IN ({marks})")  # noqa: S608
-    counts["messages_cleared"] = count(
-        f"DELETE FROM outbox WHERE status = 'acked' AND session_id IN ({marks})")  # noqa: S608
+    paths = media.paths_of_sessions(db, ids)
+    counts["media"] = media.purge_sessions(db, ids, now)
+    counts["messages_withdrawn"] = outbox.delete_of_sessions(db, ids, acked=False)
+    counts["messages_cleared"] = outbox.delete_of_sessions(db, ids, acked=True)
     db.execute(
         "UPDATE sessions SET language = NULL, extra_time_pct = 0, invite_hash = NULL,"  # noqa: S608
         " resume_hash = NULL, token_hash = NULL, receipt_hash = NULL, consent_version = NULL,"
         f" expression_consent = NULL WHERE id IN ({marks})", ids)
-    return counts, sorted({m["path"] for m in media})
+    return counts, sorted(set(paths))
 
 
 def _close_open(db: Database, sessions: list[str], now: Stamp) -> int:
@@ -188,10 +184,9 @@ def _close_open(db: Database, sessions: list[str], now: Stamp) -> int:
 def _redact_documents(db: Database, candidate_id: str) -> int:
     """Remove the candidate's personal fields from stored documents (rosters, rejects)."""
     changed = 0
-    for r in rows(db, "SELECT message_id, payload FROM inbox WHERE instr(payload, ?) > 0"
-                      " AND coalesce(doc_kind, '') != 'deletion'", (candidate_id,)):
+    for r in inbox.mentioning(db, candidate_id):
         try:
-            document = json.loads(r["payload"])
+            document = json.loads(r.payload)
         except ValueError:
             document = None
         if document is None:
@@ -200,8 +195,7 @@ def _redact_documents(db: Database, candidate_id: str) -> int:
             payload = dumps(document)
         else:
             continue
-        db.execute("UPDATE inbox SET payload = ? WHERE message_id = ?",
-                   (payload, r["message_id"]))
+        inbox.replace_payload(db, r.message_id, payload)
         changed += 1
     return changed
 
@@ -249,12 +243,11 @@ def finish_erasure(store: Store, identity: Identity, receipt: Receipt) -> Receip
     done = replace(receipt, files_deleted=deleted, files_failed=tuple(sorted(failed)))
     now = store.now()
     with store.transaction() as db:
-        if row(db, "DELETE FROM meta WHERE key = ? RETURNING key", (receipt.pending_key,)) is None:
+        if not meta.take(db, receipt.pending_key):
             return receipt
         message_id = outbox.enqueue(db, identity, now, "deletion.receipt", done.body())
         if failed:
-            db.execute("INSERT INTO meta (key, value) VALUES (?, ?)",
-                       (RETRY + uuid.uuid4().hex, dumps(sorted(failed))))
+            meta.add(db, RETRY + uuid.uuid4().hex, dumps(sorted(failed)))
             audit.append(db, now, audit.SYSTEM, "candidate.erasure_files_left",
                          subject=receipt.candidate_id,
                          details={"request_id": receipt.request_id, "files": len(failed)})
@@ -266,14 +259,15 @@ def finish_erasure(store: Store, identity: Identity, receipt: Receipt) -> Receip
 
 def finish_pending(store: Store, identity: Identity) -> list[Receipt]:
     """Finish erasures a crash interrupted, and retry recordings that could not be deleted."""
-    found = store.all("SELECT key, value FROM meta WHERE key LIKE 'erasure%' ORDER BY key")
+    with store.read() as db:
+        found = meta.with_prefix(db, "erasure")
     finished: list[Receipt] = []
     for entry in found:
-        if entry["key"].startswith(PENDING):
-            receipt = Receipt.from_json(entry["value"], entry["key"])
+        if entry.key.startswith(PENDING):
+            receipt = Receipt.from_json(entry.value, entry.key)
             finished.append(finish_erasure(store, identity, receipt))
-        elif entry["key"].startswith(RETRY):
-            _retry(store, entry["key"], json.loads(entry["value"]))
+        elif entry.key.startswith(RETRY):
+            _retry(store, entry.key, json.loads(entry.value))
     return finished
 
 
@@ -281,9 +275,9 @@ def _retry(store: Store, key: str, paths: list[str]) -> None:
     _, failed = _delete(paths)
     with store.transaction() as db:
         if failed:
-            db.execute("UPDATE meta SET value = ? WHERE key = ?", (dumps(sorted(failed)), key))
+            meta.replace(db, key, dumps(sorted(failed)))
         else:
-            db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            meta.delete(db, key)
             audit.append(db, store.now(), audit.SYSTEM, "candidate.erasure_files_deleted",
                          details={"files": len(paths)})
 

@@ -35,7 +35,7 @@ from sqlite_utils import Database
 
 from device import audit
 from device.audit import Actor
-from device.central_link import erasure, outbox, strict_json
+from device.central_link import erasure, inbox, outbox, strict_json
 from device.central_link import settings as central_settings
 from device.central_link.erasure import Receipt
 from device.central_link.outbox import Identity
@@ -46,7 +46,7 @@ from device.jobs.installed import apply_package
 from device.jobs.package import PackageError, package_digest, parse_package
 from device.sessions.engine import Engine
 from device.sessions.roster import invite_roster, parse_roster
-from device.storage.database import Store, row, stamp_json
+from device.storage.database import Store
 from shared.canonical_json import dumps
 from shared.contract import VERSIONED_KINDS, ConfigBody, DeletionBody, SignedDocument
 from shared.signing import SignatureError, verify
@@ -200,21 +200,20 @@ def _apply(ctx: _Context, via: str) -> Outcome:
         return Outcome(status, reason, doc.document_id, doc.kind, doc.scope, doc.version,
                        receipt)
 
-    seen = row(db, "SELECT status, digest FROM inbox WHERE message_id = ?", (doc.document_id,))
-    if seen is not None and seen["status"] != "rejected":
-        if seen["digest"] != digest:
+    seen = inbox.find(db, doc.document_id)
+    if seen is not None and seen.status != "rejected":
+        if seen.digest != digest:
             raise DocumentRejected(f"document {doc.document_id} was already applied with"
                                    " different content")
         return outcome("unchanged", f"document {doc.document_id} was already applied")
     if doc.kind in VERSIONED_KINDS:
-        active = row(db, "SELECT version, digest FROM document_versions WHERE kind = ? AND"
-                         " scope = ?", (doc.kind, doc.scope))
-        if active is not None and doc.version < active["version"]:
+        active = inbox.active_version(db, doc.kind, doc.scope)
+        if active is not None and doc.version < active.version:
             raise DocumentRejected(
                 f"replay of an old version: {doc.kind} {doc.scope} version {doc.version} is"
-                f" older than the active version {active['version']}")
-        if active is not None and doc.version == active["version"]:
-            if active["digest"] != digest:
+                f" older than the active version {active.version}")
+        if active is not None and doc.version == active.version:
+            if active.digest != digest:
                 raise DocumentRejected(
                     f"{doc.kind} {doc.scope} version {doc.version} is already active with"
                     " different content; central must issue a new version")
@@ -224,27 +223,16 @@ def _apply(ctx: _Context, via: str) -> Outcome:
     reason, receipt = _APPLY[doc.kind](ctx)
     _record(ctx, via, digest, "applied")
     if doc.kind in VERSIONED_KINDS:
-        db.execute(
-            "INSERT INTO document_versions (kind, scope, version, digest, document_id, applied)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, scope) DO UPDATE SET"
-            " version = excluded.version, digest = excluded.digest,"
-            " document_id = excluded.document_id, applied = excluded.applied",
-            (doc.kind, doc.scope, doc.version, digest, doc.document_id, stamp_json(ctx.now)))
+        inbox.set_active_version(db, doc.kind, doc.scope, doc.version, digest, doc.document_id,
+                                 ctx.now)
     return outcome("applied", reason, receipt)
 
 
 def _record(ctx: _Context, via: str, digest: str, status: str) -> None:
-    doc, at = ctx.doc, stamp_json(ctx.now)
-    ctx.db.execute(
-        "INSERT INTO inbox (message_id, kind, payload, received, status, error, applied,"
-        " doc_kind, scope, version, digest, via) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (message_id) DO UPDATE SET kind = excluded.kind,"
-        " payload = excluded.payload, received = excluded.received, status = excluded.status,"
-        " error = NULL, applied = excluded.applied, doc_kind = excluded.doc_kind,"
-        " scope = excluded.scope, version = excluded.version, digest = excluded.digest,"
-        " via = excluded.via",
-        (doc.document_id, doc.kind, _stored_payload(doc), at, status,
-         at if status == "applied" else None, doc.kind, doc.scope, doc.version, digest, via))
+    doc = ctx.doc
+    inbox.record(ctx.db, doc.document_id, kind=doc.kind, payload=_stored_payload(doc),
+                 at=ctx.now, status=status, scope=doc.scope, version=doc.version,
+                 digest=digest, via=via)
 
 
 Applied = tuple[str, Receipt | None]
@@ -353,24 +341,18 @@ def _reject(store: Store, identity: Identity, received: _Received,
     with store.transaction() as db:
         key = f"sha256:{raw_digest}"
         if doc is not None and trusted:
-            seen = row(db, "SELECT status FROM inbox WHERE message_id = ?", (doc.document_id,))
-            if seen is None or seen["status"] == "rejected":
+            seen = inbox.find(db, doc.document_id)
+            if seen is None or seen.status == "rejected":
                 key = doc.document_id
         found = Outcome("rejected", reason, key, doc.kind if doc else None,
                         doc.scope if doc else None, doc.version if doc else None)
-        before = row(db, "SELECT status, error, digest FROM inbox WHERE message_id = ?", (key,))
-        if before is not None and (before["status"], before["error"], before["digest"]) == (
+        before = inbox.find(db, key)
+        if before is not None and (before.status, before.error, before.digest) == (
                 "rejected", reason, digest):
             return found  # reported already
         payload = _stored_payload(doc) if doc is not None else received.text
-        db.execute(
-            "INSERT INTO inbox (message_id, kind, payload, received, status, error, applied,"
-            " doc_kind, scope, version, digest, via) VALUES (?, ?, ?, ?, 'rejected', ?, NULL,"
-            " ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET payload = excluded.payload,"
-            " received = excluded.received, status = 'rejected', error = excluded.error,"
-            " digest = excluded.digest, via = excluded.via",
-            (key, found.kind or "unknown", payload, stamp_json(now), reason, found.kind,
-             found.scope, found.version, digest, via))
+        inbox.record_rejected(db, key, kind=found.kind, payload=payload, at=now, error=reason,
+                              scope=found.scope, version=found.version, digest=digest, via=via)
         details = {"document_id": doc.document_id if doc else None, "kind": found.kind,
                    "scope": found.scope, "version": found.version, "via": via,
                    "digest": raw_digest}

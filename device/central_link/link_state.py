@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from device.clock import Stamp
-from device.storage.database import Store, stamp_json
+from device.storage.database import Store, load_stamp, stamp_json
 
 STATES = ("starting", "connecting", "online", "offline", "stopped")
 
@@ -82,7 +82,42 @@ def _json(stamp: Stamp | None) -> str | None:
     return None if stamp is None else stamp_json(stamp)
 
 
-def read(store: Store) -> list[dict[str, Any]]:
-    """Every transport's last written state (times as the store keeps them: stamp JSON)."""
-    return store.all("SELECT transport, state, since, detail, reconnects, sent, acked, updated,"
-                     " last_ack, last_error, last_error_at FROM sync_link ORDER BY transport")
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    """One transport's state as last written by the agent."""
+
+    transport: str
+    state: str
+    since: Stamp | None
+    detail: str | None
+    reconnects: int
+    sent: int
+    acked: int
+    updated: Stamp | None
+    last_ack: Stamp | None
+    last_error: str | None
+    last_error_at: Stamp | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What staff see: every field, times as ISO 8601 UTC."""
+        return {"transport": self.transport, "state": self.state, "since": _utc(self.since),
+                "detail": self.detail, "reconnects": self.reconnects, "sent": self.sent,
+                "acked": self.acked, "updated": _utc(self.updated),
+                "last_ack": _utc(self.last_ack), "last_error": self.last_error,
+                "last_error_at": _utc(self.last_error_at)}
+
+
+def _utc(stamp: Stamp | None) -> str | None:
+    return None if stamp is None else stamp.utc
+
+
+def read(store: Store) -> list[LinkRow]:
+    """Every transport's last written state, by transport name."""
+    return [LinkRow(transport=r["transport"], state=r["state"], since=load_stamp(r["since"]),
+                    detail=r["detail"], reconnects=r["reconnects"], sent=r["sent"],
+                    acked=r["acked"], updated=load_stamp(r["updated"]),
+                    last_ack=load_stamp(r["last_ack"]), last_error=r["last_error"],
+                    last_error_at=load_stamp(r["last_error_at"]))
+            for r in store.all("SELECT transport, state, since, detail, reconnects, sent, acked,"
+                               " updated, last_ack, last_error, last_error_at FROM sync_link"
+                               " ORDER BY transport")]

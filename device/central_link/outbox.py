@@ -2,6 +2,9 @@
 
 A message is written in the same transaction as the change it announces. The sync
 agent reads rows in order and marks them done only when central acknowledges them.
+
+The only module that reads or writes ``outbox`` and ``session_seqs`` (but for the storage
+budget's byte count and pruning of delivered rows: storage sits below this package).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from device.clock import Stamp, elapsed_s
+from device.storage import media, meta
 from device.storage.database import load_stamp, row, rows, stamp_json
 from shared.canonical_json import dumps
 from shared.contract import PRIORITY, Envelope, MessageKind, StampModel
@@ -26,14 +30,32 @@ class Identity:
     site: str
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A message as delivery order sees it: its order keys, hold and status, not its bytes."""
+
+    seq: int
+    message_id: str
+    kind: str
+    session_id: str | None
+    priority: int
+    hold_until: Stamp | None
+    status: str
+
+
+_ROW = "seq, message_id, kind, session_id, priority, hold_until, status"
+
+
+def _outbox_row(r: dict[str, Any]) -> OutboxRow:
+    return OutboxRow(seq=r["seq"], message_id=r["message_id"], kind=r["kind"],
+                     session_id=r["session_id"], priority=r["priority"],
+                     hold_until=load_stamp(r["hold_until"]), status=r["status"])
+
+
 def next_message_seq(db: Database) -> int:
-    found = row(
-        db,
-        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'message_seq'"
-        " RETURNING value",
-    )
+    found = meta.increment(db, "message_seq")
     assert found is not None, "meta.message_seq is created by the first migration"
-    return int(found["value"])
+    return found
 
 
 def enqueue(
@@ -94,18 +116,12 @@ def is_due(hold_until: Stamp | None, now: Stamp) -> bool:
     return waited is None or waited >= 0
 
 
-def pending(db: Database, now: Stamp, limit: int = 100) -> list[dict[str, Any]]:
+def pending(db: Database, now: Stamp, limit: int = 100) -> list[OutboxRow]:
     """Unacknowledged messages that may be sent now, in delivery order."""
-    found = rows(
-        db,
-        "SELECT seq, message_id, kind, session_id, priority, payload, hold_until, status,"
-        " attempts FROM outbox WHERE status != 'acked' ORDER BY priority, seq LIMIT ?",
-        (limit * 4,),
-    )
-    due = [r for r in found if is_due(load_stamp(r["hold_until"]), now)]
-    for r in due:
-        r["payload"] = json.loads(r["payload"])
-    return due[:limit]
+    found = [_outbox_row(r) for r in rows(
+        db, f"SELECT {_ROW} FROM outbox WHERE status != 'acked' ORDER BY priority, seq"  # noqa: S608 - fixed names
+        " LIMIT ?", (limit * 4,))]
+    return [r for r in found if is_due(r.hold_until, now)][:limit]
 
 
 def depth(db: Database) -> dict[str, int]:
@@ -136,7 +152,7 @@ class Outgoing:
 def next_batch(
     db: Database, now: Stamp, limit: int, in_flight: Collection[str] = (),
     *, metered: bool = False, held: Collection[str] = (),
-) -> list[dict[str, Any]]:
+) -> list[OutboxRow]:
     """Rows that may be sent now, in delivery order (priority, then outbox order).
 
     Only ``pending`` rows are candidates: a ``sent`` row is in flight on the current
@@ -151,34 +167,31 @@ def next_batch(
     if limit <= 0:
         return []
     busy = set(in_flight)
-    scan = rows(
-        db,
-        "SELECT seq, message_id, kind, session_id, hold_until, priority FROM outbox"
-        " WHERE status = 'pending' ORDER BY priority, seq LIMIT ?",
-        (limit + len(busy) + len(held) + 64,),
-    )
-    sessions = sorted({r["session_id"] for r in scan if r["session_id"]})
-    earlier: dict[str, list[dict[str, Any]]] = {}
+    scan = [_outbox_row(r) for r in rows(
+        db, f"SELECT {_ROW} FROM outbox WHERE status = 'pending' ORDER BY priority, seq"  # noqa: S608 - fixed names
+        " LIMIT ?", (limit + len(busy) + len(held) + 64,))]
+    sessions = sorted({r.session_id for r in scan if r.session_id})
+    earlier: dict[str, list[OutboxRow]] = {}
     for chunk in _chunks(sessions, 500):
         marks = ",".join("?" * len(chunk))
-        for r in rows(db, "SELECT seq, message_id, kind, session_id, hold_until, priority"  # noqa: S608
-                      f" FROM outbox WHERE status = 'pending' AND session_id IN ({marks})"
-                      " ORDER BY seq", tuple(chunk)):
-            earlier.setdefault(r["session_id"], []).append(r)
+        for found in rows(db, f"SELECT {_ROW} FROM outbox WHERE status = 'pending'"  # noqa: S608
+                      f" AND session_id IN ({marks}) ORDER BY seq", tuple(chunk)):
+            message = _outbox_row(found)
+            earlier.setdefault(str(message.session_id), []).append(message)
     # A session whose next message lies beyond the scan (a report, behind which its later
     # state changes wait) would block those rows for ever: its head is a candidate too.
-    seen = {r["message_id"] for r in scan}
-    heads = [e[0] for e in earlier.values() if e and e[0]["message_id"] not in seen]
+    seen = {r.message_id for r in scan}
+    heads = [e[0] for e in earlier.values() if e and e[0].message_id not in seen]
     if heads:
-        scan = sorted([*scan, *heads], key=lambda r: (r["priority"], r["seq"]))
-    chosen: list[dict[str, Any]] = []
-    waiting = [r for r in scan if r["message_id"] not in busy and r["message_id"] not in held
-               and not (metered and r["kind"] == "media")
-               and is_due(load_stamp(r["hold_until"]), now)]
+        scan = sorted([*scan, *heads], key=lambda r: (r.priority, r.seq))
+    chosen: list[OutboxRow] = []
+    waiting = [r for r in scan if r.message_id not in busy and r.message_id not in held
+               and not (metered and r.kind == "media")
+               and is_due(r.hold_until, now)]
 
-    def free(r: dict[str, Any]) -> bool:
-        sid = r["session_id"]
-        return not (sid and any(e["seq"] < r["seq"] and e["message_id"] not in busy
+    def free(r: OutboxRow) -> bool:
+        sid = r.session_id
+        return not (sid and any(e.seq < r.seq and e.message_id not in busy
                                 for e in earlier.get(sid, ())))
 
     while waiting and len(chosen) < limit:
@@ -189,7 +202,7 @@ def next_batch(
             break
         r = waiting.pop(first)
         chosen.append(r)
-        busy.add(r["message_id"])
+        busy.add(r.message_id)
     return chosen
 
 
@@ -269,8 +282,7 @@ def mark_acked(db: Database, message_ids: Iterable[str], now: Stamp) -> int:
         done += 1
         if r["kind"] == "media":
             media_id = json.loads(r["payload"])["body"].get("media_id")
-            db.execute("UPDATE media SET acked = ? WHERE id = ? AND acked IS NULL",
-                       (at, media_id))
+            media.mark_acked(db, media_id, now)
     return done
 
 
@@ -278,3 +290,100 @@ def record_error(db: Database, message_id: str, error: str) -> None:
     """Keep the row and say why it has not gone (central refused it, the link failed)."""
     db.execute("UPDATE outbox SET last_error = ? WHERE message_id = ? AND status != 'acked'",
                (error[:500], message_id))
+
+
+def message_body(db: Database, message_id: str) -> dict[str, Any]:
+    """The ``body`` of a stored message (the agent reads a ``media`` message's before its
+    upload)."""
+    found = row(db, "SELECT payload FROM outbox WHERE message_id = ?", (message_id,))
+    if found is None:
+        raise LookupError(f"no message {message_id} in the outbox")
+    body: dict[str, Any] = json.loads(found["payload"])["body"]
+    return body
+
+
+def has_undelivered(db: Database) -> bool:
+    """Whether any message still waits for central's ack."""
+    return row(db, "SELECT 1 AS x FROM outbox WHERE status IN ('pending', 'sent') LIMIT 1"
+               ) is not None
+
+
+def announced_media(db: Database, session_id: str) -> set[str]:
+    """Media ids a ``media`` message of the session names already, delivered or not."""
+    return {r["media_id"] for r in rows(
+        db, "SELECT json_extract(payload, '$.body.media_id') AS media_id FROM outbox"
+        " WHERE kind = 'media' AND session_id = ?", (session_id,))}
+
+
+# -- for staff: the queue as it stands ------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class QueuedRow:
+    """A message not yet acknowledged by central, as staff see it."""
+
+    message_id: str
+    kind: str
+    session_id: str | None
+    status: str
+    attempts: int
+    created: Stamp | None
+    last_error: str | None
+    hold_until: Stamp | None
+
+
+_QUEUED = "message_id, kind, session_id, status, attempts, created, last_error, hold_until"
+
+
+def _queued(r: dict[str, Any]) -> QueuedRow:
+    return QueuedRow(
+        message_id=r["message_id"], kind=r["kind"], session_id=r["session_id"],
+        status=r["status"], attempts=r["attempts"], created=load_stamp(r["created"]),
+        last_error=r["last_error"], hold_until=load_stamp(r["hold_until"]))
+
+
+def queue(db: Database, kind: str | None, limit: int) -> tuple[int, list[QueuedRow]]:
+    """How many messages (of ``kind``, or all) wait for central's ack, and the first
+    ``limit`` of them in delivery order."""
+    where = "status != 'acked' AND (? IS NULL OR kind = ?)"
+    total = row(db, f"SELECT count(*) AS n FROM outbox WHERE {where}", (kind, kind))  # noqa: S608 - fixed text
+    found = rows(db, f"SELECT {_QUEUED} FROM outbox WHERE {where}"  # noqa: S608 - fixed text
+                 " ORDER BY priority, seq LIMIT ?", (kind, kind, limit))
+    return (total["n"] if total else 0), [_queued(r) for r in found]
+
+
+def oldest_unsent(db: Database) -> QueuedRow | None:
+    """The oldest message central has not acknowledged, by outbox order."""
+    found = row(db, f"SELECT {_QUEUED} FROM outbox WHERE status != 'acked'"  # noqa: S608 - fixed names
+                " ORDER BY seq LIMIT 1")
+    return None if found is None else _queued(found)
+
+
+def last_acked_utc(db: Database) -> str | None:
+    """UTC time (ISO 8601) of central's latest acknowledgement still kept in the outbox."""
+    found = row(db, "SELECT max(json_extract(acked, '$.utc')) AS at FROM outbox"
+                " WHERE status = 'acked'")
+    return found["at"] if found else None
+
+
+# -- withdrawing messages -------------------------------------------------------------------
+
+def held(db: Database, session_id: str) -> list[OutboxRow]:
+    """A session's messages kept back by a hold (a terminate that may still be undone)."""
+    return [_outbox_row(r) for r in rows(
+        db, f"SELECT {_ROW} FROM outbox WHERE session_id = ? AND hold_until IS NOT NULL",  # noqa: S608 - fixed names
+        (session_id,))]
+
+
+def withdraw_held(db: Database, session_id: str) -> None:
+    """Delete a session's held messages (the terminate they announce was undone)."""
+    db.execute("DELETE FROM outbox WHERE session_id = ? AND hold_until IS NOT NULL",
+               (session_id,))
+
+
+def delete_of_sessions(db: Database, session_ids: Sequence[str], *, acked: bool) -> int:
+    """Delete the messages of these sessions central acknowledged (``acked``), or those it
+    has not; returns how many."""
+    marks = ",".join("?" * len(session_ids))
+    status = "status = 'acked'" if acked else "status != 'acked'"
+    return int(db.execute(f"DELETE FROM outbox WHERE {status} AND session_id IN ({marks})",  # noqa: S608
+                          tuple(session_ids)).rowcount)

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlite_utils import Database
 
+from device.central_link import inbox
 from device.config import KioskConfig
 from device.errors import KioskError
 from device.storage.database import Store, rows
@@ -87,11 +88,11 @@ def replace(db: Database, settings: Settings, document_id: str, scope: str) -> i
 
     Settings from earlier ``config`` documents of the same scope are dropped first.
     """
-    db.execute(
-        "DELETE FROM central_settings WHERE document_id != ? AND document_id IN"
-        " (SELECT message_id FROM inbox WHERE doc_kind = 'config' AND scope = ?)",
-        (document_id, scope),
-    )
+    earlier = [d for d in inbox.ids_of(db, "config", scope) if d != document_id]
+    for chunk in range(0, len(earlier), 500):
+        part = earlier[chunk:chunk + 500]
+        db.execute(f"DELETE FROM central_settings WHERE document_id IN"  # noqa: S608
+                   f" ({','.join('?' * len(part))})", tuple(part))
     count = 0
     for section, values in settings.items():
         for key, value in values.items():

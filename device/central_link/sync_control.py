@@ -9,7 +9,6 @@ value set here overrides central's ``config`` documents, which override ``kiosk.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -171,11 +170,6 @@ def describe(store: Store, config: KioskConfig,
 
 def _utc(stamp: Stamp | None) -> str | None:
     return None if stamp is None else stamp.utc
-
-
-def utc_of(stamp_text: str | None) -> str | None:
-    """The ISO 8601 UTC time of a stamp as the store keeps it (JSON text)."""
-    return None if stamp_text is None else str(json.loads(stamp_text)["utc"])
 
 
 # -- for the agent ------------------------------------------------------------------------

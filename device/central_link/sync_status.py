@@ -8,7 +8,7 @@ from typing import Any
 from device.central_link import link_state, outbox, sync_control
 from device.clock import elapsed_s
 from device.config import KioskConfig
-from device.storage.database import Store, load_stamp, row
+from device.storage.database import Store
 
 
 def status(store: Store, config: KioskConfig) -> dict[str, Any]:
@@ -16,24 +16,21 @@ def status(store: Store, config: KioskConfig) -> dict[str, Any]:
     ``kiosk sync status``, the TUI and ``GET /api/v1/staff/sync`` show. Times are ISO 8601
     UTC; ``config`` is the box's own configuration (central's settings are looked up)."""
 
-    links = link_state.read(store)
-    for link in links:
-        for key in ("since", "updated", "last_ack", "last_error_at"):
-            link[key] = sync_control.utc_of(link[key])
+    links = [link.to_dict() for link in link_state.read(store)]
     now = store.now()
     with store.read() as db:
         depth = outbox.depth(db)
-        oldest = row(db, "SELECT message_id, kind, session_id, created, attempts, last_error"
-                     " FROM outbox WHERE status != 'acked' ORDER BY seq LIMIT 1")
-        acked = row(db, "SELECT max(json_extract(acked, '$.utc')) AS at FROM outbox"
-                    " WHERE status = 'acked'")
-    if oldest is not None:
-        created = load_stamp(oldest["created"])
-        age = elapsed_s(created, now) if created else None
-        oldest["created"] = created.utc if created else None
-        oldest["age_s"] = None if age is None else round(age, 1)
-    successes = [at for at in [acked["at"] if acked else None,
-                               *(link["last_ack"] for link in links)] if at]
+        first = outbox.oldest_unsent(db)
+        acked = outbox.last_acked_utc(db)
+    oldest: dict[str, Any] | None = None
+    if first is not None:
+        age = elapsed_s(first.created, now) if first.created else None
+        oldest = {"message_id": first.message_id, "kind": first.kind,
+                  "session_id": first.session_id,
+                  "created": first.created.utc if first.created else None,
+                  "attempts": first.attempts, "last_error": first.last_error,
+                  "age_s": None if age is None else round(age, 1)}
+    successes = [at for at in [acked, *(link["last_ack"] for link in links)] if at]
     errors = [link for link in links if link["last_error_at"]]
     last_error = max(errors, key=lambda link: link["last_error_at"], default=None)
     return {

@@ -35,7 +35,7 @@ from device.sessions import results
 from device.sessions.codes import CodeLimiter, hash_code, hash_token, new_code, new_token
 from device.sessions.transitions import FINAL_STATES, resume_state, target
 from device.staff.policy import Staff, authorize_session_action
-from device.storage.database import Store, load_stamp, row, rows, stamp_json
+from device.storage.database import Store, load_stamp, row, stamp_json
 from shared.contract import MessageKind
 
 log = logging.getLogger(__name__)
@@ -382,12 +382,10 @@ class Engine:
             raise SessionRuleError(
                 f"a terminate can only be undone within {self.rules.undo_window_min:g} minutes"
             )
-        held = rows(db, "SELECT status FROM outbox WHERE session_id = ? AND hold_until"
-                    " IS NOT NULL", (session["id"],))
-        if any(r["status"] != "pending" for r in held):
+        held = outbox.held(db, session["id"])
+        if any(r.status != "pending" for r in held):
             raise SessionRuleError("the terminate has already been delivered to central")
-        db.execute("DELETE FROM outbox WHERE session_id = ? AND hold_until IS NOT NULL",
-                   (session["id"],))
+        outbox.withdraw_held(db, session["id"])
         code = new_code(self.rules.code_length)
         state = self.transition(
             db, session, "undo_terminate", actor, now, reason=reason,

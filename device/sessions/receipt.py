@@ -9,6 +9,7 @@ from sqlite_utils import Database
 
 from device.jobs.installed import active_package
 from device.jobs.models import DemonstrationTask, SpokenQuestion
+from device.storage import media
 from device.storage.database import Store, rows
 
 #: Minutes the candidate's token still shows the receipt after the session ended.
@@ -19,12 +20,11 @@ def receipt(store: Store, db: Database, session: dict[str, Any]) -> dict[str, An
     package = active_package(store, session["job_id"])
     answers = rows(
         db,
-        "SELECT a.id, a.item_id, a.position, a.kind, a.duration_s, a.state,"
-        " (SELECT group_concat(DISTINCT m.kind) FROM media m WHERE m.answer_id = a.id"
-        "  AND m.purged IS NULL) AS media"
+        "SELECT a.id, a.item_id, a.position, a.kind, a.duration_s, a.state"
         " FROM answers a WHERE a.session_id = ? AND a.state = 'finished' ORDER BY a.position",
         (session["id"],),
     )
+    recorded = media.kinds_by_answer(db, session["id"])
     items = {i.id: i for i in package.items}
     listed = []
     for a in answers:
@@ -35,7 +35,7 @@ def receipt(store: Store, db: Database, session: dict[str, Any]) -> dict[str, An
         elif isinstance(item, SpokenQuestion):
             title = dict(item.prompt)
         listed.append({"position": a["position"], "kind": a["kind"], "title": title,
-                       "recorded": sorted((a["media"] or "").split(",")) if a["media"] else [],
+                       "recorded": recorded.get(a["id"], []),
                        "duration_s": round(a["duration_s"] or 0.0, 1)})
     consent = package.consent
     return {

@@ -1,4 +1,8 @@
-"""Recorded files of an answer: registered once closed, with their size and checksum."""
+"""Recorded files of an answer: registered once closed, with their size and checksum.
+
+The rows themselves are kept by :mod:`device.storage.media` (typed :class:`MediaRow`),
+below every feature, because the outbox, the storage budget and erasure change them too.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ from device.central_link import outbox
 from device.central_link.outbox import Identity
 from device.clock import Stamp
 from device.errors import SessionRuleError
-from device.storage.database import row, rows, stamp_json
+from device.storage import media
+from device.storage.database import row
+from device.storage.media import MediaRow
 from device.storage.media_crypto import SealedInfo
 
 MediaKind = Literal["audio", "video"]
@@ -47,12 +53,10 @@ def attach(db: Database, answer_id: str, kind: MediaKind, path: Path, now: Stamp
                                    f" {sealed.sealed_bytes}: not the file that was sealed")
         size, sha256, key_id = sealed.plain_bytes, sealed.plain_sha256, sealed.key_id
     media_id = uuid.uuid4().hex
-    db.execute(
-        "INSERT INTO media (id, session_id, answer_id, kind, path, bytes, sha256, encrypted,"
-        " key_id, duration_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (media_id, answer["session_id"], answer_id, kind, str(path), size, sha256,
-         int(sealed is not None), key_id, duration_s, stamp_json(now)),
-    )
+    media.add(db, MediaRow(
+        id=media_id, session_id=answer["session_id"], answer_id=answer_id, kind=kind,
+        path=str(path), bytes=size, sha256=sha256, encrypted=sealed is not None, key_id=key_id,
+        duration_s=duration_s, created=now))
     db.execute("UPDATE usage SET media_bytes = media_bytes + ? WHERE session_id = ?",
                (disk, answer["session_id"]))
     return media_id
@@ -69,20 +73,14 @@ def announce_session_media(db: Database, identity: Identity, now: Stamp, session
     ack of the message is what marks the recording as held by central. Called when a session
     ends, if the box is set to send recordings (``[sync] upload_media``).
     """
-    found = rows(
-        db,
-        "SELECT id, answer_id, kind, bytes, sha256 FROM media m WHERE session_id = ?"
-        " AND acked IS NULL AND purged IS NULL AND sha256 IS NOT NULL AND NOT EXISTS"
-        " (SELECT 1 FROM outbox o WHERE o.kind = 'media' AND o.session_id = m.session_id"
-        " AND json_extract(o.payload, '$.body.media_id') = m.id) ORDER BY created, id",
-        (session["id"],),
-    )
+    announced = outbox.announced_media(db, session["id"])
+    found = [m for m in media.unconfirmed_of_session(db, session["id"]) if m.id not in announced]
     return [
         outbox.enqueue(
             db, identity, now, "media",
-            {"media_id": m["id"], "answer_id": m["answer_id"], "kind": m["kind"],
-             "bytes": m["bytes"], "sha256": m["sha256"],
-             "content_type": CONTENT_TYPES.get(m["kind"], "application/octet-stream")},
+            {"media_id": m.id, "answer_id": m.answer_id, "kind": m.kind,
+             "bytes": m.bytes, "sha256": m.sha256,
+             "content_type": CONTENT_TYPES.get(m.kind, "application/octet-stream")},
             session_id=session["id"], drill=bool(session["drill"]),
         )
         for m in found

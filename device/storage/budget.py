@@ -24,7 +24,8 @@ from device import audit
 from device.clock import Stamp, elapsed_s
 from device.config import KioskConfig
 from device.errors import StorageFullError
-from device.storage.database import Store, load_stamp, row, rows, stamp_json
+from device.storage import media
+from device.storage.database import Store, load_stamp, row, rows
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +100,16 @@ def _files_bytes(*paths: Path) -> int:
 def usage(store: Store, config: KioskConfig) -> Usage:
     """What the box holds now: a few sums over the database, two stats and a statfs."""
     with store.read() as db:
-        media = row(db, "SELECT COALESCE(SUM(bytes), 0) AS total, COALESCE(SUM(CASE WHEN"
-                    " acked IS NULL THEN bytes ELSE 0 END), 0) AS unconfirmed FROM media"
-                    " WHERE purged IS NULL")
+        recordings = media.totals(db)
+        # The outbox's owner (device.central_link.outbox) sits above storage: its byte
+        # count is read here.
         queued = row(db, "SELECT COALESCE(SUM(bytes), 0) AS total FROM outbox"
                      " WHERE status != 'acked'")
-    assert media is not None and queued is not None  # aggregates always return a row
+    assert queued is not None  # an aggregate always returns a row
     wal = store.path.with_name(store.path.name + "-wal")
     return Usage(
-        media_bytes=int(media["total"]),
-        media_unconfirmed_bytes=int(media["unconfirmed"]),
+        media_bytes=recordings.bytes,
+        media_unconfirmed_bytes=recordings.unconfirmed_bytes,
         outbox_bytes=int(queued["total"]),
         database_bytes=_files_bytes(store.path, wal),
         disk_free_bytes=shutil.disk_usage(config.data_dir).free,
@@ -193,9 +194,8 @@ class EvictionReport:
         return asdict(self)
 
 
-def _age_due(stamp_text: str | None, now: Stamp, retention_s: float) -> bool | None:
+def _age_due(stamp: Stamp | None, now: Stamp, retention_s: float) -> bool | None:
     """True when past retention, False when younger, None when the age cannot be measured."""
-    stamp = load_stamp(stamp_text)
     age = elapsed_s(stamp, now) if stamp else None
     if age is None:
         return None
@@ -224,22 +224,21 @@ def _evict_media(store: Store, config: KioskConfig, now: Stamp, report: Eviction
     retention_s = config.storage.media_retention_days * DAY_S
     after = 0
     while True:
-        batch = store.all(
-            "SELECT rowid AS rid, id, path, acked FROM media WHERE acked IS NOT NULL"
-            " AND purged IS NULL AND rowid > ? ORDER BY rowid LIMIT ?", (after, EVICT_BATCH))
+        with store.read() as db:
+            batch = media.confirmed_batch(db, after, EVICT_BATCH)
         if not batch:
             return
-        after = batch[-1]["rid"]
+        after = batch[-1][0]
         gone: list[str] = []
-        for media in batch:
-            due = _age_due(media["acked"], now, retention_s)
+        for _, recording in batch:
+            due = _age_due(recording.acked, now, retention_s)
             if due is None:
                 report.media_kept_unmeasurable += 1
                 continue
             if not due:
                 report.media_kept_young += 1
                 continue
-            path = Path(media["path"])
+            path = Path(recording.path)
             if not _inside(path, config.media_dir):
                 report.media_kept_foreign += 1
                 continue
@@ -252,12 +251,11 @@ def _evict_media(store: Store, config: KioskConfig, now: Stamp, report: Eviction
                 report.media_errors.append(f"{path}: {exc.strerror or exc}")
                 log.warning("cannot delete recording %s: %s", path, exc)
                 continue
-            gone.append(media["id"])
+            gone.append(recording.id)
         if gone:
             with store.transaction() as db:
                 for media_id in gone:
-                    db.execute("UPDATE media SET purged = ? WHERE id = ? AND purged IS NULL",
-                               (stamp_json(now), media_id))
+                    media.mark_purged(db, media_id, now)
                 audit.append(db, now, audit.SYSTEM, "storage.media_purged", details={
                     "media_ids": gone,
                     "reason": f"central has them; kept {config.storage.media_retention_days:g}"
@@ -277,7 +275,7 @@ def _prune_outbox(store: Store, config: KioskConfig, now: Stamp, report: Evictio
         after = batch[-1]["seq"]
         old: list[int] = []
         for message in batch:
-            due = _age_due(message["acked"], now, retention_s)
+            due = _age_due(load_stamp(message["acked"]), now, retention_s)
             if due is None:
                 report.outbox_kept_unmeasurable += 1
             elif not due:

@@ -33,10 +33,12 @@ from typing import Any, TextIO
 
 from central.broker import free_port
 from device import audit
+from device.central_link import outbox
 from device.config import KioskConfig
 from device.errors import KioskError
 from device.jobs.document import JobPackage
 from device.jobs.package import example_package_path, load_package
+from device.storage import media
 from device.storage.database import Store
 from kiosk.demo import summary
 from kiosk.demo.answers import answer_text
@@ -196,10 +198,8 @@ def _scorecard(store: Store, session_id: str) -> dict[str, Any]:
 
 def _delivered(store: Store, central: DemoCentral) -> bool:
     def done() -> bool:
-        waiting = store.one(
-            "SELECT (SELECT COUNT(*) FROM outbox WHERE status != 'acked') +"
-            " (SELECT COUNT(*) FROM media WHERE acked IS NULL AND purged IS NULL) AS n")
-        return waiting == {"n": 0}
+        with store.read() as db:
+            return not outbox.has_undelivered(db) and media.count_unconfirmed(db) == 0
 
     try:
         _wait("central's acks", done)
