@@ -14,11 +14,11 @@ from device.central_link.settings import effective_config
 from device.clock import Clock, Stamp
 from device.config import KioskConfig
 from device.jobs.language_gate import LanguageGate
+from device.ops.storage_budget import StorageBudget
 from device.sessions import recordings
 from device.sessions.codes import load_or_create_key
 from device.sessions.engine import Engine
 from device.sessions.interview import Interview
-from device.storage.budget import StorageBudget
 from device.storage.database import Store
 from device.storage.media_crypto import MediaKey
 

@@ -27,9 +27,9 @@ from device.config import load_config
 from device.errors import KioskError, StorageFullError
 from device.jobs.installed import import_package
 from device.jobs.package import example_package_path, load_package
+from device.ops.storage_budget import evict
 from device.sessions.recordings import attach
 from device.sessions.roster import Invite, Roster, import_roster
-from device.storage.budget import evict
 
 CHUNK = 64 * 1024
 DAY = 86400.0

@@ -18,8 +18,8 @@ from device.clock import ManualClock, Stamp
 from device.composition import Kiosk
 from device.config import KioskConfig
 from device.errors import StorageFullError
+from device.ops.storage_budget import MIB, EvictionReport, StorageBudget, evict, usage
 from device.sessions.recordings import attach
-from device.storage.budget import MIB, EvictionReport, StorageBudget, evict, usage
 
 DAY = 86400.0
 

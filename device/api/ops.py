@@ -19,7 +19,7 @@ from device.errors import ModelStoreUnreadable
 from device.jobs.installed import list_jobs
 from device.jobs.language_gate import serves
 from device.jobs.models import LANGUAGES
-from device.storage.budget import Usage, refusal
+from device.ops.storage_budget import Usage, refusal
 from device.storage.migrations import SESSION_STATES
 from inference.errors import ModelError
 from inference.models.store import ModelStore

@@ -387,3 +387,34 @@ def delete_of_sessions(db: Database, session_ids: Sequence[str], *, acked: bool)
     status = "status = 'acked'" if acked else "status != 'acked'"
     return int(db.execute(f"DELETE FROM outbox WHERE {status} AND session_id IN ({marks})",  # noqa: S608
                           tuple(session_ids)).rowcount)
+
+
+# --- retention (the storage budget) ---------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AckedRow:
+    """A delivered message, as retention sees it: its place, when central acked it, its size."""
+
+    seq: int
+    acked: Stamp | None
+    bytes: int
+
+
+def unacked_bytes(db: Database) -> int:
+    """Bytes of the messages central has not acknowledged yet."""
+    found = row(db, "SELECT COALESCE(SUM(bytes), 0) AS total FROM outbox WHERE status != 'acked'")
+    return int(found["total"]) if found else 0
+
+
+def acked_after(db: Database, after_seq: int, limit: int) -> list[AckedRow]:
+    """Up to ``limit`` acknowledged messages after ``after_seq``, in outbox order."""
+    return [AckedRow(r["seq"], load_stamp(r["acked"]), int(r["bytes"])) for r in rows(
+        db, "SELECT seq, acked, bytes FROM outbox WHERE status = 'acked' AND seq > ?"
+        " ORDER BY seq LIMIT ?", (after_seq, limit))]
+
+
+def delete_acked(db: Database, seqs: Sequence[int]) -> int:
+    """Delete these messages if they are acknowledged; how many went."""
+    marks = ",".join("?" * len(seqs))
+    return len(rows(db, f"DELETE FROM outbox WHERE status = 'acked'"  # noqa: S608
+                    f" AND seq IN ({marks}) RETURNING seq", tuple(seqs)))

@@ -1,3 +1,3 @@
-"""What the box keeps: its SQLite database and schema, recordings encrypted at rest, and the
-storage budget.
+"""What the box keeps: its SQLite database and schema, the recordings table, the meta values,
+and recordings encrypted at rest.
 """

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from device import audit
+from device.central_link import outbox
 from device.clock import Stamp, elapsed_s
 from device.config import KioskConfig
 from device.errors import StorageFullError
 from device.storage import media
-from device.storage.database import Store, load_stamp, row, rows
+from device.storage.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +102,12 @@ def usage(store: Store, config: KioskConfig) -> Usage:
     """What the box holds now: a few sums over the database, two stats and a statfs."""
     with store.read() as db:
         recordings = media.totals(db)
-        # The outbox's owner (device.central_link.outbox) sits above storage: its byte
-        # count is read here.
-        queued = row(db, "SELECT COALESCE(SUM(bytes), 0) AS total FROM outbox"
-                     " WHERE status != 'acked'")
-    assert queued is not None  # an aggregate always returns a row
+        queued = outbox.unacked_bytes(db)
     wal = store.path.with_name(store.path.name + "-wal")
     return Usage(
         media_bytes=recordings.bytes,
         media_unconfirmed_bytes=recordings.unconfirmed_bytes,
-        outbox_bytes=int(queued["total"]),
+        outbox_bytes=queued,
         database_bytes=_files_bytes(store.path, wal),
         disk_free_bytes=shutil.disk_usage(config.data_dir).free,
         quota_bytes=config.storage.quota_mb * MIB,
@@ -267,28 +264,24 @@ def _prune_outbox(store: Store, config: KioskConfig, now: Stamp, report: Evictio
     retention_s = config.storage.acked_retention_days * DAY_S
     after = 0
     while True:
-        batch = store.all(
-            "SELECT seq, acked, bytes FROM outbox WHERE status = 'acked' AND seq > ?"
-            " ORDER BY seq LIMIT ?", (after, EVICT_BATCH))
+        with store.read() as db:
+            batch = outbox.acked_after(db, after, EVICT_BATCH)
         if not batch:
             return
-        after = batch[-1]["seq"]
+        after = batch[-1].seq
         old: list[int] = []
         for message in batch:
-            due = _age_due(load_stamp(message["acked"]), now, retention_s)
+            due = _age_due(message.acked, now, retention_s)
             if due is None:
                 report.outbox_kept_unmeasurable += 1
             elif not due:
                 report.outbox_kept_young += 1
             else:
-                old.append(message["seq"])
-                report.outbox_bytes_pruned += int(message["bytes"])
+                old.append(message.seq)
+                report.outbox_bytes_pruned += message.bytes
         if old:
-            marks = ",".join("?" * len(old))
             with store.transaction() as db:
-                found = rows(db, f"DELETE FROM outbox WHERE status = 'acked'"  # noqa: S608
-                             f" AND seq IN ({marks}) RETURNING seq", tuple(old))
-            report.outbox_pruned += len(found)
+                report.outbox_pruned += outbox.delete_acked(db, old)
 
 
 def evict(store: Store, config: KioskConfig) -> EvictionReport:
