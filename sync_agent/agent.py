@@ -25,10 +25,10 @@ from device.central_link import sync_control as control
 from device.central_link.link_state import LinkState
 from device.central_link.outbox import Identity, Outgoing
 from device.config import KioskConfig
-from device.errors import StoreError
 from device.storage import media
 from device.storage.database import Store
-from sync_agent.backoff import Backoff, Throttle
+from sync_agent.backoff import Backoff
+from sync_agent.controls import DeliveryControls
 from sync_agent.errors import LinkError
 from sync_agent.events import (
     AckReceived,
@@ -91,11 +91,7 @@ class SyncAgent:
         self.monotonic = monotonic
         sync = config.sync
         self.backoff = Backoff(sync.backoff_initial_s, sync.backoff_max_s)
-        # The technician's controls (pause, metered, bandwidth, retry now), read from the store.
-        self.controls = control.Watcher(store, monotonic=monotonic)
-        self.metered = sync.metered
-        self.bandwidth_kbps = sync.bandwidth_kbps
-        self.throttle = Throttle(self.bandwidth_kbps)
+        self.controls = DeliveryControls(store, sync, monotonic=monotonic)
         self.state = LinkState(link.name)
         self.in_flight: dict[str, InFlight] = {}
         #: Every message sent and not yet settled, kept across reconnects: the only ids an
@@ -118,40 +114,16 @@ class SyncAgent:
         self.config = config
         log.info("settings from central applied (metered %s, bandwidth %s kbit/s)",
                  config.sync.metered, config.sync.bandwidth_kbps or "unlimited")
-        self._apply_controls(force=True)
+        self.controls.apply(config.sync, force=True)
 
     @property
     def paused(self) -> bool:
-        return self.controls.current.paused
-
-    def _apply_controls(self, force: bool = False) -> None:
-        """Metered mode and bandwidth in force: the technician's, else the settings'."""
-        current = self.controls.current
-        metered = current.metered_for(self.config.sync)
-        bandwidth = current.bandwidth_for(self.config.sync)
-        if force or bandwidth != self.bandwidth_kbps:
-            self.throttle = Throttle(bandwidth)
-        if metered != self.metered or bandwidth != self.bandwidth_kbps:
-            log.info("delivery settings now: metered %s, bandwidth %s kbit/s", metered,
-                     bandwidth or "unlimited")
-        self.metered, self.bandwidth_kbps = metered, bandwidth
+        return self.controls.paused
 
     def _check_controls(self) -> None:
-        was_paused = self.paused
-        try:
-            polled = self.controls.poll()
-        except StoreError as exc:  # a busy database: the controls are read again shortly
-            log.warning("cannot read the delivery controls: %s", exc)
-            return
-        if polled is None:
-            return
-        current, retry = polled
-        if current.paused != was_paused:
-            log.info("delivery %s by %s", "paused" if current.paused else "resumed",
-                     current.updated_by or "technician")
-            if self.state.state == "online":
-                self.state.set("online", self._online_detail())
-        self._apply_controls()
+        changed, retry = self.controls.check()
+        if changed and self.state.state == "online":
+            self.state.set("online", self._online_detail())
         if retry:
             self._retry_now()
 
@@ -161,7 +133,7 @@ class SyncAgent:
     def _retry_now(self) -> None:
         """A technician asked to retry: deferred messages and the connection go at once."""
         log.info("retry requested by %s: deferred messages go now%s",
-                 self.controls.current.updated_by or "technician",
+                 self.controls.updated_by,
                  "" if self.link.connected else ", reconnecting")
         self.retry_at.clear()
         self.retry_backoff.clear()
@@ -261,7 +233,7 @@ class SyncAgent:
         busy = set(self.in_flight) | self.uploading
         with self.store.transaction() as db:
             batch = outbox.next_batch(db, self.store.now(), room, busy,
-                                      metered=self.metered, held=self.retry_at)
+                                      metered=self.controls.metered, held=self.retry_at)
             ready = []
             for r in batch:
                 if r.kind == "media" and r.message_id not in self.uploaded:
@@ -274,7 +246,7 @@ class SyncAgent:
                 return
 
     def _send(self, out: Outgoing) -> bool:
-        self.throttle.take(len(out.payload))
+        self.controls.throttle.take(len(out.payload))
         try:
             mid = self.link.publish(out)
         except LinkError as exc:

@@ -96,7 +96,7 @@ def build(config: KioskConfig, store: Store) -> AgentProcess:
         agent_ref: list[SyncAgent] = []
 
         def upload(media_id: str, path: Any, meta: dict[str, Any]) -> int:
-            throttle = agent_ref[0].throttle
+            throttle = agent_ref[0].controls.throttle
             return media_link.upload(media_id, path, meta, sync.chunk_bytes, throttle.take)
 
         # recordings are sealed at rest: the upload reads them back as plaintext

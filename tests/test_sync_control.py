@@ -324,7 +324,7 @@ def test_metered_and_bandwidth_overrides_reach_the_running_agent(
         with running_agent(config) as service:
             wait_until(lambda: outbox_rows(config.db_path, "session.state")[0]["status"]
                        == "acked", 20, "the session's state change")
-            assert service.agent.throttle.rate == 100_000  # 800 kbit/s in bytes per second
+            assert service.agent.controls.throttle.rate == 100_000  # 800 kbit/s in bytes per second
             time.sleep(1.0)
             [media] = outbox_rows(config.db_path, "media")
             assert media["status"] == "pending" and media["attempts"] == 0, media
@@ -332,7 +332,7 @@ def test_metered_and_bandwidth_overrides_reach_the_running_agent(
             control.update(store, TECH, "back on the site network", metered=None,
                            bandwidth_kbps=None)
             wait_until(service.agent.drained, 20, "the recording once metered mode is off")
-            assert service.agent.throttle.rate == 0
+            assert service.agent.controls.throttle.rate == 0
         assert box_media(config, rec.media_id)["acked"] is not None
         assert [m["message_id"] for m in central.messages("dev-1")] == [state, rec.message_id]
         store.close()
