@@ -67,7 +67,9 @@ def test_the_active_job_and_its_languages_come_from_the_active_version(kiosk: Ki
 
 
 def test_a_stored_version_is_parsed_once(kiosk: Kiosk, invite: InviteFn) -> None:
-    session = kiosk.engine.session(invite().session_id)
+    session_id = invite().session_id
+    assert session_id
+    session = kiosk.engine.session(session_id)
     with kiosk.store.read() as db:
         first = session_package(db, session)
         assert session_package(db, session) is first
