@@ -8,10 +8,12 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from conftest import JOB, InviteFn
 from device.audit import SYSTEM
 from device.composition import Kiosk
+from device.errors import PackageRejectedError
 from device.jobs import installed
 from device.jobs.installed import active_package, find_job, import_package, session_package
 from device.jobs.package import example_package_path
@@ -74,3 +76,19 @@ def test_a_stored_version_is_parsed_once(kiosk: Kiosk, invite: InviteFn) -> None
         first = session_package(db, session)
         assert session_package(db, session) is first
         assert installed.package(db, JOB, 1) is first
+
+
+def test_central_and_the_console_share_one_version_check(kiosk: Kiosk) -> None:
+    from test_inbound import deliver, encode, package, signed
+
+    import_package(kiosk.store, json.dumps(package(3)).encode(), "console", SYSTEM)
+    old = deliver(kiosk, encode(signed("job_package", JOB, 2, package(2))))
+    assert (old.status, old.reason) == ("rejected", "replay of an old version: job_package"
+                                        f" {JOB} version 2 is older than the active version 3")
+    same = deliver(kiosk, encode(signed("job_package", JOB, 3, package(3))))
+    assert (same.status, same.reason) == ("unchanged", f"job_package {JOB} version 3 is"
+                                          " already active")
+    newer = deliver(kiosk, encode(signed("job_package", JOB, 4, package(4))))
+    assert newer.status == "applied" and active_package(kiosk.store, JOB).package_version == 4
+    with pytest.raises(PackageRejectedError, match="version 3 is older than the active version 4"):
+        import_package(kiosk.store, json.dumps(package(3)).encode(), "console", SYSTEM)
