@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlite_utils import Database
 
 from device.clock import Stamp
 from device.storage import meta
-from device.storage.database import as_dicts, stamp_json
+from device.storage.database import as_dicts, row, rows, stamp_json
 from shared.canonical_json import dumps
 
 GENESIS = "0" * 64
@@ -154,3 +155,32 @@ def entries(
         entry["details"] = json.loads(entry["details"])
         out.append(entry)
     return out
+
+
+def count(db: Database) -> int:
+    """How many entries the log holds."""
+    found = row(db, "SELECT count(*) AS n FROM audit")
+    return int(found["n"]) if found else 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonCount:
+    """How often an action was taken for one reason (``reason`` is "" when none was given)."""
+
+    action: str
+    reason: str
+    count: int
+
+
+def reason_counts(db: Database, actions: Sequence[str], until_utc: str, days: int
+                  ) -> list[ReasonCount]:
+    """Entries of these actions in the ``days`` before ``until_utc``, counted by action and
+    reason, most frequent first."""
+    marks = ", ".join("?" * len(actions))
+    found = rows(
+        db,
+        "SELECT action, coalesce(reason, '') AS reason, count(*) AS n FROM audit"  # noqa: S608
+        f" WHERE action IN ({marks})"
+        " AND julianday(?) - julianday(json_extract(at, '$.utc')) <= ?"
+        " GROUP BY action, reason ORDER BY n DESC", (*actions, until_utc, days))
+    return [ReasonCount(r["action"], r["reason"], int(r["n"])) for r in found]

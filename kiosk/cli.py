@@ -105,9 +105,9 @@ def cmd_token_list(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.staff import tokens
 
     for t in tokens.list_tokens(_open(config).store):
-        status = f"revoked {t['revoked']}" if t["revoked"] else "active"
-        scope = ",".join(t["jobs"]) or "-"
-        print(f"{t['name']:<24} {t['role']:<11} jobs={scope:<30} {status}")
+        status = f"revoked {t.revoked}" if t.revoked else "active"
+        scope = ",".join(t.jobs) or "-"
+        print(f"{t.name:<24} {t.role:<11} jobs={scope:<30} {status}")
     return 0
 
 

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from conftest import JOB
 from device.central_link.inbound import Outcome, apply_document
 from device.composition import Kiosk
+from device.jobs.package import example_package_path
 from shared.contract import SignedDocument
 from shared.signing import generate_key, sign
 
@@ -81,3 +82,10 @@ def messages(kiosk: Kiosk, kind: str) -> list[dict[str, Any]]:
 def rejections(kiosk: Kiosk) -> list[dict[str, Any]]:
     return kiosk.store.all("SELECT subject, reason, details FROM audit WHERE action ="
                            " 'central.document_rejected' ORDER BY seq")
+
+
+def package(version: int, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(example_package_path().read_text())
+    body["package_version"] = version
+    body.update(changes)
+    return body

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from document_helpers import (
     deliver,
     encode,
     messages,
+    package,
     rejections,
     roster_body,
     signed,
@@ -24,18 +24,10 @@ from device import audit
 from device.central_link.settings import ALLOWED, effective_config, validate
 from device.composition import Kiosk
 from device.jobs.installed import active_package
-from device.jobs.package import example_package_path
 from device.sessions import roster
 from shared.signing import generate_key
 
 OTHER = generate_key()
-
-
-def package(version: int, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(example_package_path().read_text())
-    body["package_version"] = version
-    body.update(changes)
-    return body
 
 
 # -- job packages -------------------------------------------------------------------------

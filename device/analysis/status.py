@@ -5,7 +5,7 @@ the box can analyse (with the jobs that offer others).
 A failed analysis is an answer the worker gave up on after its retries; its session is
 still reported, with that item not assessed. Staff see them here, on the terminal UI's
 dashboard and in ``/metrics`` (``kiosk_analyses{status="failed"}``), instead of only in the
-log. Read-only: the ``analyses`` table belongs to :mod:`device.analysis.worker`.
+log. Read-only: the ``analyses`` table belongs to :mod:`device.analysis.analysis_rows`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from device.analysis import analysis_rows
 from device.errors import ModelStoreUnreadable
 from device.jobs.installed import list_jobs
 from device.jobs.language_gate import LanguageGate
-from device.storage.database import Store, load_stamp
+from device.storage.database import Store
 from inference.findings import ItemAnalysis, SpokenAnswerAnalysis
 from inference.scoring.metrics import content_not_assessed
 
@@ -52,18 +53,16 @@ class AnswerAnalysis(BaseModel):
 def analysis(store: Store, enabled: bool) -> dict[str, Any]:
     """``{enabled, pending, running, done, failed, last_failure}``; ``last_failure`` is the
     most recent failed analysis: ``{answer_id, session_id, job_id, language, at, error}``."""
-    counts = {r["status"]: r["n"] for r in store.all(
-        "SELECT status, count(*) AS n FROM analyses GROUP BY status")}
-    last = store.one(
-        "SELECT a.answer_id, a.session_id, a.error, a.updated, s.job_id, s.language"
-        " FROM analyses a JOIN sessions s ON s.id = a.session_id WHERE a.status = 'failed'"
-        " ORDER BY json_extract(a.updated, '$.utc') DESC, a.rowid DESC LIMIT 1")
+    with store.read() as db:
+        counts = analysis_rows.count_by_status(db)
+    with store.read() as db:
+        last = analysis_rows.last_failure(db)
     failure = None
     if last is not None:
-        at = load_stamp(last["updated"])
-        failure = {"answer_id": last["answer_id"], "session_id": last["session_id"],
-                   "job_id": last["job_id"], "language": last["language"],
-                   "at": at.utc if at else None, "error": last["error"]}
+        at = last.analysis.updated
+        failure = {"answer_id": last.analysis.answer_id, "session_id": last.analysis.session_id,
+                   "job_id": last.job_id, "language": last.language,
+                   "at": at.utc if at else None, "error": last.analysis.error}
     return {"enabled": enabled,
             **{status: counts.get(status, 0) for status in STATUSES},
             "last_failure": failure}
@@ -72,21 +71,21 @@ def analysis(store: Store, enabled: bool) -> dict[str, Any]:
 def answers(store: Store, session_id: str) -> list[AnswerAnalysis]:
     """Every answer of the session in interview order, with its analysis; the quality and
     the not-assessed reason are read from the stored analysis once it is done."""
-    found = store.all(
-        "SELECT n.id AS answer_id, n.item_id, n.kind, n.attempt, n.state AS answer_state,"
-        " COALESCE(a.status, 'not_scheduled') AS status, a.attempts, a.error, a.cpu_s, a.body"
-        " FROM answers n LEFT JOIN analyses a ON a.answer_id = n.id WHERE n.session_id = ?"
-        " ORDER BY n.position, n.attempt", (session_id,))
+    with store.read() as db:
+        found = analysis_rows.answers_with_analyses(db, session_id)
     out = []
     for r in found:
-        body = r.pop("body")
         quality = reason = None
-        if r["status"] == "done" and body is not None:
-            item = _ITEM.validate_json(body)
+        if r.status == "done" and r.body is not None:
+            item = _ITEM.validate_json(r.body)
             if isinstance(item, SpokenAnswerAnalysis):
                 quality = item.transcript.quality
                 reason = content_not_assessed(item.transcript)
-        out.append(AnswerAnalysis(**r, recognition_quality=quality, not_assessed=reason))
+        out.append(AnswerAnalysis.model_validate({
+            "answer_id": r.answer_id, "item_id": r.item_id, "kind": r.kind,
+            "attempt": r.attempt, "answer_state": r.answer_state,
+            "status": r.status or "not_scheduled", "attempts": r.attempts, "error": r.error,
+            "cpu_s": r.cpu_s, "recognition_quality": quality, "not_assessed": reason}))
     return out
 
 

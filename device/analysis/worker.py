@@ -24,12 +24,15 @@ from pydantic import TypeAdapter
 from sqlite_utils import Database
 
 from device import audit
+from device.analysis import analysis_rows
 from device.analysis.rubric import ScoringInputs, scoring_inputs, vocabulary
 from device.audit import SYSTEM
 from device.central_link import outbox
 from device.central_link.outbox import Identity
 from device.clock import Stamp
+from device.jobs import installed
 from device.jobs.document import JobPackage
+from device.jobs.installed import session_package
 from device.jobs.models import SpokenQuestion
 from device.sessions.results import RESULT_STATES
 from device.storage import media as media_rows
@@ -70,25 +73,14 @@ class Job:
     transcript: Transcript | None = None
 
 
-def session_package(db: Database, session: dict[str, Any]) -> JobPackage:
-    found = row(db, "SELECT body FROM job_packages WHERE job_id = ? AND version = ?",
-                (session["job_id"], session["job_version"]))
-    assert found is not None, "a session always references an imported package"
-    return JobPackage.model_validate_json(found["body"])
-
-
 def schedule(db: Database, answer_id: str, now: Stamp) -> None:
     """Queue a finished answer for analysis (its recordings must be attached and closed)."""
     answer = row(db, "SELECT id, session_id, item_id, kind FROM answers WHERE id = ?",
                  (answer_id,))
     if answer is None:
         raise LookupError(f"no answer {answer_id}")
-    db.execute(
-        "INSERT INTO analyses (answer_id, session_id, item_id, kind, status, updated)"
-        " VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT (answer_id) DO UPDATE SET"
-        " status = 'pending', attempts = 0, error = NULL, updated = excluded.updated",
-        (answer["id"], answer["session_id"], answer["item_id"], answer["kind"], stamp_json(now)),
-    )
+    analysis_rows.queue(db, answer["id"], answer["session_id"], answer["item_id"],
+                        answer["kind"], now)
 
 
 def counting_answers(db: Database, session_id: str) -> list[dict[str, Any]]:
@@ -113,10 +105,8 @@ def finalize(db: Database, session: dict[str, Any], identity: Identity, now: Sta
     if session["state"] not in RESULT_STATES or session["consent_version"] is None:
         return None  # nothing is recorded before consent, so there is nothing to report
     answers = counting_answers(db, session["id"])
-    found = {r["answer_id"]: r for r in rows(
-        db, "SELECT answer_id, status, body, error FROM analyses WHERE session_id = ?",
-        (session["id"],))}
-    if any(found[a["id"]]["status"] in ("pending", "running") for a in answers
+    found = analysis_rows.for_session(db, session["id"])
+    if any(found[a["id"]].status in analysis_rows.UNFINISHED for a in answers
            if a["id"] in found):
         return None
     package = session_package(db, session)
@@ -125,11 +115,11 @@ def finalize(db: Database, session: dict[str, Any], identity: Identity, now: Sta
     failed: dict[str, str] = {}  # recorded, but analysis gave up: "not analysed", with why
     for answer in answers:
         entry = found.get(answer["id"])
-        if entry is not None and entry["status"] == "failed":
-            failed[answer["item_id"]] = entry["error"] or "analysis failed"
-        if entry is None or entry["status"] != "done":
+        if entry is not None and entry.status == "failed":
+            failed[answer["item_id"]] = entry.error or "analysis failed"
+        if entry is None or entry.status != "done" or entry.body is None:
             continue
-        item = _ITEM.validate_json(entry["body"])
+        item = _ITEM.validate_json(entry.body)
         if isinstance(item, DemonstrationAnalysis):
             item = item.model_copy(update={"checklist": checklist(db, session["id"],
                                                                   item.item_id)})
@@ -205,7 +195,7 @@ class AnalysisService:
             log.warning("removed %d decrypted recording(s) left in %s", left, self.work_dir)
         with self.store.transaction() as db:
             # A crash mid-analysis: analyse those answers again from their files.
-            db.execute("UPDATE analyses SET status = 'pending' WHERE status = 'running'")
+            analysis_rows.requeue_running(db)
         self._thread = threading.Thread(target=self._run, name="analysis", daemon=True)
         self._thread.start()
 
@@ -310,7 +300,9 @@ class AnalysisService:
         try:
             analyzer = self._analyzer or self._load()
             result = self._analyse(analyzer, job)
-            body, status, error = result.model_dump_json(), "done", None
+            body: str | None = result.model_dump_json()
+            status: analysis_rows.Status = "done"
+            error: str | None = None
         except Exception as exc:
             log.warning("analysis of answer %s failed: %s", job.answer_id, exc)
             body, status, error = None, "failed", str(exc)
@@ -318,13 +310,10 @@ class AnalysisService:
         cpu = time.thread_time() - started
         now = self.store.now()
         with self.store.transaction() as db:
-            current = row(db, "SELECT attempts FROM analyses WHERE answer_id = ?",
-                          (job.answer_id,))
-            if status == "failed" and current is not None and current["attempts"] < MAX_ATTEMPTS:
+            tried = analysis_rows.attempts(db, job.answer_id)
+            if status == "failed" and tried is not None and tried < MAX_ATTEMPTS:
                 status = "pending"
-            db.execute("UPDATE analyses SET status = ?, body = ?, error = ?, cpu_s = cpu_s + ?,"
-                       " updated = ? WHERE answer_id = ?",
-                       (status, body, error, cpu, stamp_json(now), job.answer_id))
+            analysis_rows.record(db, job.answer_id, status, body, error, cpu, now)
             db.execute("UPDATE usage SET analysis_cpu_s = analysis_cpu_s + ? WHERE session_id = ?",
                        (cpu, job.session_id))
             session = row(db, "SELECT * FROM sessions WHERE id = ?", (job.session_id,))
@@ -344,32 +333,25 @@ class AnalysisService:
     def _claim(self) -> Job | None:
         now = self.store.now()
         with self.store.transaction() as db:
-            found = row(db, "SELECT a.*, s.language, s.expression_consent, s.job_id,"
-                            " s.job_version, n.timed_out, n.duration_s, n.follow_up,"
-                            " n.live_transcript"
-                            " FROM analyses a"
-                            " JOIN sessions s ON s.id = a.session_id"
-                            " JOIN answers n ON n.id = a.answer_id"
-                            " WHERE a.status = 'pending' ORDER BY a.updated LIMIT 1")
+            found = analysis_rows.next_pending(db)
             if found is None:
                 return None
-            db.execute("UPDATE analyses SET status = 'running', attempts = attempts + 1,"
-                       " updated = ? WHERE answer_id = ?", (stamp_json(now), found["answer_id"]))
-            files = media_rows.of_answer(db, found["answer_id"])
+            a = found.analysis
+            analysis_rows.mark_running(db, a.answer_id, now)
+            files = media_rows.of_answer(db, a.answer_id)
             media = {m.kind: Path(m.path) for m in files}
             sealed = frozenset(m.kind for m in files if m.encrypted)
-            package = session_package(db, {"job_id": found["job_id"],
-                                           "job_version": found["job_version"]})
-        return Job(answer_id=found["answer_id"], session_id=found["session_id"],
-                   item_id=found["item_id"], kind=found["kind"],
-                   language=found["language"] or package.job.language,
-                   expression=bool(found["expression_consent"]),
-                   timed_out=bool(found["timed_out"]), duration_s=found["duration_s"] or 0.0,
+            package = installed.package(db, found.job_id, found.job_version)
+        return Job(answer_id=a.answer_id, session_id=a.session_id,
+                   item_id=a.item_id, kind=a.kind,
+                   language=found.language or package.job.language,
+                   expression=found.expression_consent,
+                   timed_out=found.timed_out, duration_s=found.duration_s or 0.0,
                    media=media, package=package, sealed=sealed,
-                   follow_up=FollowUp.model_validate_json(found["follow_up"])
-                   if found["follow_up"] else None,
-                   transcript=Transcript.model_validate_json(found["live_transcript"])
-                   if found["live_transcript"] else None)
+                   follow_up=FollowUp.model_validate_json(found.follow_up)
+                   if found.follow_up else None,
+                   transcript=Transcript.model_validate_json(found.live_transcript)
+                   if found.live_transcript else None)
 
     def _analyse(self, analyzer: Analyzer, job: Job) -> Any:
         with ExitStack() as copies:  # decrypted copies live only while the models run

@@ -14,7 +14,7 @@ from device.audit import SYSTEM
 from device.clock import elapsed_s
 from device.composition import Kiosk
 from device.errors import AuthenticationError
-from device.jobs.installed import active_package
+from device.jobs.installed import session_package
 from device.sessions.codes import hash_token
 from device.sessions.interview import ItemView
 from device.sessions.receipt import RECEIPT_WINDOW_MIN, receipt
@@ -90,7 +90,8 @@ def resume(body: CodeIn, request: Request, k: KioskDep) -> OpenedOut:
 
 @router.get("/session", summary="The session, its consent text and the current item")
 def get_session(session: SessionDep, k: KioskDep) -> dict[str, Any]:
-    package = active_package(k.store, session["job_id"])
+    with k.store.read() as db:
+        package = session_package(db, session)
     return {
         "session_id": session["id"],
         "state": session["state"],

@@ -100,7 +100,7 @@ async def preview(k: KioskDep, token: Annotated[str, Query(min_length=8, max_len
             tags=["staff"])
 def list_alerts(staff: StaffDep, k: KioskDep) -> dict[str, Any]:
     with k.store.read() as db:
-        return {"alerts": alerts.open_alerts(db)}
+        return {"alerts": [a.to_dict() for a in alerts.open_alerts(db)]}
 
 
 @router.get("/staff/capture", summary="Capture health: devices, levels, drops", tags=["staff"])

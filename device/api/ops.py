@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from device import audit
+from device.analysis import analysis_rows
 from device.api.deps import KioskDep
 from device.capture.health import cpu_temperature_c, load
 from device.central_link.outbox import depth
@@ -51,17 +53,19 @@ class StoreCollector(Collector):
         yield outbox
         analyses = GaugeMetricFamily("kiosk_analyses", "Answer analyses by status",
                                      labels=["status"])
-        counts = {r["status"]: r["n"] for r in store.all(
-            "SELECT status, count(*) AS n FROM analyses GROUP BY status")}
-        for status in ("pending", "running", "done", "failed"):
+        with store.read() as db:
+            counts = analysis_rows.count_by_status(db)
+        for status in analysis_rows.STATUSES:
             analyses.add_metric([status], counts.get(status, 0))
         yield analyses
-        cpu = store.one("SELECT COALESCE(sum(cpu_s), 0) AS s FROM analyses")
+        with store.read() as db:
+            cpu = analysis_rows.cpu_seconds(db)
         yield GaugeMetricFamily("kiosk_analysis_cpu_seconds", "CPU time spent analysing"
-                                " answers", value=cpu["s"] if cpu else 0)
-        found = store.one("SELECT count(*) AS n FROM audit")
+                                " answers", value=cpu)
+        with store.read() as db:
+            entries = audit.count(db)
         yield GaugeMetricFamily("kiosk_audit_entries", "Entries in the audit log",
-                                value=found["n"] if found else 0)
+                                value=entries)
         yield from storage_metrics(self.kiosk.storage.usage())
         yield from capture_metrics(self.kiosk)
         yield from language_metrics(self.kiosk)
@@ -155,13 +159,13 @@ class Metrics:
 def healthz(k: KioskDep) -> dict[str, Any]:
     found = k.store.one("SELECT count(*) AS n FROM sessions WHERE state = 'in_progress'")
     now = k.store.now()
-    pending = k.store.one("SELECT count(*) AS n FROM analyses WHERE status IN"
-                          " ('pending', 'running')")
+    with k.store.read() as db:
+        pending = analysis_rows.count_unfinished(db)
     return {"status": "ok", "device_id": k.config.device.id,
             "sessions_in_progress": found["n"] if found else 0,
             "analysis": {"enabled": k.config.analysis.enabled,
                          "running": k.analysis.running,
-                         "pending": pending["n"] if pending else 0,
+                         "pending": pending,
                          "last_error": k.analysis.last_error},
             "clock": {"utc": now.utc, "synced": now.synced, "boot": now.boot},
             "storage": _storage_health(k),

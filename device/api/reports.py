@@ -15,6 +15,7 @@ from device.analysis.status import AnswerAnalysis, answers
 from device.api.deps import KioskDep, StaffDep
 from device.composition import Kiosk
 from device.errors import NotFoundError, SessionRuleError
+from device.jobs.installed import session_package
 from device.jobs.models import DemonstrationTask
 from device.staff.policy import Staff, require_role
 from device.storage.database import row, stamp_json
@@ -54,7 +55,7 @@ def score_checklist(session_id: str, item_id: str, body: ChecklistIn, staff: Sta
     with k.store.transaction() as db:
         s = row(db, "SELECT * FROM sessions WHERE id = ?", (session_id,))
         assert s is not None
-        package = analysis.session_package(db, s)
+        package = session_package(db, s)
         task = next((i for i in package.items if i.id == item_id), None)
         if not isinstance(task, DemonstrationTask):
             raise NotFoundError(f"session {session_id} has no demonstration '{item_id}'")

@@ -130,20 +130,20 @@ def session_actions(body: ActionIn, staff: StaffDep, k: KioskDep) -> dict[str, A
             "ok": result.ok, "failed": result.failed}
 
 
+_REASON_ACTIONS = ("session.pause", "session.exit", "session.terminate", "session.revoke",
+                   "session.decline", "session.expire", "session.undo_terminate")
+
+
 @router.get("/sessions-summary/reasons", summary="Why sessions were paused or ended")
 def reasons(
     staff: StaffDep, k: KioskDep, days: Annotated[int, Query(ge=1, le=366)] = 7
 ) -> list[dict[str, Any]]:
     require_role(staff, "site_hr", "admin", "technician", doing="read the summary")
     now = k.store.now()
-    rows = k.store.all(
-        "SELECT action, coalesce(reason, '') AS reason, count(*) AS n FROM audit WHERE action IN"
-        " ('session.pause', 'session.exit', 'session.terminate', 'session.revoke',"
-        " 'session.decline', 'session.expire', 'session.undo_terminate')"
-        " AND julianday(?) - julianday(json_extract(at, '$.utc')) <= ?"
-        " GROUP BY action, reason ORDER BY n DESC", (now.utc, days))
-    return [{"action": r["action"].removeprefix("session."), "reason": r["reason"],
-             "count": r["n"]} for r in rows]
+    with k.store.read() as db:
+        counted = audit.reason_counts(db, _REASON_ACTIONS, now.utc, days)
+    return [{"action": r.action.removeprefix("session."), "reason": r.reason,
+             "count": r.count} for r in counted]
 
 
 @router.get("/jobs", summary="Job packages on this box")

@@ -30,6 +30,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from device import audit
+from device.analysis import analysis_rows
 from device.audit import Actor
 from device.central_link import inbox, outbox
 from device.central_link.outbox import Identity
@@ -145,7 +146,7 @@ def _erase_sessions(db: Database, sessions: list[str], now: Stamp
 
     counts["follow_ups"] = count("UPDATE answers SET follow_up = NULL"  # noqa: S608
                                  f" WHERE follow_up IS NOT NULL AND session_id IN ({marks})")
-    counts["analyses"] = count(f"DELETE FROM analyses WHERE session_id IN ({marks})")  # noqa: S608
+    counts["analyses"] = analysis_rows.delete_for_sessions(db, ids)
     counts["checklists"] = count(
         f"DELETE FROM checklists WHERE session_id IN ({marks})")  # noqa: S608
     counts["results"] = count(f"DELETE FROM results WHERE session_id IN ({marks})")  # noqa: S608

@@ -11,6 +11,8 @@ the same version with the same content is ``unchanged``; an older version, or th
 version with other content, is a replay and is rejected. Rosters and deletion requests
 are applied once per ``document_id``; a repeat is ``unchanged``. A document applied
 before, received again (a retained message, a poll from an old cursor), is ``unchanged``.
+A job package's version is checked against the installed packages by the jobs owner
+(:func:`device.jobs.installed.check_version`), whether it came from central or the console.
 
 A document is applied in one transaction together with its inbox row and, for versioned
 kinds, its ``document_versions`` row. A rejection writes, in one transaction, the inbox
@@ -42,7 +44,7 @@ from device.central_link.outbox import Identity
 from device.central_link.settings import CentralSettingsError
 from device.clock import Stamp
 from device.errors import PackageRejectedError
-from device.jobs.installed import apply_package
+from device.jobs.installed import VersionRejectedError, activate_package, check_version
 from device.jobs.package import PackageError, package_digest, parse_package
 from device.sessions.engine import Engine
 from device.sessions.roster import invite_roster, parse_roster
@@ -206,7 +208,12 @@ def _apply(ctx: _Context, via: str) -> Outcome:
             raise DocumentRejected(f"document {doc.document_id} was already applied with"
                                    " different content")
         return outcome("unchanged", f"document {doc.document_id} was already applied")
-    if doc.kind in VERSIONED_KINDS:
+    if doc.kind == "job_package":
+        if _job_package_version(ctx, digest) == "unchanged":
+            _record(ctx, via, digest, "unchanged")
+            return outcome("unchanged", f"{doc.kind} {doc.scope} version {doc.version} is"
+                                        " already active")
+    elif doc.kind in VERSIONED_KINDS:
         active = inbox.active_version(db, doc.kind, doc.scope)
         if active is not None and doc.version < active.version:
             raise DocumentRejected(
@@ -245,6 +252,22 @@ def _body(model: type[BaseModel], ctx: _Context) -> Any:
         raise DocumentRejected(f"{ctx.doc.kind} body: {_first_error(exc)}") from None
 
 
+def _job_package_version(ctx: _Context, digest: str) -> Literal["new", "unchanged"]:
+    """The jobs owner's version check, worded as a document's: whether the package may be
+    installed (``new``) or is already active (``unchanged``)."""
+    doc = ctx.doc
+    try:
+        return check_version(ctx.db, doc.scope, doc.version, digest, ctx.source)
+    except VersionRejectedError as exc:
+        if exc.older:
+            raise DocumentRejected(
+                f"replay of an old version: {doc.kind} {doc.scope} version {doc.version} is"
+                f" older than the active version {exc.active_version}") from None
+        raise DocumentRejected(
+            f"{doc.kind} {doc.scope} version {doc.version} is already active with"
+            " different content; central must issue a new version") from None
+
+
 def _job_package(ctx: _Context) -> Applied:
     doc = ctx.doc
     data = json.dumps(doc.body, ensure_ascii=False).encode()
@@ -261,13 +284,12 @@ def _job_package(ctx: _Context) -> Applied:
                                f" {doc.version}")
     gate = ctx.engine.languages if ctx.engine is not None else None
     try:
-        result = apply_package(ctx.db, package, package_digest(data), ctx.source, ctx.now,
-                               ctx.actor, gate)
+        result = activate_package(ctx.db, package, package_digest(data), ctx.source, ctx.now,
+                                  ctx.actor, gate)  # its version was checked by _apply
     except PackageRejectedError as exc:
         raise DocumentRejected(str(exc)) from None
-    state = "already active" if result.status == "unchanged" else "now active"
     said = f"; {result.notice}" if result.notice else ""
-    return f"job {result.job_id} version {result.version} is {state}{said}", None
+    return f"job {result.job_id} version {result.version} is now active{said}", None
 
 
 def _roster(ctx: _Context) -> Applied:

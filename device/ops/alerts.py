@@ -8,6 +8,7 @@ trail agree on what happened and when.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlite_utils import Database
@@ -46,12 +47,27 @@ def clear_alerts(db: Database, now: Stamp, *kinds: str, reason: str = "device wo
     return len(found)
 
 
-def open_alerts(db: Database) -> list[dict[str, Any]]:
-    return [_public(a) for a in rows(
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An open alert; ``raised`` is when (UTC), as staff see it."""
+
+    id: str
+    kind: str
+    detail: str
+    session_id: str | None
+    raised: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def open_alerts(db: Database) -> list[AlertRow]:
+    """The alerts not cleared, oldest first."""
+    return [_alert(a) for a in rows(
         db, "SELECT * FROM alerts WHERE cleared IS NULL ORDER BY raised, id")]
 
 
-def _public(alert: dict[str, Any]) -> dict[str, Any]:
-    raised = load_stamp(alert["raised"])
-    return {"id": alert["id"], "kind": alert["kind"], "detail": alert["detail"],
-            "session_id": alert["session_id"], "raised": raised.utc if raised else None}
+def _alert(found: dict[str, Any]) -> AlertRow:
+    raised = load_stamp(found["raised"])
+    return AlertRow(id=found["id"], kind=found["kind"], detail=found["detail"],
+                    session_id=found["session_id"], raised=raised.utc if raised else None)

@@ -8,7 +8,6 @@ held messages, so central only ever hears of the decision that stood.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from device.errors import (
     NotFoundError,
     SessionRuleError,
 )
+from device.jobs.installed import session_package
 from device.jobs.language_gate import LanguageGate
 from device.sessions import results
 from device.sessions.codes import CodeLimiter, hash_code, hash_token, new_code, new_token
@@ -213,9 +213,9 @@ class Engine:
             for admit in self.admission:
                 admit()
             if self.languages.gating:  # never in a language the box cannot analyse
-                job = json.loads(self._package_body(db, session))["job"]
+                job = session_package(db, session).job
                 self.languages.require_language(
-                    language or session["language"] or job["language"], job["languages"],
+                    language or session["language"] or job.language, job.languages,
                     session_id=session["id"])
             token = new_token()
             updates: dict[str, Any] = {"token_hash": hash_token(token), "invite_hash": None}
@@ -253,13 +253,7 @@ class Engine:
             )
 
     def _consent_version(self, db: Database, session: dict[str, Any]) -> str:
-        return str(json.loads(self._package_body(db, session))["consent"]["version"])
-
-    def _package_body(self, db: Database, session: dict[str, Any]) -> str:
-        pkg = row(db, "SELECT body FROM job_packages WHERE job_id = ? AND version = ?",
-                  (session["job_id"], session["job_version"]))
-        assert pkg is not None
-        return str(pkg["body"])
+        return str(session_package(db, session).consent.version)
 
     def _pause(
         self, db: Database, session: dict[str, Any], action: str, actor: Actor, now: Stamp,

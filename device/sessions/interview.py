@@ -19,9 +19,11 @@ from sqlite_utils import Database
 from device.audit import Actor
 from device.clock import Stamp, elapsed_s
 from device.errors import SessionRuleError, SessionStateError
+from device.jobs.installed import session_package
 from device.sessions.engine import CANDIDATE, Engine
 from device.sessions.transitions import allowed_actions
 from device.storage.database import load_stamp, row, rows, stamp_json
+from shared.canonical_json import dumps
 
 OPEN_ANSWER = ("presented", "recording")
 
@@ -70,12 +72,10 @@ class Interview:
     # -- helpers -----------------------------------------------------------------
 
     def items(self, db: Database, session: dict[str, Any]) -> list[dict[str, Any]]:
-        found = rows(
-            db,
-            "SELECT body FROM question_sets WHERE job_id = ? AND version = ? ORDER BY position",
-            (session["job_id"], session["job_version"]),
-        )
-        return [json.loads(r["body"]) for r in found]
+        """The items of the package version the session started with, in order, as JSON
+        objects (keys sorted, as the touchscreen receives them)."""
+        return [json.loads(dumps(item.model_dump(mode="json")))
+                for item in session_package(db, session).items]
 
     def _current_answer(self, db: Database, session: dict[str, Any]) -> dict[str, Any] | None:
         return row(

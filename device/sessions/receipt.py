@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from device.jobs.installed import active_package
+from device.jobs.installed import session_package
 from device.jobs.models import DemonstrationTask, SpokenQuestion
 from device.storage import media
 from device.storage.database import Store, rows
@@ -17,7 +17,7 @@ RECEIPT_WINDOW_MIN = 15
 
 
 def receipt(store: Store, db: Database, session: dict[str, Any]) -> dict[str, Any]:
-    package = active_package(store, session["job_id"])
+    package = session_package(db, session)
     answers = rows(
         db,
         "SELECT a.id, a.item_id, a.position, a.kind, a.duration_s, a.state"

@@ -7,7 +7,6 @@ the ones generated here are shown once, to be handed to the candidates.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +17,7 @@ from device import audit
 from device.audit import Actor
 from device.clock import Stamp
 from device.errors import PackageRejectedError
+from device.jobs.installed import find_job
 from device.jobs.language_gate import FIX, Installed, names, serves
 from device.sessions.codes import hash_code, new_code, normalise
 from device.sessions.engine import Engine, new_session_id
@@ -81,7 +81,7 @@ def create_session(
     db: Database, engine: Engine, invite: Invite, now: Stamp, *, drill: bool = False
 ) -> tuple[str, str]:
     """Insert candidate, session and usage rows; return (session id, invite code)."""
-    job = row(db, "SELECT active_version, cost_centre FROM jobs WHERE id = ?", (invite.job_id,))
+    job = find_job(db, invite.job_id)
     if job is None:
         raise PackageRejectedError(f"job {invite.job_id} is not on this box; import it first")
     code = normalise(invite.invite_code) if invite.invite_code else new_code(
@@ -102,14 +102,14 @@ def create_session(
         "INSERT INTO sessions (id, candidate_id, job_id, job_version, state, drill, important,"
         " extra_time_pct, language, invite_hash, created, state_since)"
         " VALUES (?, ?, ?, ?, 'invited', ?, ?, ?, ?, ?, ?, ?)",
-        (session_id, invite.candidate_id, invite.job_id, job["active_version"], int(drill),
+        (session_id, invite.candidate_id, invite.job_id, job.active_version, int(drill),
          int(invite.important), invite.extra_time_pct, invite.language, code_hash,
          stamp_json(now), stamp_json(now)),
     )
     db.execute(
         "INSERT INTO usage (session_id, job_id, cost_centre, drill, updated)"
         " VALUES (?, ?, ?, ?, ?)",
-        (session_id, invite.job_id, job["cost_centre"], int(drill), stamp_json(now)),
+        (session_id, invite.job_id, job.cost_centre, int(drill), stamp_json(now)),
     )
     return session_id, code
 
@@ -160,12 +160,10 @@ def invite_roster(
 def language_warning(db: Database, installed: Installed, invite: Invite) -> str | None:
     """What staff should know when the box cannot analyse the invitation's language (or
     any language of its job); None when it can."""
-    found = row(db, "SELECT json_extract(p.body, '$.job.languages') AS languages FROM jobs j"
-                    " JOIN job_packages p ON p.job_id = j.id AND p.version = j.active_version"
-                    " WHERE j.id = ?", (invite.job_id,))
-    if found is None:
+    job = find_job(db, invite.job_id)
+    if job is None:
         return None
-    coverage = installed.coverage(json.loads(found["languages"]))
+    coverage = installed.coverage(job.languages)
     if not coverage.available:
         return (f"candidate {invite.candidate_id}: none of the languages of job"
                 f" {invite.job_id} ({names(coverage.offered)}) can be analysed on this box"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from device import audit
 from device.audit import ROLES, Actor
@@ -53,13 +52,24 @@ def revoke(store: Store, name: str, actor: Actor) -> None:
             audit.append(db, now, actor, "token.revoked", subject=name)
 
 
-def list_tokens(store: Store) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """A staff token as listed (never its hash): ``created``/``revoked`` are UTC times."""
+
+    name: str
+    role: str
+    jobs: list[str]
+    created: str
+    revoked: str | None
+
+
+def list_tokens(store: Store) -> list[TokenRow]:
+    """Every token, in the order they were created."""
     found = store.all("SELECT name, role, jobs, created, revoked FROM tokens ORDER BY id")
-    for t in found:
-        t["jobs"] = json.loads(t["jobs"])
-        t["created"] = json.loads(t["created"])["utc"]
-        t["revoked"] = json.loads(t["revoked"])["utc"] if t["revoked"] else None
-    return found
+    return [TokenRow(name=t["name"], role=t["role"], jobs=json.loads(t["jobs"]),
+                     created=json.loads(t["created"])["utc"],
+                     revoked=json.loads(t["revoked"])["utc"] if t["revoked"] else None)
+            for t in found]
 
 
 def authenticate(store: Store, token: str) -> Staff:

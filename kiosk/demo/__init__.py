@@ -33,6 +33,7 @@ from typing import Any, TextIO
 
 from central.broker import free_port
 from device import audit
+from device.analysis import analysis_rows
 from device.central_link import outbox
 from device.config import KioskConfig
 from device.errors import KioskError
@@ -175,9 +176,7 @@ def run_demo(config: KioskConfig, *, as_json: bool = False, data_dir: Path | Non
 def _analyse(box: DemoBox, candidate: Candidate, session_id: str, package: JobPackage,
              root: Path) -> Path:
     store = box.kiosk.store
-    _wait("the analysis of every answer", lambda: store.one(
-        "SELECT COUNT(*) AS n FROM analyses WHERE session_id = ? AND status IN"
-        " ('pending', 'running')", (session_id,)) == {"n": 0})
+    _wait("the analysis of every answer", lambda: _unfinished(store, session_id) == 0)
     for item in package.items:
         if item.kind == "demonstration":
             candidate.score_checklist(session_id, item.id, {
@@ -187,6 +186,11 @@ def _analyse(box: DemoBox, candidate: Candidate, session_id: str, package: JobPa
     page.write_text(candidate.staff_get(f"/api/v1/staff/sessions/{session_id}/report.html"),
                     encoding="utf-8")
     return page
+
+
+def _unfinished(store: Store, session_id: str) -> int:
+    with store.read() as db:
+        return analysis_rows.count_unfinished(db, session_id)
 
 
 def _scorecard(store: Store, session_id: str) -> dict[str, Any]:
