@@ -9,42 +9,37 @@ from sqlite_utils import Database
 
 from device.jobs.installed import active_package
 from device.jobs.models import DemonstrationTask, SpokenQuestion
-from device.storage.database import Store, rows
+from device.sessions import answer_rows
+from device.sessions.session_rows import SessionRow
+from device.storage.database import Store
 
 #: Minutes the candidate's token still shows the receipt after the session ended.
 RECEIPT_WINDOW_MIN = 15
 
 
-def receipt(store: Store, db: Database, session: dict[str, Any]) -> dict[str, Any]:
-    package = active_package(store, session["job_id"])
-    answers = rows(
-        db,
-        "SELECT a.id, a.item_id, a.position, a.kind, a.duration_s, a.state,"
-        " (SELECT group_concat(DISTINCT m.kind) FROM media m WHERE m.answer_id = a.id"
-        "  AND m.purged IS NULL) AS media"
-        " FROM answers a WHERE a.session_id = ? AND a.state = 'finished' ORDER BY a.position",
-        (session["id"],),
-    )
+def receipt(store: Store, db: Database, session: SessionRow) -> dict[str, Any]:
+    package = active_package(store, session.job_id)
     items = {i.id: i for i in package.items}
     listed = []
-    for a in answers:
-        item = items.get(a["item_id"])
+    for line in answer_rows.receipt_lines(db, session.id):
+        a = line.answer
+        item = items.get(a.item_id)
         title: dict[Any, str] | None = None
         if isinstance(item, DemonstrationTask):
             title = dict(item.title)
         elif isinstance(item, SpokenQuestion):
             title = dict(item.prompt)
-        listed.append({"position": a["position"], "kind": a["kind"], "title": title,
-                       "recorded": sorted((a["media"] or "").split(",")) if a["media"] else [],
-                       "duration_s": round(a["duration_s"] or 0.0, 1)})
+        listed.append({"position": a.position, "kind": a.kind, "title": title,
+                       "recorded": list(line.media),
+                       "duration_s": round(a.duration_s or 0.0, 1)})
     consent = package.consent
     return {
-        "session_id": session["id"],
-        "state": session["state"],
+        "session_id": session.id,
+        "state": session.state,
         "job": {"id": package.job.id, "title": package.job.title},
         "items": listed,
         "shared_with_central": dict(consent.shared_with_central),
-        "expression_analysis": bool(session["expression_consent"]),
+        "expression_analysis": bool(session.expression_consent),
         "retention_days": consent.retention_days,
         "deletion_contact": dict(consent.deletion_contact),
     }

@@ -14,7 +14,8 @@ from device.central_link import outbox
 from device.central_link.outbox import Identity
 from device.clock import Stamp
 from device.errors import SessionRuleError
-from device.storage.database import row, rows, stamp_json
+from device.sessions import answer_rows, usage
+from device.storage.database import rows, stamp_json
 from device.storage.media_crypto import SealedInfo
 
 MediaKind = Literal["audio", "video"]
@@ -28,7 +29,7 @@ def attach(db: Database, answer_id: str, kind: MediaKind, path: Path, now: Stamp
     :func:`device.storage.media_crypto.seal_file` measured while encrypting) is registered with its
     plaintext size and checksum — what central verifies after the upload — and its key id,
     without being read again; the session's usage counts the bytes it takes on disk."""
-    answer = row(db, "SELECT id, session_id FROM answers WHERE id = ?", (answer_id,))
+    answer = answer_rows.get(db, answer_id)
     if answer is None:
         raise SessionRuleError(f"no answer {answer_id} to attach {path.name} to")
     if not path.is_file():
@@ -50,11 +51,10 @@ def attach(db: Database, answer_id: str, kind: MediaKind, path: Path, now: Stamp
     db.execute(
         "INSERT INTO media (id, session_id, answer_id, kind, path, bytes, sha256, encrypted,"
         " key_id, duration_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (media_id, answer["session_id"], answer_id, kind, str(path), size, sha256,
+        (media_id, answer.session_id, answer_id, kind, str(path), size, sha256,
          int(sealed is not None), key_id, duration_s, stamp_json(now)),
     )
-    db.execute("UPDATE usage SET media_bytes = media_bytes + ? WHERE session_id = ?",
-               (disk, answer["session_id"]))
+    usage.add_media_bytes(db, answer.session_id, disk)
     return media_id
 
 
