@@ -30,18 +30,19 @@ from typing import Any
 from sqlite_utils import Database
 
 from device import audit
+from device.analysis import checklists
 from device.audit import Actor
 from device.central_link import outbox
 from device.central_link.outbox import Identity
 from device.clock import Stamp, elapsed_s
-from device.storage.database import Store, load_stamp, row, rows, stamp_json
+from device.sessions import answer_rows, candidate_rows, results, session_rows, usage
+from device.storage.database import Store, row, rows, stamp_json
 from shared.canonical_json import dumps
 
 log = logging.getLogger(__name__)
 
 PENDING = "erasure:"
 RETRY = "erasure-retry:"
-OPEN_STATES = ("invited", "checked_in", "consented", "in_progress", "paused")
 #: Fields of a roster entry that say something about the person.
 PERSONAL_FIELDS = ("display_name", "language", "extra_time_pct", "invite_code")
 CENTRAL = Actor("central", "deletion")
@@ -106,18 +107,15 @@ def erase_candidate(
     An unknown candidate is not an error: the receipt says nothing was found. Returns
     the receipt to hand to :func:`finish_erasure` after the commit.
     """
-    candidate = row(db, "SELECT id FROM candidates WHERE id = ?", (candidate_id,))
-    sessions = [r["id"] for r in rows(db, "SELECT id FROM sessions WHERE candidate_id = ?"
-                                          " ORDER BY created, id", (candidate_id,))]
+    candidate = candidate_rows.get(db, candidate_id)
+    sessions = session_rows.ids_of_candidate(db, candidate_id)
     counts = dict.fromkeys(COUNTED, 0)
     files: list[str] = []
     if sessions:
         erased, files = _erase_sessions(db, sessions, now)
         counts.update(erased)
     if candidate is not None:
-        db.execute("UPDATE candidates SET display_name = NULL, language = NULL,"
-                   " extra_time_pct = 0, erased = ? WHERE id = ?",
-                   (stamp_json(now), candidate_id))
+        candidate_rows.forget(db, candidate_id, now)
     counts["documents_redacted"] = _redact_documents(db, candidate_id)
     receipt = Receipt(
         request_id=request_id, candidate_id=candidate_id, found=candidate is not None,
@@ -143,12 +141,10 @@ def _erase_sessions(db: Database, sessions: list[str], now: Stamp
     def count(sql: str, params: tuple[Any, ...] = ()) -> int:
         return int(db.execute(sql, (*params, *ids)).rowcount)
 
-    counts["follow_ups"] = count("UPDATE answers SET follow_up = NULL"  # noqa: S608
-                                 f" WHERE follow_up IS NOT NULL AND session_id IN ({marks})")
+    counts["follow_ups"] = answer_rows.clear_follow_ups(db, sessions)
     counts["analyses"] = count(f"DELETE FROM analyses WHERE session_id IN ({marks})")  # noqa: S608
-    counts["checklists"] = count(
-        f"DELETE FROM checklists WHERE session_id IN ({marks})")  # noqa: S608
-    counts["results"] = count(f"DELETE FROM results WHERE session_id IN ({marks})")  # noqa: S608
+    counts["checklists"] = checklists.erase(db, sessions)
+    counts["results"] = results.erase(db, sessions)
     media = rows(db, f"SELECT path FROM media WHERE session_id IN ({marks})", ids)  # noqa: S608
     counts["media"] = count(
         f"UPDATE media SET purged = ? WHERE purged IS NULL AND session_id IN ({marks})",  # noqa: S608
@@ -157,31 +153,19 @@ def _erase_sessions(db: Database, sessions: list[str], now: Stamp
         f"DELETE FROM outbox WHERE status != 'acked' AND session_id IN ({marks})")  # noqa: S608
     counts["messages_cleared"] = count(
         f"DELETE FROM outbox WHERE status = 'acked' AND session_id IN ({marks})")  # noqa: S608
-    db.execute(
-        "UPDATE sessions SET language = NULL, extra_time_pct = 0, invite_hash = NULL,"  # noqa: S608
-        " resume_hash = NULL, token_hash = NULL, receipt_hash = NULL, consent_version = NULL,"
-        f" expression_consent = NULL WHERE id IN ({marks})", ids)
+    session_rows.forget_personal(db, sessions)
     return counts, sorted({m["path"] for m in media})
 
 
 def _close_open(db: Database, sessions: list[str], now: Stamp) -> int:
     """Close open sessions as revoked, accounting the time spent in their last state."""
-    found = rows(db, f"SELECT id, state, state_since FROM sessions WHERE id IN"  # noqa: S608
-                     f" ({_marks(sessions)}) AND state IN ({_marks(OPEN_STATES)})",
-                 (*sessions, *OPEN_STATES))
-    at = stamp_json(now)
+    found = session_rows.open_among(db, sessions)
     for s in found:
-        since = load_stamp(s["state_since"])
-        spent = max((elapsed_s(since, now) if since else None) or 0.0, 0.0)
-        column = {"in_progress": "active_s", "paused": "paused_s"}.get(s["state"])
-        if column:
-            db.execute(f"UPDATE usage SET {column} = {column} + ?, updated = ?"  # noqa: S608
-                       " WHERE session_id = ?", (spent, at, s["id"]))
-        db.execute("UPDATE answers SET state = 'interrupted', ended = ? WHERE session_id = ?"
-                   " AND state IN ('presented', 'recording')", (at, s["id"]))
-        db.execute("UPDATE sessions SET state = 'revoked', previous_state = state,"
-                   " state_since = ?, ended = ?, state_reason = 'erased at central''s request',"
-                   " state_actor = ? WHERE id = ?", (at, at, CENTRAL.label(), s["id"]))
+        spent = max(elapsed_s(s.state_since, now) or 0.0, 0.0)
+        if s.state in usage.TIME_COLUMNS:
+            usage.account_state(db, s.id, s.state, spent, now)
+        answer_rows.interrupt_open(db, s.id, now)
+        session_rows.revoke_erased(db, s.id, now, CENTRAL.label())
     return len(found)
 
 

@@ -19,9 +19,6 @@ from sqlite_utils import Database
 from device.clock import Stamp
 from device.storage.database import load_stamp, row, rows, stamp_json
 
-#: States of a take that is still being shown or recorded.
-OPEN_STATES = ("presented", "recording")
-
 
 @dataclass(frozen=True, slots=True)
 class AnswerRow:
@@ -204,15 +201,15 @@ def recording_in_running(db: Database) -> list[AnswerRow]:
                         " WHERE a.state = 'recording' AND s.state = 'in_progress'")
 
 
-def latest_recording(db: Database) -> tuple[AnswerRow, str | None, str] | None:
+def latest_recording(db: Database) -> tuple[AnswerRow, str | None] | None:
     """The take most recently started among those being recorded in a running session,
-    with its session's language and job id."""
-    found = row(db, "SELECT a.*, s.language AS session_language, s.job_id FROM answers a"
+    with its session's interview language."""
+    found = row(db, "SELECT a.*, s.language AS session_language FROM answers a"
                 " JOIN sessions s ON s.id = a.session_id WHERE a.state = 'recording'"
                 " AND s.state = 'in_progress' ORDER BY a.started DESC LIMIT 1")
     if found is None:
         return None
-    return AnswerRow.from_row(found), found["session_language"], str(found["job_id"])
+    return AnswerRow.from_row(found), found["session_language"]
 
 
 # -- read-only joins for the receipt and staff --------------------------------------------
