@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from device.errors import ModelStoreUnreadable
 from device.jobs.installed import list_jobs
 from device.jobs.language_gate import LanguageGate
+from device.sessions import answer_rows
 from device.storage.database import Store, load_stamp
 from inference.findings import ItemAnalysis, SpokenAnswerAnalysis
 from inference.scoring.metrics import content_not_assessed
@@ -72,21 +73,23 @@ def analysis(store: Store, enabled: bool) -> dict[str, Any]:
 def answers(store: Store, session_id: str) -> list[AnswerAnalysis]:
     """Every answer of the session in interview order, with its analysis; the quality and
     the not-assessed reason are read from the stored analysis once it is done."""
-    found = store.all(
-        "SELECT n.id AS answer_id, n.item_id, n.kind, n.attempt, n.state AS answer_state,"
-        " COALESCE(a.status, 'not_scheduled') AS status, a.attempts, a.error, a.cpu_s, a.body"
-        " FROM answers n LEFT JOIN analyses a ON a.answer_id = n.id WHERE n.session_id = ?"
-        " ORDER BY n.position, n.attempt", (session_id,))
+    with store.read() as db:
+        found = answer_rows.with_analysis(db, session_id)
     out = []
     for r in found:
-        body = r.pop("body")
         quality = reason = None
-        if r["status"] == "done" and body is not None:
-            item = _ITEM.validate_json(body)
+        if r.status == "done" and r.body is not None:
+            item = _ITEM.validate_json(r.body)
             if isinstance(item, SpokenAnswerAnalysis):
                 quality = item.transcript.quality
                 reason = content_not_assessed(item.transcript)
-        out.append(AnswerAnalysis(**r, recognition_quality=quality, not_assessed=reason))
+        a = r.answer
+        out.append(AnswerAnalysis.model_validate({
+            "answer_id": a.id, "item_id": a.item_id, "kind": a.kind, "attempt": a.attempt,
+            "answer_state": a.state, "status": r.status or "not_scheduled",
+            "attempts": r.attempts,
+            "error": r.error, "cpu_s": r.cpu_s, "recognition_quality": quality,
+            "not_assessed": reason}))
     return out
 
 

@@ -76,8 +76,8 @@ class AnswerWithAnalysis:
     """An answer with its analysis, if one was scheduled (read-only join of ``analyses``)."""
 
     answer: AnswerRow
-    status: str
-    """The analysis status, or ``not_scheduled``."""
+    status: str | None
+    """The analysis status; None when nothing was scheduled for the answer."""
     attempts: int | None
     error: str | None
     cpu_s: float | None
@@ -235,7 +235,7 @@ def with_analysis(db: Database, session_id: str) -> list[AnswerWithAnalysis]:
     read-only)."""
     found = rows(
         db,
-        "SELECT n.*, COALESCE(a.status, 'not_scheduled') AS analysis_status,"
+        "SELECT n.*, a.status AS analysis_status,"
         " a.attempts AS analysis_attempts, a.error AS analysis_error,"
         " a.cpu_s AS analysis_cpu_s, a.body AS analysis_body"
         " FROM answers n LEFT JOIN analyses a ON a.answer_id = n.id WHERE n.session_id = ?"
