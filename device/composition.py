@@ -19,6 +19,7 @@ from device.sessions import recordings
 from device.sessions.codes import load_or_create_key
 from device.sessions.engine import Engine
 from device.sessions.interview import Interview
+from device.sessions.session_rows import SessionRow
 from device.storage.database import Store
 from device.storage.media_crypto import MediaKey
 
@@ -71,8 +72,9 @@ def open_kiosk(config: KioskConfig, clock: Clock | None = None) -> Kiosk:
     engine.on_final.append(service.on_final)
     if config.sync.upload_media:
 
-        def announce(db: Database, session: dict[str, Any], now: Stamp) -> None:
-            recordings.announce_session_media(db, identity, now, session)
+        def announce(db: Database, session: SessionRow, now: Stamp) -> None:
+            recordings.announce_session_media(db, identity, now,
+                                              {"id": session.id, "drill": session.drill})
 
         engine.on_final.append(announce)
     budget = StorageBudget(store, config)

@@ -166,7 +166,7 @@ def engine_at_full_disk(run: Run, sid: str) -> None:
         out["exit_at_full"] = None
     except Exception as exc:
         out["exit_at_full"] = _error(exc)
-    out["state_after_failed_exit"] = run.kiosk.engine.session(sid)["state"]
+    out["state_after_failed_exit"] = run.kiosk.engine.session(sid).state
     out["answers_interrupted"] = len(run.kiosk.store.all(
         "SELECT id FROM answers WHERE session_id = ? AND state = 'interrupted'", (sid,)))
 
@@ -217,7 +217,7 @@ def after_freeing(run: Run, sid: str, filler: Path) -> None:
         out["after_free"] = None
     except Exception as exc:
         out["after_free"] = _error(exc)
-    out["final_state"] = run.kiosk.engine.session(sid)["state"]
+    out["final_state"] = run.kiosk.engine.session(sid).state
     out["result_messages"] = len(run.kiosk.store.all(
         "SELECT seq FROM outbox WHERE session_id = ? AND kind = 'session.result'", (sid,)))
 

@@ -83,7 +83,7 @@ def test_answers_are_analysed_and_the_report_queued_with_the_last_analysis(
 ) -> None:
     kiosk.analysis.use(analyzer)
     sid = _interview(kiosk, clock, invite, consent_version, crema_clips, expression=True)
-    assert kiosk.engine.session(sid)["state"] == "completed"
+    assert kiosk.engine.session(sid).state == "completed"
     assert _report(kiosk, sid) is None, "answers still being analysed: no report yet"
     assert kiosk.analysis.drain() == 3
     statuses = kiosk.store.all("SELECT status, error, cpu_s FROM analyses WHERE session_id = ?",

@@ -102,7 +102,7 @@ def test_sessions_keep_the_version_they_started_with(kiosk: Kiosk) -> None:
     doc["package_version"] = 2
     import_package(kiosk.store, encode(doc), "v2", SYSTEM)
     assert invited.session_id
-    assert kiosk.engine.session(invited.session_id)["job_version"] == 1
+    assert kiosk.engine.session(invited.session_id).job_version == 1
 
 
 def test_roster_with_unknown_job_is_rejected_whole(kiosk: Kiosk) -> None:

@@ -46,6 +46,7 @@ from device.jobs.installed import import_package
 from device.jobs.package import example_package_path
 from device.sessions.engine import Engine
 from device.sessions.roster import Invite, Roster, invite_roster
+from device.sessions.session_rows import SessionRow
 from device.sessions.transitions import FINAL_STATES, allowed_actions
 from device.storage.database import Store, rows, stamp_json
 from shared.canonical_json import dumps
@@ -95,7 +96,8 @@ def transition(db: Database, engine: Engine, rng: random.Random, now: Stamp, n: 
         "consent": {"consent_version": "1", "expression_consent": 0},
         "begin": {"started": stamp_json(now)},
     }
-    engine.transition(db, session, action, SYSTEM, now, reason="power-cut run",
+    engine.transition(db, SessionRow.from_row(session), action, SYSTEM, now,
+                      reason="power-cut run",
                       updates=updates.get(action))
 
 

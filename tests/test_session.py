@@ -100,7 +100,7 @@ def test_declining_consent_ends_cleanly(kiosk: Kiosk, invite: InviteFn, consent_
     sid = kiosk.engine.check_in(code).session_id
     assert kiosk.engine.consent(sid, accept=False, consent_version=consent_version) == "declined"
     session = kiosk.engine.session(sid)
-    assert session["token_hash"] is None and session["ended"] is not None
+    assert session.token_hash is None and session.ended is not None
     kinds = [(m["kind"], m["payload"]["body"].get("to")) for m in outbox(kiosk, sid)]
     assert ("session.state", "declined") in kinds and ("usage", None) in kinds
     assert not any(k == "session.result" for k, _ in kinds)
@@ -112,7 +112,7 @@ def test_consent_to_an_outdated_text_is_refused(kiosk: Kiosk, invite: InviteFn) 
     sid = kiosk.engine.check_in(code).session_id
     with pytest.raises(SessionRuleError, match="not the current one"):
         kiosk.engine.consent(sid, accept=True, consent_version="1999-01")
-    assert kiosk.engine.session(sid)["state"] == "checked_in"
+    assert kiosk.engine.session(sid).state == "checked_in"
 
 
 # -- timing --------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ def test_exit_keeps_finished_answers_and_resume_continues(
     flow.start_answer(sid)  # second question, mid-answer
     code = kiosk.engine.exit(sid)
     session = kiosk.engine.session(sid)
-    assert session["state"] == "paused" and session["token_hash"] is None
+    assert session.state == "paused" and session.token_hash is None
     clock.advance(3600)
     opened = kiosk.engine.resume_by_code(code)
     assert opened.state == "in_progress"
@@ -253,7 +253,7 @@ def test_resume_code_expires_after_the_window(
     clock.advance(24 * 3600 + 1)
     with pytest.raises(ExpiredCodeError, match="expired"):
         kiosk.engine.resume_by_code(code)
-    assert kiosk.engine.session(sid)["state"] == "expired"
+    assert kiosk.engine.session(sid).state == "expired"
 
 
 def test_sweep_expires_paused_sessions(
@@ -294,7 +294,7 @@ def test_staff_pause_and_resume(kiosk: Kiosk, invite: InviteFn, consent_version:
     assert paused.ok[0]["state"] == "paused" and paused.ok[0]["resume_code"]
     resumed = kiosk.engine.staff_action(HR, "resume", [sid], "drill over")
     assert resumed.ok[0]["state"] == "in_progress"
-    assert kiosk.engine.session(sid)["state_actor"] == "site_hr:hr-anna"
+    assert kiosk.engine.session(sid).state_actor == "site_hr:hr-anna"
 
 
 def test_illegal_transition_names_state_and_allowed(kiosk: Kiosk, invite: InviteFn) -> None:
@@ -370,7 +370,7 @@ def test_roles_and_scope(kiosk: Kiosk, invite: InviteFn) -> None:
     assert kiosk.engine.staff_action(tech, "revoke", [sid], "x").failed[0]["error"] == "forbidden"
     assert kiosk.engine.staff_action(other_hr, "revoke", [sid], "x").failed[0]["error"] == (
         "forbidden")
-    assert kiosk.engine.session(sid)["state"] == "invited"
+    assert kiosk.engine.session(sid).state == "invited"
 
 
 def test_batch_actions_report_each_session(

@@ -100,7 +100,7 @@ class SessionMachine(RuleBasedStateMachine):
         sid = data.draw(st.sampled_from(self.sessions))
         engine, flow = self.kiosk.engine, self.kiosk.interview
         for _ in range(steps):
-            state = engine.session(sid)["state"]
+            state = engine.session(sid).state
             if state == "invited":
                 self._try(engine.check_in, self.invite_codes[sid])
             elif state == "checked_in":

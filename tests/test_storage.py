@@ -112,7 +112,7 @@ def test_full_quota_refuses_checkin_keeps_the_session_in_progress_and_recovers(
         assert "ask central to raise the box's storage quota (storage.quota_mb)" in detail
         assert body["storage"]["accepting_sessions"] is False
         assert body["storage"]["media_unconfirmed_bytes"] == 9 * MIB
-        assert kiosk.engine.session(waiting.session_id or "")["state"] == "invited"
+        assert kiosk.engine.session(waiting.session_id or "").state == "invited"
 
         health = http.get("/healthz").json()["storage"]
         assert health["accepting_sessions"] is False and health["quota_bytes"] == 16 * MIB
@@ -134,7 +134,7 @@ def test_full_quota_refuses_checkin_keeps_the_session_in_progress_and_recovers(
             kiosk.interview.start_answer(sid)
             clock.advance(20)
             kiosk.interview.finish_answer(sid)
-        assert kiosk.engine.session(sid)["state"] == "completed"
+        assert kiosk.engine.session(sid).state == "completed"
         kinds = [m["kind"] for m in kiosk.store.all(
             "SELECT kind FROM outbox WHERE session_id = ? ORDER BY seq", (sid,))]
         assert "session.result" in kinds
@@ -172,7 +172,7 @@ def test_full_disk_refuses_checkin_naming_the_disk_but_not_a_resume(
     assert f"Free space on the disk holding {kiosk.config.data_dir}." in message
     assert "storage quota" not in message, "the quota is not what is full"
     assert err.value.usage["disk_free_bytes"] < err.value.usage["reserve_bytes"]
-    assert kiosk.engine.session(waiting.session_id or "")["state"] == "invited"
+    assert kiosk.engine.session(waiting.session_id or "").state == "invited"
     # a refusal is not a wrong code: the client is not locked out by retrying
     for _ in range(kiosk.config.session.checkin_max_failures + 1):
         with pytest.raises(StorageFullError):

@@ -93,7 +93,7 @@ def test_a_failed_transition_leaves_no_partial_write(kiosk: Kiosk, invite: objec
         session = kiosk.engine.get(db, invited.session_id)
         kiosk.engine.transition(db, session, "revoke", Staff("a", "admin").actor,
                                 kiosk.store.now(), reason="test")
-    assert kiosk.engine.session(invited.session_id)["state"] == "invited"
+    assert kiosk.engine.session(invited.session_id).state == "invited"
     assert kiosk.store.one("SELECT count(*) AS n FROM outbox") == before
     assert kiosk.store.one("SELECT count(*) AS n FROM audit") == audit_before
 

@@ -26,7 +26,7 @@ def checked_in(kiosk: Kiosk, invite: InviteFn, **fields: Any) -> str:
 
 
 def state(kiosk: Kiosk, session_id: str) -> str:
-    return str(kiosk.engine.session(session_id)["state"])
+    return str(kiosk.engine.session(session_id).state)
 
 
 def audit_reasons(kiosk: Kiosk, action: str, session_id: str) -> list[str]:

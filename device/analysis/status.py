@@ -18,6 +18,7 @@ from device.analysis import analysis_rows
 from device.errors import ModelStoreUnreadable
 from device.jobs.installed import list_jobs
 from device.jobs.language_gate import LanguageGate
+from device.sessions import answer_rows
 from device.storage.database import Store
 from inference.findings import ItemAnalysis, SpokenAnswerAnalysis
 from inference.scoring.metrics import content_not_assessed
@@ -72,7 +73,7 @@ def answers(store: Store, session_id: str) -> list[AnswerAnalysis]:
     """Every answer of the session in interview order, with its analysis; the quality and
     the not-assessed reason are read from the stored analysis once it is done."""
     with store.read() as db:
-        found = analysis_rows.answers_with_analyses(db, session_id)
+        found = answer_rows.with_analysis(db, session_id)
     out = []
     for r in found:
         quality = reason = None
@@ -81,11 +82,13 @@ def answers(store: Store, session_id: str) -> list[AnswerAnalysis]:
             if isinstance(item, SpokenAnswerAnalysis):
                 quality = item.transcript.quality
                 reason = content_not_assessed(item.transcript)
+        a = r.answer
         out.append(AnswerAnalysis.model_validate({
-            "answer_id": r.answer_id, "item_id": r.item_id, "kind": r.kind,
-            "attempt": r.attempt, "answer_state": r.answer_state,
-            "status": r.status or "not_scheduled", "attempts": r.attempts, "error": r.error,
-            "cpu_s": r.cpu_s, "recognition_quality": quality, "not_assessed": reason}))
+            "answer_id": a.id, "item_id": a.item_id, "kind": a.kind, "attempt": a.attempt,
+            "answer_state": a.state, "status": r.status or "not_scheduled",
+            "attempts": r.attempts,
+            "error": r.error, "cpu_s": r.cpu_s, "recognition_quality": quality,
+            "not_assessed": reason}))
     return out
 
 

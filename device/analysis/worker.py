@@ -10,7 +10,6 @@ and writes the score card, the report and their outbox message in one transactio
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -18,13 +17,13 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import TypeAdapter
 from sqlite_utils import Database
 
 from device import audit
-from device.analysis import analysis_rows
+from device.analysis import analysis_rows, checklists
 from device.analysis.rubric import ScoringInputs, scoring_inputs, vocabulary
 from device.audit import SYSTEM
 from device.central_link import outbox
@@ -33,10 +32,12 @@ from device.clock import Stamp
 from device.jobs import installed
 from device.jobs.document import JobPackage
 from device.jobs.installed import session_package
-from device.jobs.models import SpokenQuestion
+from device.jobs.models import Language, SpokenQuestion
+from device.sessions import answer_rows, results, session_rows, usage
 from device.sessions.results import RESULT_STATES
+from device.sessions.session_rows import SessionRow
 from device.storage import media as media_rows
-from device.storage.database import Store, row, rows, stamp_json
+from device.storage.database import Store
 from device.storage.media_crypto import MediaCryptoError, MediaKey, plain_suffix
 from device.storage.media_reader import clear_workdir, decrypted_copy
 from inference.content.answer import decide_follow_up
@@ -44,7 +45,6 @@ from inference.findings import DemonstrationAnalysis, FollowUp, ItemAnalysis, Tr
 from inference.report.models import Report
 from inference.scoring.models import ScoreCard
 from inference.scoring.scorer import score
-from shared.canonical_json import dumps
 
 if TYPE_CHECKING:
     from inference.pipeline import Analyzer
@@ -75,85 +75,67 @@ class Job:
 
 def schedule(db: Database, answer_id: str, now: Stamp) -> None:
     """Queue a finished answer for analysis (its recordings must be attached and closed)."""
-    answer = row(db, "SELECT id, session_id, item_id, kind FROM answers WHERE id = ?",
-                 (answer_id,))
+    answer = answer_rows.get(db, answer_id)
     if answer is None:
         raise LookupError(f"no answer {answer_id}")
-    analysis_rows.queue(db, answer["id"], answer["session_id"], answer["item_id"],
-                        answer["kind"], now)
+    analysis_rows.queue(db, answer.id, answer.session_id, answer.item_id, answer.kind, now)
 
 
-def counting_answers(db: Database, session_id: str) -> list[dict[str, Any]]:
-    """The take of each item that counts (retaken takes are superseded)."""
-    return rows(db, "SELECT * FROM answers WHERE session_id = ? AND state = 'finished'"
-                    " ORDER BY position", (session_id,))
-
-
-def checklist(db: Database, session_id: str, item_id: str) -> dict[str, bool] | None:
-    found = rows(db, "SELECT point_id, passed FROM checklists WHERE session_id = ? AND"
-                     " item_id = ?", (session_id, item_id))
-    return {r["point_id"]: bool(r["passed"]) for r in found} or None
-
-
-def finalize(db: Database, session: dict[str, Any], identity: Identity, now: Stamp
+def finalize(db: Database, session: SessionRow, identity: Identity, now: Stamp
              ) -> Report | None:
     """Score an ended session and queue its report, if all its analyses are finished.
 
     Runs inside the caller's transaction. Returns None while analyses are still pending.
     An answer whose analysis failed for good is scored and reported as "not analysed" with
     the analysis's error, not as "not recorded"."""
-    if session["state"] not in RESULT_STATES or session["consent_version"] is None:
+    if session.state not in RESULT_STATES or session.consent_version is None:
         return None  # nothing is recorded before consent, so there is nothing to report
-    answers = counting_answers(db, session["id"])
-    found = analysis_rows.for_session(db, session["id"])
-    if any(found[a["id"]].status in analysis_rows.UNFINISHED for a in answers
-           if a["id"] in found):
+    answers = answer_rows.finished(db, session.id)
+    found = analysis_rows.for_session(db, session.id)
+    if any(found[a.id].status in analysis_rows.UNFINISHED for a in answers if a.id in found):
         return None
     package = session_package(db, session)
     inputs = scoring_inputs(package)
     analyses: list[Any] = []
     failed: dict[str, str] = {}  # recorded, but analysis gave up: "not analysed", with why
     for answer in answers:
-        entry = found.get(answer["id"])
+        entry = found.get(answer.id)
         if entry is not None and entry.status == "failed":
-            failed[answer["item_id"]] = entry.error or "analysis failed"
+            failed[answer.item_id] = entry.error or "analysis failed"
         if entry is None or entry.status != "done" or entry.body is None:
             continue
         item = _ITEM.validate_json(entry.body)
         if isinstance(item, DemonstrationAnalysis):
-            item = item.model_copy(update={"checklist": checklist(db, session["id"],
-                                                                  item.item_id)})
+            item = item.model_copy(update={"checklist": checklists.scores(db, session.id,
+                                                                          item.item_id)})
         analyses.append(item)
     card = score(inputs.rubric, inputs.questions, inputs.demonstrations, analyses,
-                 expression_consent=bool(session["expression_consent"]), not_analysed=failed)
+                 expression_consent=bool(session.expression_consent), not_analysed=failed)
     report = _report(session, inputs, card, analyses, failed, now)
-    body = {"revision": _revision(db, session["id"]), "scorecard": card.model_dump(mode="json"),
+    body = {"revision": _revision(db, session.id), "scorecard": card.model_dump(mode="json"),
             "report": report.model_dump(mode="json")}
-    db.execute(
-        "INSERT INTO results (session_id, kind, body, created) VALUES (?, 'report', ?, ?)"
-        " ON CONFLICT (session_id, kind) DO UPDATE SET body = excluded.body,"
-        " created = excluded.created",
-        (session["id"], dumps(body), stamp_json(now)),
-    )
-    outbox.enqueue(db, identity, now, "session.report", body, session_id=session["id"],
-                   drill=bool(session["drill"]))
+    results.put(db, session.id, "report", body, now)
+    outbox.enqueue(db, identity, now, "session.report", body, session_id=session.id,
+                   drill=session.drill)
     return report
 
 
 def _revision(db: Database, session_id: str) -> int:
-    found = row(db, "SELECT body FROM results WHERE session_id = ? AND kind = 'report'",
-                (session_id,))
-    return 1 if found is None else int(json.loads(found["body"])["revision"]) + 1
+    found = results.body(db, session_id, "report")
+    return 1 if found is None else int(found["revision"]) + 1
 
 
-def _report(session: dict[str, Any], inputs: ScoringInputs, card: ScoreCard,
+def _report(session: SessionRow, inputs: ScoringInputs, card: ScoreCard,
             analyses: list[Any], failed: dict[str, str], now: Stamp) -> Report:
     from inference.report.build import build_report  # draws charts: loaded only when needed
 
+    assert session.consent_version is not None  # finalize reports only consented sessions
+    # the roster and check-in accept only the languages of device.jobs.models.Language
+    language = cast(Language, session.language or "en")
     return build_report(
-        session_id=session["id"], candidate_id=session["candidate_id"],
-        language=session["language"] or "en", consent_version=session["consent_version"],
-        expression_consent=bool(session["expression_consent"]), generated_at=now.utc,
+        session_id=session.id, candidate_id=session.candidate_id,
+        language=language, consent_version=session.consent_version,
+        expression_consent=bool(session.expression_consent), generated_at=now.utc,
         rubric=inputs.rubric, questions=inputs.questions,
         demonstrations=inputs.demonstrations, analyses=analyses, scorecard=card,
         not_analysed=failed,
@@ -231,22 +213,20 @@ class AnalysisService:
         that have templates."""
         now = self.store.now()
         with self.store.transaction() as db:
-            answer = row(db, "SELECT n.*, s.language, s.job_id, s.job_version FROM answers n"
-                             " JOIN sessions s ON s.id = n.session_id WHERE n.id = ?",
-                         (answer_id,))
-            if answer is None:
+            answer = answer_rows.get(db, answer_id)
+            session = session_rows.get(db, answer.session_id) if answer else None
+            if answer is None or session is None:
                 raise LookupError(f"no answer {answer_id}")
-            package = session_package(db, answer)
-            item = next(i for i in package.items if i.id == answer["item_id"])
-            if not isinstance(item, SpokenQuestion) or answer["follow_up"]:
+            package = session_package(db, session)
+            item = next(i for i in package.items if i.id == answer.item_id)
+            if not isinstance(item, SpokenQuestion) or answer.follow_up:
                 return None
-            language = answer["language"] or package.job.language
+            language = session.language or package.job.language
             chosen = decide_follow_up(
                 vocabulary(item, language, package.scoring.follow_up_enabled), transcript)
             if chosen is not None:
-                db.execute("UPDATE answers SET follow_up = ? WHERE id = ?",
-                           (chosen.model_dump_json(), answer_id))
-                audit.append(db, now, SYSTEM, "answer.follow_up", subject=answer["session_id"],
+                answer_rows.set_follow_up(db, answer_id, chosen.model_dump_json())
+                audit.append(db, now, SYSTEM, "answer.follow_up", subject=answer.session_id,
                              details={"answer_id": answer_id, "element": chosen.element})
             return chosen
 
@@ -254,16 +234,15 @@ class AnalysisService:
         """The terms the question of ``answer_id`` listens for, in the interview's language
         (for the recogniser); empty for a demonstration or an unknown answer."""
         with self.store.read() as db:
-            answer = row(db, "SELECT n.item_id, s.language, s.job_id, s.job_version FROM answers"
-                             " n JOIN sessions s ON s.id = n.session_id WHERE n.id = ?",
-                         (answer_id,))
-            if answer is None:
+            answer = answer_rows.get(db, answer_id)
+            session = session_rows.get(db, answer.session_id) if answer else None
+            if answer is None or session is None:
                 return ()
-            package = session_package(db, answer)
-        item = next((i for i in package.items if i.id == answer["item_id"]), None)
+            package = session_package(db, session)
+        item = next((i for i in package.items if i.id == answer.item_id), None)
         if not isinstance(item, SpokenQuestion):
             return ()
-        language = answer["language"] or package.job.language
+        language = session.language or package.job.language
         return vocabulary(item, language, False).hints()
 
     def drain(self, timeout_s: float = 600.0) -> int:
@@ -274,7 +253,7 @@ class AnalysisService:
             count += 1
         return count
 
-    def on_final(self, db: Database, session: dict[str, Any], now: Stamp) -> None:
+    def on_final(self, db: Database, session: SessionRow, now: Stamp) -> None:
         """Engine hook, inside the transaction that ends the session."""
         finalize(db, session, self.identity, now)
 
@@ -314,9 +293,8 @@ class AnalysisService:
             if status == "failed" and tried is not None and tried < MAX_ATTEMPTS:
                 status = "pending"
             analysis_rows.record(db, job.answer_id, status, body, error, cpu, now)
-            db.execute("UPDATE usage SET analysis_cpu_s = analysis_cpu_s + ? WHERE session_id = ?",
-                       (cpu, job.session_id))
-            session = row(db, "SELECT * FROM sessions WHERE id = ?", (job.session_id,))
+            usage.add_analysis_cpu(db, job.session_id, cpu)
+            session = session_rows.get(db, job.session_id)
             if status in ("done", "failed") and session is not None:
                 finalize(db, session, self.identity, now)
         self.done += 1

@@ -15,10 +15,11 @@ from device.clock import elapsed_s
 from device.composition import Kiosk
 from device.errors import AuthenticationError
 from device.jobs.installed import session_package
+from device.sessions import session_rows
 from device.sessions.codes import hash_token
 from device.sessions.interview import ItemView
 from device.sessions.receipt import RECEIPT_WINDOW_MIN, receipt
-from device.storage.database import load_stamp
+from device.sessions.session_rows import SessionRow
 
 router = APIRouter(prefix="/api/v1", tags=["candidate"])
 
@@ -93,29 +94,29 @@ def get_session(session: SessionDep, k: KioskDep) -> dict[str, Any]:
     with k.store.read() as db:
         package = session_package(db, session)
     return {
-        "session_id": session["id"],
-        "state": session["state"],
-        "language": session["language"] or package.job.language,
+        "session_id": session.id,
+        "state": session.state,
+        "language": session.language or package.job.language,
         "languages": list(k.engine.languages.coverage(package.job.languages).available),
         "job": {"id": package.job.id, "title": package.job.title},
         "consent": package.consent.model_dump(mode="json"),
-        "drill": bool(session["drill"]),
-        "extra_time_pct": session["extra_time_pct"],
+        "drill": session.drill,
+        "extra_time_pct": session.extra_time_pct,
         "pause_reason": pause_reason(session),
-        "current": k.interview.view(session["id"]).to_dict(),
+        "current": k.interview.view(session.id).to_dict(),
     }
 
 
-def pause_reason(session: dict[str, Any]) -> str | None:
+def pause_reason(session: SessionRow) -> str | None:
     """Why a paused session is paused, as a code the touchscreen words in its language:
     ``microphone-lost``/``camera-lost`` (the box paused it), ``staff`` or ``candidate``."""
-    if session["state"] != "paused":
+    if session.state != "paused":
         return None
-    reason = session["state_reason"] or ""
-    if session["state_actor"] == SYSTEM.label():
+    reason = session.state_reason or ""
+    if session.state_actor == SYSTEM.label():
         code = reason.split(":", 1)[0]
         return code if code in ("microphone-lost", "camera-lost") else "system"
-    return "candidate" if session["state_actor"].startswith("candidate") else "staff"
+    return "candidate" if (session.state_actor or "").startswith("candidate") else "staff"
 
 
 def _sync(k: Kiosk) -> None:
@@ -126,7 +127,7 @@ def _sync(k: Kiosk) -> None:
 
 @router.post("/session/consent", response_model=StateOut, summary="Agree or decline")
 def consent(body: ConsentIn, session: SessionDep, k: KioskDep) -> StateOut:
-    state = k.engine.consent(session["id"], accept=body.accept,
+    state = k.engine.consent(session.id, accept=body.accept,
                              consent_version=body.consent_version,
                              expression_analysis=body.expression_analysis)
     return StateOut(state=state)
@@ -134,40 +135,40 @@ def consent(body: ConsentIn, session: SessionDep, k: KioskDep) -> StateOut:
 
 @router.post("/session/present", response_model=ItemView, summary="Show the current item")
 def present(session: SessionDep, k: KioskDep) -> ItemView:
-    return k.interview.present(session["id"])
+    return k.interview.present(session.id)
 
 
 @router.post("/session/answer/start", response_model=ItemView, summary="Start recording")
 def start_answer(session: SessionDep, k: KioskDep) -> ItemView:
     if k.capture is not None and k.capture.running:
         k.capture.require_ready()  # 503 capture-unavailable; staff are alerted
-    view = k.interview.start_answer(session["id"])
+    view = k.interview.start_answer(session.id)
     _sync(k)
     return view
 
 
 @router.post("/session/answer/finish", response_model=ItemView, summary="Stop recording")
 def finish_answer(session: SessionDep, k: KioskDep) -> ItemView:
-    view = k.interview.finish_answer(session["id"])
+    view = k.interview.finish_answer(session.id)
     _sync(k)
     return view
 
 
 @router.post("/session/answer/retake", response_model=ItemView, summary="Record again")
 def retake(session: SessionDep, k: KioskDep) -> ItemView:
-    return k.interview.retake(session["id"])
+    return k.interview.retake(session.id)
 
 
 @router.post("/session/next", response_model=ItemView, summary="Go to the next item")
 def advance(session: SessionDep, k: KioskDep) -> ItemView:
-    view = k.interview.advance(session["id"])
+    view = k.interview.advance(session.id)
     _sync(k)
     return view
 
 
 @router.post("/session/exit", response_model=ExitOut, summary="Leave now, come back later")
 def exit_session(session: SessionDep, k: KioskDep) -> ExitOut:
-    code = k.engine.exit(session["id"])
+    code = k.engine.exit(session.id)
     _sync(k)
     return ExitOut(state="paused", resume_code=code,
                    resume_window_h=k.config.session.resume_window_h,
@@ -192,13 +193,15 @@ def get_receipt(k: KioskDep, token: Annotated[str | None, Depends(session_header
         return receipt(k.store, db, session)
 
 
-def receipt_session(k: Kiosk, token: str) -> dict[str, Any]:
+def receipt_session(k: Kiosk, token: str) -> SessionRow:
     """The session of a live token, or of a token whose session ended a few minutes ago."""
-    found = k.store.one("SELECT * FROM sessions WHERE token_hash = ?", (hash_token(token),))
+    with k.store.read() as db:
+        found = session_rows.by_hash(db, "token_hash", hash_token(token))
     if found is not None:
         return found
-    found = k.store.one("SELECT * FROM sessions WHERE receipt_hash = ?", (hash_token(token),))
-    ended = load_stamp(found["ended"]) if found else None
+    with k.store.read() as db:
+        found = session_rows.by_hash(db, "receipt_hash", hash_token(token))
+    ended = found.ended if found else None
     spent = elapsed_s(ended, k.store.now()) if ended else None
     if found is None or spent is None or spent > RECEIPT_WINDOW_MIN * 60:
         raise AuthenticationError("this session link is no longer valid")

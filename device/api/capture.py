@@ -19,6 +19,7 @@ from device.capture.base import DeviceUnavailable
 from device.errors import AuthenticationError, NotFoundError
 from device.ops import alerts
 from device.sessions.recordings import CONTENT_TYPES
+from device.sessions.session_rows import SessionRow
 from device.staff.policy import require_role
 from device.storage import media
 from device.storage.media_crypto import is_sealed
@@ -33,17 +34,17 @@ DISABLED = {"enabled": False, "ready": True, "recording": False,
 BOUNDARY = "frame"
 
 
-def _running(session: dict[str, Any]) -> None:
-    if session["state"] not in ("consented", "in_progress"):
+def _running(session: SessionRow) -> None:
+    if session.state not in ("consented", "in_progress"):
         raise DeviceUnavailable(f"the camera and microphone are used during the interview;"
-                                f" this session is {session['state']}")
+                                f" this session is {session.state}")
 
 
 @router.get("/capture/status", summary="Microphone and camera as the candidate needs them")
 def capture_status(session: SessionDep, k: KioskDep) -> dict[str, Any]:
     if k.capture is None or not k.capture.running:
         return DISABLED
-    if session["state"] in ("consented", "in_progress"):
+    if session.state in ("consented", "in_progress"):
         k.capture.sync()
     return k.capture.status()
 
@@ -72,7 +73,7 @@ async def preview(k: KioskDep, token: Annotated[str, Query(min_length=8, max_len
     if capture.camera is None:
         raise DeviceUnavailable(capture.status()["camera"]["detail"] or "no camera")
     period = 1.0 / k.config.capture.preview_fps
-    session_id = session["id"]
+    session_id = session.id
 
     async def frames() -> AsyncIterator[bytes]:
         last = -1
@@ -81,7 +82,7 @@ async def preview(k: KioskDep, token: Annotated[str, Query(min_length=8, max_len
             if time.monotonic() - checked > 2.0:  # stop when the session no longer runs
                 checked = time.monotonic()
                 state = await run_in_threadpool(k.engine.session, session_id)
-                if state["state"] not in ("consented", "in_progress"):
+                if state.state not in ("consented", "in_progress"):
                     return
             found = capture.preview_jpeg()
             if found is not None and found[0] != last:

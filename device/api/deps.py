@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from device.composition import Kiosk
 from device.errors import AuthenticationError
+from device.sessions.session_rows import SessionRow
 from device.staff import tokens
 from device.staff.policy import Staff
 
@@ -29,7 +30,7 @@ KioskDep = Annotated[Kiosk, Depends(kiosk)]
 
 def candidate_session(
     k: KioskDep, token: Annotated[str | None, Depends(session_header)]
-) -> dict[str, Any]:
+) -> SessionRow:
     if not token:
         raise AuthenticationError("missing X-Session-Token header")
     try:
@@ -46,5 +47,5 @@ def staff(
     return tokens.authenticate(k.store, creds.credentials)
 
 
-SessionDep = Annotated[dict[str, Any], Depends(candidate_session)]
+SessionDep = Annotated[SessionRow, Depends(candidate_session)]
 StaffDep = Annotated[Staff, Depends(staff)]

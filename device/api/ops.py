@@ -22,6 +22,7 @@ from device.jobs.installed import list_jobs
 from device.jobs.language_gate import serves
 from device.jobs.models import LANGUAGES
 from device.ops.storage_budget import Usage, refusal
+from device.sessions import session_rows
 from device.storage.migrations import SESSION_STATES
 from inference.errors import ModelError
 from inference.models.store import ModelStore
@@ -39,8 +40,8 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         store = self.kiosk.store
         sessions = GaugeMetricFamily("kiosk_sessions", "Sessions by state", labels=["state"])
-        counts = {r["state"]: r["n"] for r in store.all(
-            "SELECT state, count(*) AS n FROM sessions GROUP BY state")}
+        with store.read() as db:
+            counts = session_rows.count_by_state(db)
         for state in SESSION_STATES:
             sessions.add_metric([state], counts.get(state, 0))
         yield sessions
@@ -157,12 +158,13 @@ class Metrics:
 
 @router.get("/healthz", summary="Liveness and store health")
 def healthz(k: KioskDep) -> dict[str, Any]:
-    found = k.store.one("SELECT count(*) AS n FROM sessions WHERE state = 'in_progress'")
+    with k.store.read() as db:
+        in_progress = session_rows.count_in_states(db, ("in_progress",))
     now = k.store.now()
     with k.store.read() as db:
         pending = analysis_rows.count_unfinished(db)
     return {"status": "ok", "device_id": k.config.device.id,
-            "sessions_in_progress": found["n"] if found else 0,
+            "sessions_in_progress": in_progress,
             "analysis": {"enabled": k.config.analysis.enabled,
                          "running": k.analysis.running,
                          "pending": pending,

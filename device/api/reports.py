@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from device import audit
+from device.analysis import checklists
 from device.analysis import worker as analysis
 from device.analysis.status import AnswerAnalysis, answers
 from device.api.deps import KioskDep, StaffDep
@@ -17,8 +17,9 @@ from device.composition import Kiosk
 from device.errors import NotFoundError, SessionRuleError
 from device.jobs.installed import session_package
 from device.jobs.models import DemonstrationTask
+from device.sessions import results, session_rows
+from device.sessions.session_rows import SessionRow
 from device.staff.policy import Staff, require_role
-from device.storage.database import row, stamp_json
 from inference.report.build import render_html
 from inference.report.models import Report
 
@@ -37,11 +38,12 @@ class ChecklistIn(BaseModel):
                                description="Why, when correcting an earlier score.")
 
 
-def _session(k: Kiosk, staff: Staff, session_id: str) -> dict[str, Any]:
+def _session(k: Kiosk, staff: Staff, session_id: str) -> SessionRow:
     """Candidate content is for site HR of the job and admins, not technicians."""
     require_role(staff, "site_hr", "admin", doing="see or score a candidate's results")
-    s = k.store.one("SELECT * FROM sessions WHERE id = ?", (session_id,))
-    if s is None or not staff.sees_job(s["job_id"]):
+    with k.store.read() as db:
+        s = session_rows.get(db, session_id)
+    if s is None or not staff.sees_job(s.job_id):
         raise NotFoundError(f"no session {session_id}")
     return s
 
@@ -53,7 +55,7 @@ def score_checklist(session_id: str, item_id: str, body: ChecklistIn, staff: Sta
     _session(k, staff, session_id)
     now = k.store.now()
     with k.store.transaction() as db:
-        s = row(db, "SELECT * FROM sessions WHERE id = ?", (session_id,))
+        s = session_rows.get(db, session_id)
         assert s is not None
         package = session_package(db, s)
         task = next((i for i in package.items if i.id == item_id), None)
@@ -67,16 +69,10 @@ def score_checklist(session_id: str, item_id: str, body: ChecklistIn, staff: Sta
                     ([f"missing points: {', '.join(missing)}"] if missing else [])
             raise SessionRuleError(f"checklist of '{item_id}': {'; '.join(parts)}"
                                    f" (the task's points: {', '.join(sorted(expected))})")
-        had = analysis.checklist(db, session_id, item_id)
+        had = checklists.scores(db, session_id, item_id)
         if had is not None and not body.reason:
             raise SessionRuleError("this checklist was already scored; give a reason to change it")
-        for point, passed in sorted(body.points.items()):
-            db.execute(
-                "INSERT INTO checklists (session_id, item_id, point_id, passed, actor, at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, item_id, point_id) DO UPDATE"
-                " SET passed = excluded.passed, actor = excluded.actor, at = excluded.at",
-                (session_id, item_id, point, int(passed), staff.actor.label(), stamp_json(now)),
-            )
+        checklists.score(db, session_id, item_id, body.points, staff.actor.label(), now)
         audit.append(db, now, staff.actor, "checklist.score", subject=session_id,
                      reason=body.reason, details={"item_id": item_id, "points": body.points,
                                                   "previous": had})
@@ -94,12 +90,11 @@ def analysis_status(session_id: str, staff: StaffDep, k: KioskDep
 
 
 def _report(k: Kiosk, session_id: str) -> tuple[int, Report]:
-    found = k.store.one("SELECT body FROM results WHERE session_id = ? AND kind = 'report'",
-                        (session_id,))
-    if found is None:
+    with k.store.read() as db:
+        body = results.body(db, session_id, "report")
+    if body is None:
         raise NotFoundError(f"session {session_id} has no report yet (it is written when the"
                             " session has ended and its answers are analysed)")
-    body = json.loads(found["body"])
     return int(body["revision"]), Report.model_validate(body["report"])
 
 

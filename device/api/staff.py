@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -13,10 +12,11 @@ from device.api.deps import KioskDep, StaffDep
 from device.central_link.outbox import depth
 from device.errors import NotFoundError, PermissionDeniedError
 from device.jobs.installed import import_package, list_jobs
+from device.sessions import answer_rows, session_rows
 from device.sessions.roster import import_roster, parse_roster, start_drill
+from device.sessions.session_rows import NamedSession
 from device.sessions.transitions import STAFF_ACTIONS, allowed_actions
 from device.staff.policy import Staff, explain_refusal, require_role
-from device.storage.database import load_stamp
 from device.storage.migrations import SESSION_STATES
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
@@ -54,18 +54,18 @@ class DrillIn(BaseModel):
     job_id: str = Field(min_length=1, max_length=64)
 
 
-def _session_out(s: dict[str, Any], staff: Staff) -> dict[str, Any]:
-    since = load_stamp(s["state_since"])
+def _session_out(named: NamedSession, staff: Staff) -> dict[str, Any]:
+    s = named.session
     out = {
-        "id": s["id"], "candidate_id": s["candidate_id"], "job_id": s["job_id"],
-        "job_version": s["job_version"], "state": s["state"], "drill": bool(s["drill"]),
-        "important": bool(s["important"]), "position": s["position"],
-        "state_since": since.to_dict() if since else None, "state_reason": s["state_reason"],
-        "state_actor": s["state_actor"],
-        "created": json.loads(s["created"])["utc"],
+        "id": s.id, "candidate_id": s.candidate_id, "job_id": s.job_id,
+        "job_version": s.job_version, "state": s.state, "drill": s.drill,
+        "important": s.important, "position": s.position,
+        "state_since": s.state_since.to_dict(), "state_reason": s.state_reason,
+        "state_actor": s.state_actor,
+        "created": s.created.utc,
     }
     if staff.role != "technician":
-        out["display_name"] = s.get("display_name")
+        out["display_name"] = named.display_name
     return out
 
 
@@ -82,45 +82,31 @@ def sessions(
     drill: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (("s.state", state), ("s.job_id", job_id)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if drill is not None:
-        clauses.append("s.drill = ?")
-        params.append(int(drill))
-    if staff.role == "site_hr":
-        clauses.append(f"s.job_id IN ({', '.join('?' for _ in staff.jobs)})")
-        params.extend(sorted(staff.jobs))
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = (
-        "SELECT s.*, c.display_name FROM sessions s JOIN candidates c ON c.id = s.candidate_id "  # noqa: S608 - fixed column names
-        + where + " ORDER BY s.rowid DESC LIMIT ?"
-    )
-    found = k.store.all(sql, (*params, limit))
+    jobs = sorted(staff.jobs) if staff.role == "site_hr" else None
+    with k.store.read() as db:
+        found = session_rows.listing(db, state=state, job_id=job_id, drill=drill, jobs=jobs,
+                                     limit=limit)
     return [_session_out(s, staff) for s in found]
 
 
 @router.get("/sessions/{session_id}", summary="One session with its actions")
 def session_detail(session_id: str, staff: StaffDep, k: KioskDep) -> dict[str, Any]:
-    s = k.store.one("SELECT s.*, c.display_name FROM sessions s JOIN candidates c ON"
-                    " c.id = s.candidate_id WHERE s.id = ?", (session_id,))
-    if s is None or (staff.role == "site_hr" and not staff.sees_job(s["job_id"])):
+    with k.store.read() as db:
+        named = session_rows.named(db, session_id)
+    if named is None or (staff.role == "site_hr" and not staff.sees_job(named.session.job_id)):
         raise NotFoundError(f"no session {session_id}")
-    allowed = allowed_actions(s["state"])
+    s = named.session
+    allowed = allowed_actions(s.state)
     actions = {}
     for action in STAFF_ACTIONS:
         refusal = explain_refusal(staff, action, s)
         if action not in allowed:
-            refusal = refusal or f"not possible while the session is {s['state']}"
+            refusal = refusal or f"not possible while the session is {s.state}"
         actions[action] = {"available": refusal is None, "why_not": refusal,
                            "consequence": CONSEQUENCES[action]}
-    answers = k.store.all("SELECT id, item_id, position, attempt, state, duration_s, timed_out"
-                          " FROM answers WHERE session_id = ? ORDER BY position, attempt",
-                          (session_id,))
-    return {**_session_out(s, staff), "actions": actions, "answers": answers}
+    with k.store.read() as db:
+        answers = [a.staff_summary() for a in answer_rows.of_session(db, session_id)]
+    return {**_session_out(named, staff), "actions": actions, "answers": answers}
 
 
 @router.post("/sessions/actions", summary="Pause, resume, terminate, revoke or undo, in batch")

@@ -17,10 +17,10 @@ from pathlib import Path
 from device.analysis import worker as analysis
 from device.capture.base import Recorded
 from device.capture.wavfile import repair_wav
-from device.sessions import recordings
+from device.sessions import answer_rows, recordings
 from device.sessions.recordings import MediaKind
 from device.storage import media
-from device.storage.database import Store, row
+from device.storage.database import Store
 from device.storage.media_crypto import MediaKey, SealedInfo, seal_file
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def register(store: Store, key: MediaKey | None, answer_id: str, recorded: list[
     now = store.now()
     ids: list[str] = []
     with store.transaction() as db:
-        answer = row(db, "SELECT state FROM answers WHERE id = ?", (answer_id,))
+        answer = answer_rows.get(db, answer_id)
         if answer is None:  # erased meanwhile: the files go too
             for _, path, _ in sealed:
                 path.unlink(missing_ok=True)
@@ -64,7 +64,7 @@ def register(store: Store, key: MediaKey | None, answer_id: str, recorded: list[
             kind: MediaKind = "audio" if rec.kind == "audio" else "video"
             ids.append(recordings.attach(db, answer_id, kind, path, now, sealed=sealed_info,
                                          duration_s=rec.duration_s))
-        if answer["state"] == "finished" and ids:
+        if answer.state == "finished" and ids:
             analysis.schedule(db, answer_id, now)
     return ids
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from device.capture import files
 from device.capture.base import (
@@ -36,6 +36,8 @@ from device.capture.framing import FramingService
 from device.capture.live import LiveTranscriber
 from device.config import CaptureConfig, KioskConfig
 from device.ops import alerts
+from device.sessions import answer_rows, session_rows
+from device.sessions.answer_rows import AnswerRow
 from device.sessions.engine import Engine
 from device.sessions.interview import Interview
 from device.storage.media_crypto import MediaKey
@@ -146,8 +148,10 @@ class CaptureService:
     def start(self) -> None:
         """Register what a restart left behind, then watch the engine."""
         files.remove_partial_seals(self.config.media_dir)
-        for answer in self.store.all("SELECT id FROM answers WHERE state = 'recording'"):
-            self.interview.interrupt(answer["id"])  # its take ended with the old process
+        with self.store.read() as db:
+            left = answer_rows.recording_ids(db)
+        for answer_id in left:
+            self.interview.interrupt(answer_id)  # its take ended with the old process
         files.salvage(self.store, self.key, self.config.media_dir)
         self._stop.clear()
         self._threads = [threading.Thread(target=self._monitor, name="capture", daemon=True),
@@ -233,33 +237,32 @@ class CaptureService:
         """Bring devices and the recording in line with the engine, now."""
         with self._lock:
             self._handle_lost()
-            armed = self.store.one(
-                "SELECT count(*) AS n FROM sessions WHERE state IN ('consented','in_progress')")
-            if armed and armed["n"]:
+            with self.store.read() as db:
+                armed = session_rows.count_in_states(db, ("consented", "in_progress"))
+            if armed:
                 self._open_devices()
             elif self.active is None:
                 self._close_devices()
             self._reconcile()
 
     def _reconcile(self) -> None:
-        want = self.store.one(
-            "SELECT a.id, a.session_id, a.kind, s.language, s.job_id FROM answers a"
-            " JOIN sessions s ON s.id = a.session_id WHERE a.state = 'recording'"
-            " AND s.state = 'in_progress' ORDER BY a.started DESC LIMIT 1")
-        if self.active is not None and (want is None or want["id"] != self.active.answer_id):
+        with self.store.read() as db:
+            want = answer_rows.latest_recording(db)
+        if self.active is not None and (want is None or want[0].id != self.active.answer_id):
             self._stop_recording()
         if want is not None and self.active is None:
-            self._start_recording(want)
+            self._start_recording(*want)
 
-    def _start_recording(self, answer: dict[str, Any]) -> None:
-        wav, mp4 = files.answer_paths(self.config.media_dir, answer["session_id"], answer["id"])
-        spoken = answer["kind"] == "question"
+    def _start_recording(self, answer: AnswerRow, language: str | None) -> None:
+        wav, mp4 = files.answer_paths(self.config.media_dir, answer.session_id, answer.id)
+        spoken = answer.kind == "question"
         live = None
         if spoken and self._live_stream is not None and self.mic is not None:
-            make, answer_id = self._live_stream, answer["id"]
+            make, answer_id = self._live_stream, answer.id
+            # a session invited without a language passes None on, as it always has
             live = LiveTranscriber.start(lambda language: make(language, answer_id),
-                                         answer["language"], self.c.sample_rate)
-        active = Active(answer["id"], answer["session_id"], answer["language"] or "",
+                                         cast(str, language), self.c.sample_rate)
+        active = Active(answer.id, answer.session_id, language or "",
                         spoken, time.monotonic(), audio=False, video=False, live=live)
         if self.mic is not None:
             self.mic.start_recording(wav, on_block=live.feed if live else None)
@@ -367,11 +370,11 @@ class CaptureService:
                     device.close()
                 except Exception as exc:
                     log.warning("closing the lost %s: %s", name, exc)
-            running = self.store.all("SELECT id FROM sessions WHERE state IN"
-                                     " ('consented', 'in_progress')")
-            for s in running:
-                self.engine.pause_for_device(s["id"], f"{name}-lost: {reason}")
-            self._alert(f"{name}-lost", reason, session_id or (running[0]["id"] if running
+            with self.store.read() as db:
+                running = session_rows.ids_in_states(db, ("consented", "in_progress"))
+            for running_id in running:
+                self.engine.pause_for_device(running_id, f"{name}-lost: {reason}")
+            self._alert(f"{name}-lost", reason, session_id or (running[0] if running
                                                                else None))
 
     def _alert(self, kind: str, detail: str, session_id: str | None) -> None:
@@ -415,13 +418,13 @@ class CaptureService:
                         "words": len(transcript.words) if transcript is not None else None}
                     if transcript is not None and active.live.complete:
                         with self.store.transaction() as db:
-                            db.execute("UPDATE answers SET live_transcript = ? WHERE id = ?",
-                                       (transcript.model_dump_json(), active.answer_id))
+                            answer_rows.set_live_transcript(db, active.answer_id,
+                                                            transcript.model_dump_json())
                 ids = files.register(self.store, self.key, active.answer_id, recorded)
                 if transcript is not None and self._on_transcript:
-                    finished = self.store.one("SELECT 1 AS x FROM answers WHERE id = ? AND"
-                                              " state = 'finished'", (active.answer_id,))
-                    if finished:
+                    with self.store.read() as db:
+                        answer = answer_rows.get(db, active.answer_id)
+                    if answer is not None and answer.state == "finished":
                         self._on_transcript(active.answer_id, transcript)
                 if ids and self._on_registered is not None:
                     self._on_registered(active.answer_id)

@@ -30,20 +30,20 @@ from typing import Any
 from sqlite_utils import Database
 
 from device import audit
-from device.analysis import analysis_rows
+from device.analysis import analysis_rows, checklists
 from device.audit import Actor
 from device.central_link import inbox, outbox
 from device.central_link.outbox import Identity
 from device.clock import Stamp, elapsed_s
+from device.sessions import answer_rows, candidate_rows, results, session_rows, usage
 from device.storage import media, meta
-from device.storage.database import Store, load_stamp, row, rows, stamp_json
+from device.storage.database import Store
 from shared.canonical_json import dumps
 
 log = logging.getLogger(__name__)
 
 PENDING = "erasure:"
 RETRY = "erasure-retry:"
-OPEN_STATES = ("invited", "checked_in", "consented", "in_progress", "paused")
 #: Fields of a roster entry that say something about the person.
 PERSONAL_FIELDS = ("display_name", "language", "extra_time_pct", "invite_code")
 CENTRAL = Actor("central", "deletion")
@@ -95,10 +95,6 @@ class Receipt:
                    pending_key=pending_key)
 
 
-def _marks(items: Sequence[str]) -> str:
-    return ",".join("?" * len(items))
-
-
 def erase_candidate(
     db: Database, now: Stamp, candidate_id: str, request_id: str, reason: str,
     *, document_id: str | None = None,
@@ -108,18 +104,15 @@ def erase_candidate(
     An unknown candidate is not an error: the receipt says nothing was found. Returns
     the receipt to hand to :func:`finish_erasure` after the commit.
     """
-    candidate = row(db, "SELECT id FROM candidates WHERE id = ?", (candidate_id,))
-    sessions = [r["id"] for r in rows(db, "SELECT id FROM sessions WHERE candidate_id = ?"
-                                          " ORDER BY created, id", (candidate_id,))]
+    candidate = candidate_rows.get(db, candidate_id)
+    sessions = session_rows.ids_of_candidate(db, candidate_id)
     counts = dict.fromkeys(COUNTED, 0)
     files: list[str] = []
     if sessions:
         erased, files = _erase_sessions(db, sessions, now)
         counts.update(erased)
     if candidate is not None:
-        db.execute("UPDATE candidates SET display_name = NULL, language = NULL,"
-                   " extra_time_pct = 0, erased = ? WHERE id = ?",
-                   (stamp_json(now), candidate_id))
+        candidate_rows.forget(db, candidate_id, now)
     counts["documents_redacted"] = _redact_documents(db, candidate_id)
     receipt = Receipt(
         request_id=request_id, candidate_id=candidate_id, found=candidate is not None,
@@ -138,47 +131,29 @@ def erase_candidate(
 def _erase_sessions(db: Database, sessions: list[str], now: Stamp
                     ) -> tuple[dict[str, int], list[str]]:
     ids = tuple(sessions)
-    marks = _marks(sessions)
     counts = {"sessions_closed": _close_open(db, sessions, now)}
 
-    def count(sql: str, params: tuple[Any, ...] = ()) -> int:
-        return int(db.execute(sql, (*params, *ids)).rowcount)
-
-    counts["follow_ups"] = count("UPDATE answers SET follow_up = NULL"  # noqa: S608
-                                 f" WHERE follow_up IS NOT NULL AND session_id IN ({marks})")
+    counts["follow_ups"] = answer_rows.clear_follow_ups(db, sessions)
     counts["analyses"] = analysis_rows.delete_for_sessions(db, ids)
-    counts["checklists"] = count(
-        f"DELETE FROM checklists WHERE session_id IN ({marks})")  # noqa: S608
-    counts["results"] = count(f"DELETE FROM results WHERE session_id IN ({marks})")  # noqa: S608
+    counts["checklists"] = checklists.erase(db, sessions)
+    counts["results"] = results.erase(db, sessions)
     paths = media.paths_of_sessions(db, ids)
     counts["media"] = media.purge_sessions(db, ids, now)
     counts["messages_withdrawn"] = outbox.delete_of_sessions(db, ids, acked=False)
     counts["messages_cleared"] = outbox.delete_of_sessions(db, ids, acked=True)
-    db.execute(
-        "UPDATE sessions SET language = NULL, extra_time_pct = 0, invite_hash = NULL,"  # noqa: S608
-        " resume_hash = NULL, token_hash = NULL, receipt_hash = NULL, consent_version = NULL,"
-        f" expression_consent = NULL WHERE id IN ({marks})", ids)
+    session_rows.forget_personal(db, sessions)
     return counts, sorted(set(paths))
 
 
 def _close_open(db: Database, sessions: list[str], now: Stamp) -> int:
     """Close open sessions as revoked, accounting the time spent in their last state."""
-    found = rows(db, f"SELECT id, state, state_since FROM sessions WHERE id IN"  # noqa: S608
-                     f" ({_marks(sessions)}) AND state IN ({_marks(OPEN_STATES)})",
-                 (*sessions, *OPEN_STATES))
-    at = stamp_json(now)
+    found = session_rows.open_among(db, sessions)
     for s in found:
-        since = load_stamp(s["state_since"])
-        spent = max((elapsed_s(since, now) if since else None) or 0.0, 0.0)
-        column = {"in_progress": "active_s", "paused": "paused_s"}.get(s["state"])
-        if column:
-            db.execute(f"UPDATE usage SET {column} = {column} + ?, updated = ?"  # noqa: S608
-                       " WHERE session_id = ?", (spent, at, s["id"]))
-        db.execute("UPDATE answers SET state = 'interrupted', ended = ? WHERE session_id = ?"
-                   " AND state IN ('presented', 'recording')", (at, s["id"]))
-        db.execute("UPDATE sessions SET state = 'revoked', previous_state = state,"
-                   " state_since = ?, ended = ?, state_reason = 'erased at central''s request',"
-                   " state_actor = ? WHERE id = ?", (at, at, CENTRAL.label(), s["id"]))
+        spent = max(elapsed_s(s.state_since, now) or 0.0, 0.0)
+        if s.state in usage.TIME_COLUMNS:
+            usage.account_state(db, s.id, s.state, spent, now)
+        answer_rows.interrupt_open(db, s.id, now)
+        session_rows.revoke_erased(db, s.id, now, CENTRAL.label())
     return len(found)
 
 

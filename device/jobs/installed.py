@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlite_utils import Database
 
@@ -244,10 +243,20 @@ def package(db: Database, job_id: str, version: int) -> JobPackage:
     return parsed
 
 
-def session_package(db: Database, session: Mapping[str, Any]) -> JobPackage:
+class SessionRef(Protocol):
+    """What names a session's package: its job and the version it started with."""
+
+    @property
+    def job_id(self) -> str: ...
+
+    @property
+    def job_version(self) -> int: ...
+
+
+def session_package(db: Database, session: SessionRef) -> JobPackage:
     """The package version a session started with (its ``job_id`` and ``job_version``): a
     session keeps it to the end, whatever is imported meanwhile."""
-    return package(db, session["job_id"], session["job_version"])
+    return package(db, session.job_id, session.job_version)
 
 
 def active_package(store: Store, job_id: str) -> JobPackage:

@@ -27,6 +27,7 @@ from device.capture.base import Camera, DeviceUnavailable, LowresFrame
 from device.capture.preview import resize
 from device.composition import Kiosk
 from device.config import CaptureConfig
+from device.sessions import session_rows
 from inference.errors import ModelError
 from inference.vision.framing import ADVICE, framing_check
 
@@ -52,9 +53,8 @@ Cameras = Callable[[CaptureConfig], "Camera | None"]
 
 def _interview_running(k: Kiosk) -> bool:
     """A candidate has consented or is answering: the devices belong to the interview."""
-    found = k.store.one("SELECT count(*) AS n FROM sessions WHERE state IN"
-                        " ('consented', 'in_progress')")
-    return bool(found and found["n"])
+    with k.store.read() as db:
+        return session_rows.count_in_states(db, ("consented", "in_progress")) > 0
 
 
 # --- microphone -------------------------------------------------------------------------------

@@ -31,11 +31,12 @@ from device.errors import (
 )
 from device.jobs.installed import session_package
 from device.jobs.language_gate import LanguageGate
-from device.sessions import results
+from device.sessions import answer_rows, results, session_rows, usage
 from device.sessions.codes import CodeLimiter, hash_code, hash_token, new_code, new_token
+from device.sessions.session_rows import SessionRow
 from device.sessions.transitions import FINAL_STATES, resume_state, target
 from device.staff.policy import Staff, authorize_session_action
-from device.storage.database import Store, load_stamp, row, stamp_json
+from device.storage.database import Store, stamp_json
 from shared.contract import MessageKind
 
 log = logging.getLogger(__name__)
@@ -74,27 +75,26 @@ class Engine:
         self.limiter = CodeLimiter(rules.checkin_max_failures, rules.checkin_lockout_s)
         #: Called inside a transition's transaction when a session reaches a final
         #: state, so later stages (analysis, results) can add to the same transaction.
-        self.on_final: list[Callable[[Database, dict[str, Any], Stamp], None]] = []
+        self.on_final: list[Callable[[Database, SessionRow, Stamp], None]] = []
         #: Checks run when an invited session checks in (never on a resume); one that
         #: raises refuses the new session (the storage budget, for one).
         self.admission: list[Callable[[], None]] = []
 
     # -- reading -----------------------------------------------------------------
 
-    def get(self, db: Database, session_id: str) -> dict[str, Any]:
-        found = row(db, "SELECT * FROM sessions WHERE id = ?", (session_id,))
+    def get(self, db: Database, session_id: str) -> SessionRow:
+        found = session_rows.get(db, session_id)
         if found is None:
             raise NotFoundError(f"no session {session_id}")
         return found
 
-    def session(self, session_id: str) -> dict[str, Any]:
+    def session(self, session_id: str) -> SessionRow:
         with self.store.read() as db:
             return self.get(db, session_id)
 
-    def by_token(self, token: str) -> dict[str, Any]:
-        found = self.store.one(
-            "SELECT * FROM sessions WHERE token_hash = ?", (hash_token(token),)
-        )
+    def by_token(self, token: str) -> SessionRow:
+        with self.store.read() as db:
+            found = session_rows.by_hash(db, "token_hash", hash_token(token))
         if found is None:
             raise NotFoundError("this session link is no longer valid")
         return found
@@ -104,7 +104,7 @@ class Engine:
     def transition(
         self,
         db: Database,
-        session: dict[str, Any],
+        session: SessionRow,
         action: str,
         actor: Actor,
         now: Stamp,
@@ -114,9 +114,9 @@ class Engine:
         details: dict[str, Any] | None = None,
     ) -> str:
         """Apply ``action`` inside the caller's transaction; return the new state."""
-        state = session["state"]
-        to = target(action, state, resume_state(started=session["started"] is not None,
-                                                consented=session["consent_version"] is not None))
+        state = session.state
+        to = target(action, state, resume_state(started=session.started is not None,
+                                                consented=session.consent_version is not None))
         self._account(db, session, to, now)
         values = {
             "state": to,
@@ -129,75 +129,56 @@ class Engine:
         if to in FINAL_STATES:
             # the candidate's token now only shows the receipt (see receipt_session)
             values.update(ended=stamp_json(now), token_hash=None, resume_hash=None,
-                          invite_hash=None, receipt_hash=session.get("token_hash"))
-        assignments = ", ".join(f"{k} = :{k}" for k in values)
-        db.execute(
-            f"UPDATE sessions SET {assignments} WHERE id = :id",  # noqa: S608 - fixed keys
-            {**values, "id": session["id"]},
-        )
+                          invite_hash=None, receipt_hash=session.token_hash)
+        session_rows.update(db, session.id, values)
         audit.append(
-            db, now, actor, f"session.{action}", subject=session["id"], reason=reason,
+            db, now, actor, f"session.{action}", subject=session.id, reason=reason,
             details={"from": state, "to": to, **(details or {})},
         )
         hold = self._undo_deadline(now) if to == "terminated" else None
         body = {"from": state, "to": to, "action": action, "reason": reason,
-                "actor_role": actor.role, "job_id": session["job_id"],
-                "job_version": session["job_version"], "candidate_id": session["candidate_id"]}
+                "actor_role": actor.role, "job_id": session.job_id,
+                "job_version": session.job_version, "candidate_id": session.candidate_id}
         self._announce(db, session, now, "session.state", body, hold)
         if to in FINAL_STATES:
-            fresh = self.get(db, session["id"])
+            fresh = self.get(db, session.id)
             if to in results.RESULT_STATES:
                 summary = results.record(db, fresh, now)
                 self._announce(db, session, now, "session.result", summary, hold)
             for hook in self.on_final:
                 hook(db, fresh, now)
-            self._announce(db, session, now, "usage", self._usage_body(db, session["id"]), hold)
+            self._announce(db, session, now, "usage", self._usage_body(db, session.id), hold)
         return to
 
     def _announce(
-        self, db: Database, session: dict[str, Any], now: Stamp, kind: MessageKind,
+        self, db: Database, session: SessionRow, now: Stamp, kind: MessageKind,
         body: dict[str, Any], hold: Stamp | None = None,
     ) -> str:
         return outbox.enqueue(
-            db, self.identity, now, kind, body, session_id=session["id"],
-            drill=bool(session["drill"]), hold_until=hold,
+            db, self.identity, now, kind, body, session_id=session.id,
+            drill=session.drill, hold_until=hold,
         )
 
     def _undo_deadline(self, now: Stamp) -> Stamp:
         window = self.rules.undo_window_min * 60
         return Stamp(utc=now.utc, mono=now.mono + window, boot=now.boot, synced=now.synced)
 
-    def _account(self, db: Database, session: dict[str, Any], to: str, now: Stamp) -> None:
-        since = load_stamp(session["state_since"])
-        spent = elapsed_s(since, now) if since else None
-        spent = max(spent or 0.0, 0.0)
-        column = {"in_progress": "active_s", "paused": "paused_s"}.get(session["state"])
-        sets = [f"{column} = {column} + :spent"] if column else []
-        if to == "paused":
-            sets.append("pauses = pauses + 1")
-        sets.append("updated = :now")
-        db.execute(
-            f"UPDATE usage SET {', '.join(sets)} WHERE session_id = :id",  # noqa: S608
-            {"spent": spent, "now": stamp_json(now), "id": session["id"]},
-        )
+    def _account(self, db: Database, session: SessionRow, to: str, now: Stamp) -> None:
+        spent = max(elapsed_s(session.state_since, now) or 0.0, 0.0)
+        usage.account_state(db, session.id, session.state, spent, now, pausing=to == "paused")
 
     def _usage_body(self, db: Database, session_id: str) -> dict[str, Any]:
-        usage = row(db, "SELECT * FROM usage WHERE session_id = ?", (session_id,))
-        assert usage is not None
-        usage.pop("updated")
-        usage["drill"] = bool(usage["drill"])
-        return usage
+        used = usage.get(db, session_id)
+        assert used is not None
+        return used.message_body()
 
     # -- candidate: check-in, consent, exit, resume ------------------------------
 
     def _by_code(self, db: Database, purpose: str, code: str, client: str, now: Stamp
-                 ) -> dict[str, Any]:
+                 ) -> SessionRow:
         """The session a code opens; a wrong code counts against the client's tries."""
-        column = {"invite": "invite_hash", "resume": "resume_hash"}[purpose]
-        session = row(
-            db, f"SELECT * FROM sessions WHERE {column} = ?",  # noqa: S608 - fixed names
-            (hash_code(self.code_key, purpose, code),),
-        )
+        column: session_rows.HashColumn = "invite_hash" if purpose == "invite" else "resume_hash"
+        session = session_rows.by_hash(db, column, hash_code(self.code_key, purpose, code))
         if session is None:
             self.limiter.failed(client, now.mono)
             raise InvalidCodeError(
@@ -215,16 +196,16 @@ class Engine:
             if self.languages.gating:  # never in a language the box cannot analyse
                 job = session_package(db, session).job
                 self.languages.require_language(
-                    language or session["language"] or job.language, job.languages,
-                    session_id=session["id"])
+                    language or session.language or job.language, job.languages,
+                    session_id=session.id)
             token = new_token()
             updates: dict[str, Any] = {"token_hash": hash_token(token), "invite_hash": None}
             if language:
                 updates["language"] = language
-            state = self.transition(db, session, "check_in", Actor(CANDIDATE, session["id"]),
+            state = self.transition(db, session, "check_in", Actor(CANDIDATE, session.id),
                                     now, updates=updates)
         self.limiter.succeeded(client)
-        return Opened(session["id"], token, state)
+        return Opened(session.id, token, state)
 
     def consent(
         self, session_id: str, *, accept: bool, consent_version: str,
@@ -252,20 +233,16 @@ class Engine:
                          "expression_analysis": expression_analysis},
             )
 
-    def _consent_version(self, db: Database, session: dict[str, Any]) -> str:
+    def _consent_version(self, db: Database, session: SessionRow) -> str:
         return str(session_package(db, session).consent.version)
 
     def _pause(
-        self, db: Database, session: dict[str, Any], action: str, actor: Actor, now: Stamp,
+        self, db: Database, session: SessionRow, action: str, actor: Actor, now: Stamp,
         reason: str | None, *, keep_token: bool,
     ) -> str:
         """Pause (staff) or exit (candidate): interrupt the open answer, issue a resume code."""
         code = new_code(self.rules.code_length)
-        db.execute(
-            "UPDATE answers SET state = 'interrupted', ended = ? WHERE session_id = ?"
-            " AND state IN ('presented', 'recording')",
-            (stamp_json(now), session["id"]),
-        )
+        answer_rows.interrupt_open(db, session.id, now)
         updates: dict[str, Any] = {"resume_hash": hash_code(self.code_key, "resume", code)}
         if not keep_token:
             updates["token_hash"] = None
@@ -286,7 +263,7 @@ class Engine:
         now = self.store.now()
         with self.store.transaction() as db:
             session = self.get(db, session_id)
-            if session["state"] not in ("consented", "in_progress"):
+            if session.state not in ("consented", "in_progress"):
                 return None
             return self._pause(db, session, "pause", audit.SYSTEM, now, reason, keep_token=True)
 
@@ -295,7 +272,7 @@ class Engine:
         self.limiter.check(client, now.mono)
         with self.store.transaction() as db:
             session = self._by_code(db, "resume", code, client, now)
-            if session["state"] == "paused" and self._pause_expired(session, now):
+            if session.state == "paused" and self._pause_expired(session, now):
                 self.transition(db, session, "expire", audit.SYSTEM, now,
                                 reason="resume window passed")
                 expired = True
@@ -303,7 +280,7 @@ class Engine:
                 expired = False
                 token = new_token()
                 state = self.transition(
-                    db, session, "resume", Actor(CANDIDATE, session["id"]), now,
+                    db, session, "resume", Actor(CANDIDATE, session.id), now,
                     reason="candidate resumed with code",
                     updates={"token_hash": hash_token(token), "resume_hash": None},
                 )
@@ -314,11 +291,10 @@ class Engine:
                 "please ask staff"
             )
         self.limiter.succeeded(client)
-        return Opened(session["id"], token, state)
+        return Opened(session.id, token, state)
 
-    def _pause_expired(self, session: dict[str, Any], now: Stamp) -> bool:
-        since = load_stamp(session["state_since"])
-        spent = elapsed_s(since, now) if since else None
+    def _pause_expired(self, session: SessionRow, now: Stamp) -> bool:
+        spent = elapsed_s(session.state_since, now)
         # An unmeasurable pause (reboot with no synchronised clock) is not held against
         # the candidate.
         return spent is not None and spent >= self.rules.resume_window_h * 3600
@@ -357,7 +333,7 @@ class Engine:
                 return {"state": "paused", "resume_code": code}
             if action == "undo_terminate":
                 return self._undo_terminate(db, session, actor, now, reason)
-            if action == "resume" and session["state"] == "paused":
+            if action == "resume" and session.state == "paused":
                 state = self.transition(db, session, "resume", actor, now, reason=reason,
                                         updates={"resume_hash": None})
                 return {"state": state}
@@ -366,20 +342,19 @@ class Engine:
             raise SessionRuleError(f"unknown staff action {action!r}")
 
     def _undo_terminate(
-        self, db: Database, session: dict[str, Any], actor: Actor, now: Stamp, reason: str
+        self, db: Database, session: SessionRow, actor: Actor, now: Stamp, reason: str
     ) -> dict[str, Any]:
-        target("undo_terminate", session["state"])
-        since = load_stamp(session["state_since"])
-        spent = elapsed_s(since, now) if since else None
+        target("undo_terminate", session.state)
+        spent = elapsed_s(session.state_since, now)
         window = self.rules.undo_window_min * 60
         if spent is None or spent > window:
             raise SessionRuleError(
                 f"a terminate can only be undone within {self.rules.undo_window_min:g} minutes"
             )
-        held = outbox.held(db, session["id"])
+        held = outbox.held(db, session.id)
         if any(r.status != "pending" for r in held):
             raise SessionRuleError("the terminate has already been delivered to central")
-        outbox.withdraw_held(db, session["id"])
+        outbox.withdraw_held(db, session.id)
         code = new_code(self.rules.code_length)
         state = self.transition(
             db, session, "undo_terminate", actor, now, reason=reason,
@@ -394,15 +369,17 @@ class Engine:
         """Expire paused sessions whose resume window has passed."""
         now = self.store.now()
         expired = []
-        for session in self.store.all("SELECT * FROM sessions WHERE state = 'paused'"):
+        with self.store.read() as db:
+            paused = session_rows.in_state(db, "paused")
+        for session in paused:
             if not self._pause_expired(session, now):
                 continue
             with self.store.transaction() as db:
-                fresh = self.get(db, session["id"])
-                if fresh["state"] == "paused" and self._pause_expired(fresh, now):
+                fresh = self.get(db, session.id)
+                if fresh.state == "paused" and self._pause_expired(fresh, now):
                     self.transition(db, fresh, "expire", audit.SYSTEM, now,
                                     reason="resume window passed")
-                    expired.append(session["id"])
+                    expired.append(session.id)
         return expired
 
 

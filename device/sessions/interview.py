@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,9 +19,12 @@ from device.audit import Actor
 from device.clock import Stamp, elapsed_s
 from device.errors import SessionRuleError, SessionStateError
 from device.jobs.installed import session_package
+from device.sessions import answer_rows, session_rows, usage
+from device.sessions.answer_rows import AnswerRow
 from device.sessions.engine import CANDIDATE, Engine
+from device.sessions.session_rows import SessionRow
 from device.sessions.transitions import allowed_actions
-from device.storage.database import load_stamp, row, rows, stamp_json
+from device.storage.database import stamp_json
 from shared.canonical_json import dumps
 
 OPEN_ANSWER = ("presented", "recording")
@@ -71,50 +73,40 @@ class Interview:
 
     # -- helpers -----------------------------------------------------------------
 
-    def items(self, db: Database, session: dict[str, Any]) -> list[dict[str, Any]]:
+    def items(self, db: Database, session: SessionRow) -> list[dict[str, Any]]:
         """The items of the package version the session started with, in order, as JSON
         objects (keys sorted, as the touchscreen receives them)."""
         return [json.loads(dumps(item.model_dump(mode="json")))
                 for item in session_package(db, session).items]
 
-    def _current_answer(self, db: Database, session: dict[str, Any]) -> dict[str, Any] | None:
-        return row(
-            db,
-            "SELECT * FROM answers WHERE session_id = ? AND position = ?"
-            " AND state IN ('presented', 'recording', 'finished') ORDER BY attempt DESC LIMIT 1",
-            (session["id"], session["position"]),
-        )
+    def _current_answer(self, db: Database, session: SessionRow) -> AnswerRow | None:
+        return answer_rows.current(db, session.id, session.position)
 
-    def _retakes_used(self, db: Database, session: dict[str, Any]) -> int:
-        found = row(db, "SELECT count(*) AS n FROM answers WHERE session_id = ? AND position = ?"
-                    " AND retake = 1", (session["id"], session["position"]))
-        return int(found["n"]) if found else 0
+    def _retakes_used(self, db: Database, session: SessionRow) -> int:
+        return answer_rows.retakes_used(db, session.id, session.position)
 
     @staticmethod
-    def _require_running(session: dict[str, Any], doing: str) -> None:
-        if session["state"] != "in_progress":
-            state = session["state"]
+    def _require_running(session: SessionRow, doing: str) -> None:
+        if session.state != "in_progress":
+            state = session.state
             raise SessionStateError(
                 f"cannot {doing}: the session is {state}, not in progress", state=state,
                 allowed=allowed_actions(state),
             )
 
-    def _deadlines(self, answer: dict[str, Any], t: Timing) -> tuple[Stamp, float, float]:
+    def _deadlines(self, answer: AnswerRow, t: Timing) -> tuple[Stamp, float, float]:
         """(presented, think deadline, answer deadline) as seconds after presentation."""
-        presented = load_stamp(answer["presented"])
-        assert presented is not None
+        presented = answer.presented
         think_end = t.think_s
-        started = load_stamp(answer["started"])
+        started = answer.started
         start_offset = think_end
         if started is not None:
             since = elapsed_s(presented, started)
             start_offset = min(since if since is not None else think_end, think_end)
         return presented, think_end, start_offset + t.answer_s
 
-    def _since(self, answer: dict[str, Any], now: Stamp) -> float:
-        presented = load_stamp(answer["presented"])
-        assert presented is not None
-        spent = elapsed_s(presented, now)
+    def _since(self, answer: AnswerRow, now: Stamp) -> float:
+        spent = elapsed_s(answer.presented, now)
         return math.inf if spent is None else spent
 
     # -- reading -----------------------------------------------------------------
@@ -125,12 +117,12 @@ class Interview:
             session = self.engine.get(db, session_id)
             return self._view(db, session, now)
 
-    def _view(self, db: Database, session: dict[str, Any], now: Stamp) -> ItemView:
+    def _view(self, db: Database, session: SessionRow, now: Stamp) -> ItemView:
         items = self.items(db, session)
-        pos = session["position"]
+        pos = session.position
         item = items[pos] if pos < len(items) else None
         answer = self._current_answer(db, session) if item else None
-        t = timing(item, session["extra_time_pct"]) if item else Timing(0, 0, 0)
+        t = timing(item, session.extra_time_pct) if item else Timing(0, 0, 0)
         retakes_left = max(t.retakes - self._retakes_used(db, session), 0) if item else 0
         phase, think_left, answer_left = "not_started", None, None
         if item is None:
@@ -138,18 +130,18 @@ class Interview:
         elif answer is not None:
             _, think_end, answer_end = self._deadlines(answer, t)
             since = self._since(answer, now)
-            if answer["state"] == "presented":
+            if answer.state == "presented":
                 phase, think_left = "thinking", max(think_end - since, 0.0)
-            elif answer["state"] == "recording":
+            elif answer.state == "recording":
                 phase, answer_left = "recording", max(answer_end - since, 0.0)
             else:
                 phase = "finished"
         return ItemView(
-            session_id=session["id"], state=session["state"], position=pos, total=len(items),
-            item=item, answer_id=answer["id"] if answer else None, phase=phase,
+            session_id=session.id, state=session.state, position=pos, total=len(items),
+            item=item, answer_id=answer.id if answer else None, phase=phase,
             think_left_s=think_left, answer_left_s=answer_left, retakes_left=retakes_left,
-            attempt=int(answer["attempt"]) if answer else 0,
-            follow_up=json.loads(answer["follow_up"]) if answer and answer["follow_up"] else None,
+            attempt=answer.attempt if answer else 0,
+            follow_up=json.loads(answer.follow_up) if answer and answer.follow_up else None,
         )
 
     # -- actions -----------------------------------------------------------------
@@ -160,29 +152,20 @@ class Interview:
         with self.store.transaction() as db:
             session = self.engine.get(db, session_id)
             actor = Actor(CANDIDATE, session_id)
-            if session["state"] == "consented":
+            if session.state == "consented":
                 self.engine.transition(db, session, "begin", actor, now,
                                        updates={"started": stamp_json(now)})
                 session = self.engine.get(db, session_id)
             self._require_running(session, "present a question")
             items = self.items(db, session)
-            if session["position"] < len(items) and self._current_answer(db, session) is None:
-                self._new_attempt(db, session, items[session["position"]], now, retake=False)
+            if session.position < len(items) and self._current_answer(db, session) is None:
+                self._new_attempt(db, session, items[session.position], now, retake=False)
             return self._view(db, session, now)
 
-    def _new_attempt(self, db: Database, session: dict[str, Any], item: dict[str, Any],
+    def _new_attempt(self, db: Database, session: SessionRow, item: dict[str, Any],
                      now: Stamp, *, retake: bool) -> str:
-        last = row(db, "SELECT max(attempt) AS n FROM answers WHERE session_id = ? AND"
-                   " position = ?", (session["id"], session["position"]))
-        attempt = int(last["n"] or 0) + 1 if last else 1
-        answer_id = str(uuid.uuid4())
-        db.execute(
-            "INSERT INTO answers (id, session_id, item_id, position, attempt, kind, state,"
-            " retake, presented) VALUES (?, ?, ?, ?, ?, ?, 'presented', ?, ?)",
-            (answer_id, session["id"], item["id"], session["position"], attempt, item["kind"],
-             int(retake), stamp_json(now)),
-        )
-        return answer_id
+        return answer_rows.add_take(db, session.id, item["id"], session.position, item["kind"],
+                                    now, retake=retake)
 
     def start_answer(self, session_id: str) -> ItemView:
         """Start recording the current item. Late starts eat into the answer time."""
@@ -191,10 +174,9 @@ class Interview:
             session = self.engine.get(db, session_id)
             self._require_running(session, "start recording")
             answer = self._current_answer(db, session)
-            if answer is None or answer["state"] != "presented":
+            if answer is None or answer.state != "presented":
                 raise SessionRuleError("there is no question waiting to be answered")
-            db.execute("UPDATE answers SET state = 'recording', started = ? WHERE id = ?",
-                       (stamp_json(now), answer["id"]))
+            answer_rows.start_recording(db, answer.id, now)
             return self._view(db, session, now)
 
     def finish_answer(self, session_id: str) -> ItemView:
@@ -204,31 +186,24 @@ class Interview:
             session = self.engine.get(db, session_id)
             self._require_running(session, "finish an answer")
             answer = self._current_answer(db, session)
-            if answer is None or answer["state"] != "recording":
+            if answer is None or answer.state != "recording":
                 raise SessionRuleError("no answer is being recorded")
             self._finish(db, session, answer, now)
             return self._view(db, session, now)
 
-    def _finish(self, db: Database, session: dict[str, Any], answer: dict[str, Any],
+    def _finish(self, db: Database, session: SessionRow, answer: AnswerRow,
                 now: Stamp) -> None:
         items = self.items(db, session)
-        t = timing(items[answer["position"]], session["extra_time_pct"])
+        t = timing(items[answer.position], session.extra_time_pct)
         _, _, answer_end = self._deadlines(answer, t)
         since = self._since(answer, now)
-        started = load_stamp(answer["started"])
+        started = answer.started
         assert started is not None
         start_offset = self._since(answer, started)
         end_offset = min(since, answer_end)
         duration = max(end_offset - min(start_offset, end_offset), 0.0)
-        db.execute(
-            "UPDATE answers SET state = 'finished', ended = ?, duration_s = ?, timed_out = ?"
-            " WHERE id = ?",
-            (stamp_json(now), duration, int(since > answer_end), answer["id"]),
-        )
-        db.execute(
-            "UPDATE usage SET answer_s = answer_s + ?, answers = answers + 1 WHERE session_id = ?",
-            (duration, session["id"]),
-        )
+        answer_rows.finish(db, answer.id, now, duration, since > answer_end)
+        usage.add_answer(db, session.id, duration)
 
     def retake(self, session_id: str) -> ItemView:
         """Record the current item again, if the package allows another take."""
@@ -237,14 +212,14 @@ class Interview:
             session = self.engine.get(db, session_id)
             self._require_running(session, "retake an answer")
             answer = self._current_answer(db, session)
-            if answer is None or answer["state"] != "finished":
+            if answer is None or answer.state != "finished":
                 raise SessionRuleError("only a finished answer can be retaken")
             items = self.items(db, session)
-            item = items[session["position"]]
-            allowed = timing(item, session["extra_time_pct"]).retakes
+            item = items[session.position]
+            allowed = timing(item, session.extra_time_pct).retakes
             if self._retakes_used(db, session) >= allowed:
                 raise SessionRuleError(f"no retakes left for this question (allowed: {allowed})")
-            db.execute("UPDATE answers SET state = 'superseded' WHERE id = ?", (answer["id"],))
+            answer_rows.supersede(db, answer.id)
             self._new_attempt(db, session, item, now, retake=True)
             return self._view(db, session, now)
 
@@ -255,11 +230,11 @@ class Interview:
             session = self.engine.get(db, session_id)
             self._require_running(session, "move to the next question")
             answer = self._current_answer(db, session)
-            if answer is None or answer["state"] != "finished":
+            if answer is None or answer.state != "finished":
                 raise SessionRuleError("answer the current question first")
             items = self.items(db, session)
-            position = session["position"] + 1
-            db.execute("UPDATE sessions SET position = ? WHERE id = ?", (position, session["id"]))
+            position = session.position + 1
+            session_rows.set_position(db, session.id, position)
             session = self.engine.get(db, session_id)
             if position >= len(items):
                 self.engine.transition(db, session, "complete", Actor(CANDIDATE, session_id),
@@ -274,14 +249,13 @@ class Interview:
         kept as ``interrupted`` and the item is asked again, not counted as a retake."""
         now = self.store.now()
         with self.store.transaction() as db:
-            answer = row(db, "SELECT * FROM answers WHERE id = ?", (answer_id,))
-            if answer is None or answer["state"] != "recording":
+            answer = answer_rows.get(db, answer_id)
+            if answer is None or answer.state != "recording":
                 return False
-            db.execute("UPDATE answers SET state = 'interrupted', ended = ? WHERE id = ?",
-                       (stamp_json(now), answer_id))
-            session = self.engine.get(db, answer["session_id"])
-            if session["state"] == "in_progress" and session["position"] == answer["position"]:
-                item = self.items(db, session)[answer["position"]]
+            answer_rows.interrupt(db, answer_id, now)
+            session = self.engine.get(db, answer.session_id)
+            if session.state == "in_progress" and session.position == answer.position:
+                item = self.items(db, session)[answer.position]
                 self._new_attempt(db, session, item, now, retake=False)
             return True
 
@@ -289,29 +263,24 @@ class Interview:
         """Close recordings whose time limit has passed (run periodically by the server)."""
         now = self.store.now()
         closed = 0
-        for answer in self.store.all("SELECT a.*, s.extra_time_pct FROM answers a JOIN sessions"
-                                     " s ON s.id = a.session_id WHERE a.state = 'recording'"
-                                     " AND s.state = 'in_progress'"):
+        with self.store.read() as db:
+            recording = answer_rows.recording_in_running(db)
+        for answer in recording:
             with self.store.transaction() as db:
-                session = self.engine.get(db, answer["session_id"])
+                session = self.engine.get(db, answer.session_id)
                 current = self._current_answer(db, session)
-                if current is None or current["id"] != answer["id"]:
+                if current is None or current.id != answer.id:
                     continue
-                if current["state"] != "recording":
+                if current.state != "recording":
                     continue
-                t = timing(self.items(db, session)[current["position"]],
-                           session["extra_time_pct"])
+                t = timing(self.items(db, session)[current.position],
+                           session.extra_time_pct)
                 if self._since(current, now) >= self._deadlines(current, t)[2]:
                     self._finish(db, session, current, now)
                     closed += 1
         return closed
 
 
-def final_answers(db: Database, session_id: str) -> list[dict[str, Any]]:
+def final_answers(db: Database, session_id: str) -> list[AnswerRow]:
     """The answer that counts for each item: its latest finished attempt."""
-    return rows(
-        db,
-        "SELECT a.* FROM answers a WHERE a.session_id = ? AND a.state = 'finished'"
-        " ORDER BY a.position",
-        (session_id,),
-    )
+    return answer_rows.finished(db, session_id)

@@ -18,8 +18,8 @@ from device.central_link import outbox
 from device.central_link.outbox import Identity
 from device.clock import Stamp
 from device.errors import SessionRuleError
+from device.sessions import answer_rows, usage
 from device.storage import media
-from device.storage.database import row
 from device.storage.media import MediaRow
 from device.storage.media_crypto import SealedInfo
 
@@ -34,7 +34,7 @@ def attach(db: Database, answer_id: str, kind: MediaKind, path: Path, now: Stamp
     :func:`device.storage.media_crypto.seal_file` measured while encrypting) is registered with its
     plaintext size and checksum — what central verifies after the upload — and its key id,
     without being read again; the session's usage counts the bytes it takes on disk."""
-    answer = row(db, "SELECT id, session_id FROM answers WHERE id = ?", (answer_id,))
+    answer = answer_rows.get(db, answer_id)
     if answer is None:
         raise SessionRuleError(f"no answer {answer_id} to attach {path.name} to")
     if not path.is_file():
@@ -54,11 +54,10 @@ def attach(db: Database, answer_id: str, kind: MediaKind, path: Path, now: Stamp
         size, sha256, key_id = sealed.plain_bytes, sealed.plain_sha256, sealed.key_id
     media_id = uuid.uuid4().hex
     media.add(db, MediaRow(
-        id=media_id, session_id=answer["session_id"], answer_id=answer_id, kind=kind,
+        id=media_id, session_id=answer.session_id, answer_id=answer_id, kind=kind,
         path=str(path), bytes=size, sha256=sha256, encrypted=sealed is not None, key_id=key_id,
         duration_s=duration_s, created=now))
-    db.execute("UPDATE usage SET media_bytes = media_bytes + ? WHERE session_id = ?",
-               (disk, answer["session_id"]))
+    usage.add_media_bytes(db, answer.session_id, disk)
     return media_id
 
 

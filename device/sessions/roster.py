@@ -19,9 +19,9 @@ from device.clock import Stamp
 from device.errors import PackageRejectedError
 from device.jobs.installed import find_job
 from device.jobs.language_gate import FIX, Installed, names, serves
+from device.sessions import candidate_rows, session_rows, usage
 from device.sessions.codes import hash_code, new_code, normalise
 from device.sessions.engine import Engine, new_session_id
-from device.storage.database import row, stamp_json
 
 MAX_ROSTER_BYTES = 4 * 1024 * 1024
 
@@ -87,30 +87,17 @@ def create_session(
     code = normalise(invite.invite_code) if invite.invite_code else new_code(
         engine.rules.code_length)
     code_hash = hash_code(engine.code_key, "invite", code)
-    if row(db, "SELECT 1 AS x FROM sessions WHERE invite_hash = ?", (code_hash,)):
+    if session_rows.by_hash(db, "invite_hash", code_hash) is not None:
         raise PackageRejectedError(f"candidate {invite.candidate_id}: invite code already in use")
-    db.execute(
-        "INSERT INTO candidates (id, display_name, language, extra_time_pct, important, created)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-        " display_name = excluded.display_name, language = excluded.language,"
-        " extra_time_pct = excluded.extra_time_pct, important = excluded.important",
-        (invite.candidate_id, invite.display_name, invite.language, invite.extra_time_pct,
-         int(invite.important), stamp_json(now)),
-    )
+    candidate_rows.upsert(db, invite.candidate_id, invite.display_name, invite.language,
+                          invite.extra_time_pct, invite.important, now)
     session_id = new_session_id()
-    db.execute(
-        "INSERT INTO sessions (id, candidate_id, job_id, job_version, state, drill, important,"
-        " extra_time_pct, language, invite_hash, created, state_since)"
-        " VALUES (?, ?, ?, ?, 'invited', ?, ?, ?, ?, ?, ?, ?)",
-        (session_id, invite.candidate_id, invite.job_id, job.active_version, int(drill),
-         int(invite.important), invite.extra_time_pct, invite.language, code_hash,
-         stamp_json(now), stamp_json(now)),
-    )
-    db.execute(
-        "INSERT INTO usage (session_id, job_id, cost_centre, drill, updated)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (session_id, invite.job_id, job.cost_centre, int(drill), stamp_json(now)),
-    )
+    session_rows.insert_invited(
+        db, session_id=session_id, candidate_id=invite.candidate_id, job_id=invite.job_id,
+        job_version=job.active_version, drill=drill, important=invite.important,
+        extra_time_pct=invite.extra_time_pct, language=invite.language, invite_hash=code_hash,
+        now=now)
+    usage.open_usage(db, session_id, invite.job_id, job.cost_centre, drill, now)
     return session_id, code
 
 
@@ -134,14 +121,9 @@ def invite_roster(
     out: list[Invited] = []
     installed = engine.languages.read()
     for invite in roster.invites:
-        open_session = row(
-            db, "SELECT id FROM sessions WHERE candidate_id = ? AND job_id = ? AND state"
-            " IN ('invited', 'checked_in', 'consented', 'in_progress', 'paused')",
-            (invite.candidate_id, invite.job_id),
-        )
-        if open_session:
-            out.append(Invited(invite.candidate_id, open_session["id"], None,
-                               "already_invited"))
+        open_session = session_rows.open_of(db, invite.candidate_id, invite.job_id)
+        if open_session is not None:
+            out.append(Invited(invite.candidate_id, open_session, None, "already_invited"))
             continue
         session_id, code = create_session(db, engine, invite, now)
         out.append(Invited(invite.candidate_id, session_id, code, "invited",
@@ -182,8 +164,7 @@ def start_drill(engine: Engine, job_id: str, actor: Actor, label: str = "drill")
     """A practice session: runs fully, announced flagged as a drill, never as a result."""
     now = engine.store.now()
     with engine.store.transaction() as db:
-        found = row(db, "SELECT count(*) AS n FROM sessions WHERE drill = 1")
-        number = int(found["n"]) + 1 if found else 1
+        number = session_rows.drill_count(db) + 1
         invite = Invite(candidate_id=f"drill-{number}", job_id=job_id,
                         display_name=f"{label} {number}")
         session_id, code = create_session(db, engine, invite, now, drill=True)

@@ -8,10 +8,13 @@ terminated by an admin.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from device.audit import Actor
 from device.errors import PermissionDeniedError
+
+if TYPE_CHECKING:
+    from device.sessions.session_rows import SessionRow
 
 
 @dataclass(frozen=True)
@@ -35,21 +38,21 @@ def require_role(staff: Staff, *roles: str, doing: str) -> None:
         )
 
 
-def authorize_session_action(staff: Staff, action: str, session: dict[str, Any]) -> None:
+def authorize_session_action(staff: Staff, action: str, session: SessionRow) -> None:
     """Raise PermissionDeniedError naming why ``staff`` may not act on this session."""
     words = action.replace("_", " ")
     require_role(staff, "site_hr", "admin", doing=f"{words} sessions")
-    if not staff.sees_job(session["job_id"]):
+    if not staff.sees_job(session.job_id):
         raise PermissionDeniedError(
-            f"token {staff.name} is not scoped to job {session['job_id']}"
+            f"token {staff.name} is not scoped to job {session.job_id}"
         )
-    if action == "terminate" and session["important"] and staff.role != "admin":
+    if action == "terminate" and session.important and staff.role != "admin":
         raise PermissionDeniedError(
             "this session is flagged important: only an admin can terminate it"
         )
 
 
-def explain_refusal(staff: Staff, action: str, session: dict[str, Any]) -> str | None:
+def explain_refusal(staff: Staff, action: str, session: SessionRow) -> str | None:
     """Why an action is not available to this staff member, for UIs; None if it is."""
     try:
         authorize_session_action(staff, action, session)

@@ -39,6 +39,7 @@ from device.config import KioskConfig
 from device.errors import KioskError
 from device.jobs.document import JobPackage
 from device.jobs.package import example_package_path, load_package
+from device.sessions import results, session_rows
 from device.storage import media
 from device.storage.database import Store
 from kiosk.demo import summary
@@ -145,9 +146,7 @@ def run_demo(config: KioskConfig, *, as_json: bool = False, data_dir: Path | Non
                             json.loads(example_package_path().read_bytes()), DEVICE_ID)
             central.publish("roster", "demo-roster", {"format": "kiosk-roster/1", "invites": [
                 {**CANDIDATE, "job_id": job_id, "language": speech.language}]}, DEVICE_ID)
-            _wait("the roster to arrive", lambda: box.kiosk.store.one(
-                "SELECT id FROM sessions WHERE candidate_id = ?",
-                (CANDIDATE["candidate_id"],)) is not None)
+            _wait("the roster to arrive", lambda: _invited(box.kiosk.store))
         script = SHORT if ci else FULL
         candidate = Candidate(box.url, box.staff_token, rig, speech.language, root, script,
                               stages.say)
@@ -193,10 +192,15 @@ def _unfinished(store: Store, session_id: str) -> int:
         return analysis_rows.count_unfinished(db, session_id)
 
 
+def _invited(store: Store) -> bool:
+    with store.read() as db:
+        return bool(session_rows.ids_of_candidate(db, str(CANDIDATE["candidate_id"])))
+
+
 def _scorecard(store: Store, session_id: str) -> dict[str, Any]:
-    found = store.one("SELECT body FROM results WHERE session_id = ? AND kind = 'report'",
-                      (session_id,))
-    card: dict[str, Any] = json.loads(found["body"])["scorecard"] if found else {}
+    with store.read() as db:
+        found = results.body(db, session_id, "report")
+    card: dict[str, Any] = found["scorecard"] if found else {}
     return card
 
 
@@ -216,14 +220,15 @@ def _summary(box: DemoBox, central: DemoCentral, session_id: str, package: JobPa
              said: dict[str, str], report: Path, speech: dict[str, Any],
              stages: dict[str, float], all_acked: bool, started: float) -> dict[str, Any]:
     store = box.kiosk.store
-    session = store.one("SELECT state FROM sessions WHERE id = ?", (session_id,))
+    with store.read() as db:
+        session = session_rows.get(db, session_id)
     assert session is not None
     with store.read() as db:
         chain = audit.verify(db)
     names = {c.id: c.name.get("en", c.id) for c in package.rubric.competencies}
     return {
         "session_id": session_id,
-        "final_state": session["state"],
+        "final_state": session.state,
         "speech": speech,
         "scores": summary.scores(_scorecard(store, session_id), names),
         "answers": summary.answers(store, session_id, said, speech["language"]),

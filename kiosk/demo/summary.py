@@ -9,7 +9,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from device.analysis import analysis_rows
+from device.sessions import answer_rows
 from device.storage.database import Store
 from inference.speech.accuracy import error_rate, metric
 
@@ -19,17 +19,17 @@ def answers(store: Store, session_id: str, said: dict[str, str],
     """Per recorded item: what the candidate said (scripted) and what the box heard or saw,
     with the error rate between the two (CER for zh-CN and ko, WER for en)."""
     with store.read() as db:
-        found = analysis_rows.answers_with_analyses(db, session_id)
+        found = answer_rows.with_analysis(db, session_id)
     out = []
     for r in found:
         body = json.loads(r.body) if r.body else {}
-        entry: dict[str, Any] = {"item_id": r.item_id, "analysis": r.status,
+        entry: dict[str, Any] = {"item_id": r.answer.item_id, "analysis": r.status,
                                  "analysis_cpu_s": round(r.cpu_s or 0.0, 2)}
         if r.error:
             entry["error"] = r.error
         if body.get("kind") == "question":
             metrics = body["metrics"]
-            heard, script = body["transcript"]["text"], said.get(r.item_id)
+            heard, script = body["transcript"]["text"], said.get(r.answer.item_id)
             entry.update(said=script, heard=heard,
                          recognition_quality=body["transcript"].get("quality"),
                          speaking_rate=metrics["speaking_rate"], rate_unit=metrics["rate_unit"],
