@@ -3,7 +3,7 @@
 The one module that reads and writes it. Functions take the caller's open database, so the
 worker, the status pages, erasure and the metrics keep their transactions as they are. A few
 reads need a session's or an answer's columns with the analysis (the worker's next job, the
-last failure, a session's answers): those joins are here, starting from this table's rows.
+last failure): those joins are here, starting from this table's rows.
 """
 
 from __future__ import annotations
@@ -176,28 +176,3 @@ def last_failure(db: Database) -> FailedAnalysis | None:
     if found is None:
         return None
     return FailedAnalysis(_analysis(found), found["job_id"], found["language"])
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerAnalysisRow:
-    """One take of a session's answers with its analysis (``status`` None: not queued)."""
-
-    answer_id: str
-    item_id: str
-    kind: str
-    attempt: int
-    answer_state: str
-    status: Status | None
-    attempts: int | None
-    body: str | None
-    error: str | None
-    cpu_s: float | None
-
-
-def answers_with_analyses(db: Database, session_id: str) -> list[AnswerAnalysisRow]:
-    """Every take of the session's answers in interview order, each with its analysis."""
-    found = rows(db, "SELECT n.id AS answer_id, n.item_id, n.kind, n.attempt,"
-                     " n.state AS answer_state, a.status, a.attempts, a.body, a.error, a.cpu_s"
-                     " FROM answers n LEFT JOIN analyses a ON a.answer_id = n.id"
-                     " WHERE n.session_id = ? ORDER BY n.position, n.attempt", (session_id,))
-    return [AnswerAnalysisRow(**r) for r in found]
