@@ -3,8 +3,8 @@
 An answer is one take of one item of a session. The interview decides when a take
 starts, ends or is superseded (see :mod:`device.sessions.interview`); this module only
 stores it. Some readers join other tables read-only: ``sessions`` (which take is being
-recorded in a running session), ``media`` (what the receipt lists as recorded) and
-``analyses`` (each answer with its analysis, for staff and the demo).
+recorded in a running session) and ``analyses`` (each answer with its analysis, for staff
+and the demo).
 """
 
 from __future__ import annotations
