@@ -20,12 +20,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from device.capture import files
 from device.capture.base import (
-    AudioStats,
     Camera,
     DeviceUnavailable,
     LostCallback,
@@ -34,6 +32,7 @@ from device.capture.base import (
 )
 from device.capture.framing import FramingService
 from device.capture.live import LiveTranscriber
+from device.capture.slots import Active, DeviceSlot, Microphone
 from device.config import CaptureConfig, KioskConfig
 from device.ops import alerts
 from device.sessions import answer_rows, session_rows
@@ -47,50 +46,6 @@ log = logging.getLogger(__name__)
 TICK_S = 0.2
 REOPEN_S = 3.0
 ARMED_STATES = ("consented", "in_progress")
-
-
-class Microphone(Protocol):
-    def open(self, on_lost: LostCallback | None = None) -> None: ...
-
-    def close(self) -> None: ...
-
-    def start_recording(self, path: Any, on_block: Callable[[bytes], None] | None = None
-                        ) -> None: ...
-
-    def stop_recording(self) -> Recorded: ...
-
-    def stats(self) -> AudioStats: ...
-
-
-@dataclass
-class DeviceSlot:
-    """One device as the service sees it: open or not, and why not."""
-
-    name: str  # "microphone" | "camera"
-    required: bool
-    disabled: bool
-    problem: str | None = None  # None | "missing" | "lost" | "disabled"
-    detail: str | None = None
-    tried: float = -1e9
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-@dataclass
-class Active:
-    """The answer being recorded now."""
-
-    answer_id: str
-    session_id: str
-    language: str
-    spoken: bool
-    started: float
-    audio: bool
-    video: bool
-    live: LiveTranscriber | None = None
-    paths: dict[str, Any] = field(default_factory=dict)
 
 
 class CaptureService:
