@@ -4,6 +4,7 @@ dashboard; SVG snapshots of the enrol step at 80x24 and 120x40."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from sync_fixtures import Pki
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar
-from tui_fixtures import AppFactory, click, drive, press_text, steady_cursors, until
+from tui_fixtures import SPEED, AppFactory, click, drive, press_text, steady_cursors, until
 
 from conftest import make_config
 from device.composition import Kiosk
@@ -23,7 +24,8 @@ from device.selftest.install import job_for
 from inference.models import installer
 from inference.models.manifest import PypiSource, load_manifest
 from provisioning import enrol as box_enrol
-from tui.app import KioskApp
+from tui.app import LINK_CHECK_S, KioskApp
+from tui.client import ApiClient
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.firstboot import FirstBootScreen
 
@@ -137,6 +139,26 @@ def test_a_used_token_is_refused_in_place_then_a_fresh_one_enrols_the_box(
     assert 'id = "box-7"' in (data / "enrolment.toml").read_text()
     enrolled = [a for a in audit_actions(data) if a["action"] == "provision.enrol"]
     assert [(a["actor_role"], a["subject"]) for a in enrolled] == [("technician", "box-7")]
+
+
+def test_the_wizard_opens_when_the_box_answers_slower_than_the_link_check(
+        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a slow box the provisioning answer takes longer than the link check's period; the
+    next link check must not cancel the first-boot check."""
+    answer = ApiClient.provision
+
+    async def slow(client: ApiClient) -> Any:
+        await asyncio.sleep(4 * LINK_CHECK_S * SPEED)
+        return await answer(client)
+
+    monkeypatch.setattr(ApiClient, "provision", slow)
+    app = make_app("technician", first_boot=True)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await until(pilot, lambda: isinstance(app.screen, FirstBootScreen), timeout=20,
+                    what="the wizard")
+
+    drive(app, script)
 
 
 def test_the_enrol_step_names_what_is_missing(make_app: AppFactory) -> None:

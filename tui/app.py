@@ -78,9 +78,13 @@ class KioskApp(App[None]):
             self.who = who
         if not self._provision_checked:
             self._provision_checked = True
-            await self._maybe_first_boot(who)
+            self.first_boot_check(who)
 
-    async def _maybe_first_boot(self, who: Whoami) -> None:
+    @work(exclusive=True, group="first-boot")
+    async def first_boot_check(self, who: Whoami) -> None:
+        """Open the first-boot wizard if the box is not enrolled. A worker of its own: the
+        next link check (which cancels the last one if still running, as on a slow box)
+        must not cancel it; a failed check is tried again at the next link check."""
         if not self.first_boot or who["role"] not in ("technician", "admin"):
             return
         try:
@@ -88,6 +92,7 @@ class KioskApp(App[None]):
         except MissingEndpoint:
             return
         except ApiError as exc:
+            self._provision_checked = False
             self.show_failure(exc)
             return
         if not status.get("enrolled", True):
