@@ -118,7 +118,7 @@ def test_no_sql_in_api_routes_the_sync_agent_the_tui_or_inference(package: str) 
 
 def test_no_test_file_imports_another() -> None:
     importing = []
-    for path in sorted((ROOT / "tests").glob("*.py")):
+    for path in sorted((ROOT / "tests").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])

@@ -18,8 +18,8 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parent.parent
-CHILD = Path(__file__).resolve().parent / "diskfull_child.py"
+ROOT = Path(__file__).resolve().parents[3]
+CHILD = Path(__file__).resolve().parents[2] / "diskfull_child.py"
 TMPFS_SIZE = "3m"
 CHUNK = 64 * 1024
 

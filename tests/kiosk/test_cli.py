@@ -20,7 +20,7 @@ from device.jobs.package import example_package_path
 from kiosk.cli import build_parser, main
 from kiosk.rigs.samples import ModelPaths
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KIOSK = [sys.executable, "-m", "kiosk"]
 
 

@@ -13,7 +13,7 @@ from inference.content.languages import count_units, rate_unit
 from inference.content.star import choose_follow_up, star_coverage
 from inference.findings import STAR_ELEMENTS, Transcript, Word
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "device" / "examples" / "assembly-line-operator.json"
 
 

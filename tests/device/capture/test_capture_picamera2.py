@@ -21,7 +21,7 @@ from device.capture.camera_picamera2 import Picamera2Camera
 from device.capture.videofile import RecordingError
 from device.config import CaptureConfig
 
-STANDINS = Path(__file__).resolve().parent / "standins"
+STANDINS = Path(__file__).resolve().parents[2] / "standins"
 
 
 def config(**over: Any) -> CaptureConfig:

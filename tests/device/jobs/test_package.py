@@ -35,7 +35,7 @@ from device.jobs.package import (
     write_schema,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_FILE = ROOT / "docs" / "schemas" / "job-package.schema.json"
 DOC_FILE = ROOT / "docs" / "job-package.md"
 ALL_LANGUAGES: tuple[Language, ...] = ("zh-CN", "en", "ko")

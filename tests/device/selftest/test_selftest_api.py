@@ -37,7 +37,7 @@ from inference.models.store import ModelStore
 from inference.speech.audio import rms_dbfs
 from kiosk.rigs.samples import ModelPaths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 API = "/api/v1/staff"
 FRAMING = {"ok", "no_face", "several_faces", "too_dark", "too_bright", "too_far", "too_close",
            "off_centre"}

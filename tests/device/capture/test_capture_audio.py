@@ -37,7 +37,7 @@ from device.config import CaptureConfig
 from inference.speech.audio import rms_dbfs
 from kiosk.rigs.pulse_rig import PulseRig, PulseRigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 RATE = 16_000
 BLOCK_FRAMES = RATE * 50 // 1000  # the default 50 ms blocks
 Samples = npt.NDArray[np.int16]
