@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
 from sync_fixtures import SITE, TENANT, Pki
 from sync_harness import (
     Central,
@@ -46,15 +47,7 @@ def record_session(config: KioskConfig, size: int) -> tuple[str, Recording]:
     try:
         with store.transaction() as db:
             at = stamp_json(store.now())
-            db.execute("INSERT INTO candidates (id, created) VALUES ('cand-1', ?)", (at,))
-            db.execute("INSERT INTO job_packages VALUES ('job-1', 1, 'd', '{}', 'test', ?)",
-                       (at,))
-            db.execute("INSERT INTO sessions (id, candidate_id, job_id, job_version, state,"
-                       " created, state_since) VALUES ('S1', 'cand-1', 'job-1', 1,"
-                       " 'completed', ?, ?)", (at, at))
-            db.execute("INSERT INTO answers (id, session_id, item_id, position, attempt, kind,"
-                       " state, presented) VALUES ('A1', 'S1', 'q1', 0, 1, 'question',"
-                       " 'finished', ?)", (at,))
+            seed_answer_rows(db, at)
             state = outbox.enqueue(db, BOX, store.now(), "session.state",
                                    {"from": "in_progress", "to": "completed"}, session_id="S1")
             media_id = attach(db, "A1", "video", path, store.now())
@@ -82,3 +75,17 @@ def media_box(tmp_path: Path, pki: Pki, central: Central, url: str, *,
     sync.setdefault("transport", "https")
     return box_config(tmp_path / "box", pki, "dev-1", broker_port=broker_port, https_url=url,
                       key_file=central.key_file, upload_media=True, **sync)
+
+
+def seed_answer_rows(db: Database, at: str) -> None:
+    """Session ``S1`` (completed) with its one finished answer ``A1``, written directly: the
+    rows a recording hangs on, without running an interview."""
+    db.execute("INSERT INTO candidates (id, created) VALUES ('cand-1', ?)", (at,))
+    db.execute("INSERT INTO job_packages VALUES ('job-1', 1, 'd', '{}', 'test', ?)",
+               (at,))
+    db.execute("INSERT INTO sessions (id, candidate_id, job_id, job_version, state,"
+               " created, state_since) VALUES ('S1', 'cand-1', 'job-1', 1,"
+               " 'completed', ?, ?)", (at, at))
+    db.execute("INSERT INTO answers (id, session_id, item_id, position, attempt, kind,"
+               " state, presented) VALUES ('A1', 'S1', 'q1', 0, 1, 'question',"
+               " 'finished', ?)", (at,))

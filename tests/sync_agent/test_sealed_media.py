@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from media_fixtures import seed_answer_rows
 from sync_fixtures import SITE, TENANT, Pki
 from sync_harness import Central, box_config, outbox_rows, wait_until
 
@@ -334,15 +335,7 @@ def sealed_session(config: KioskConfig, key: MediaKey, size: int, chunk: int
     try:
         with store.transaction() as db:
             at = stamp_json(store.now())
-            db.execute("INSERT INTO candidates (id, created) VALUES ('cand-1', ?)", (at,))
-            db.execute("INSERT INTO job_packages VALUES ('job-1', 1, 'd', '{}', 'test', ?)",
-                       (at,))
-            db.execute("INSERT INTO sessions (id, candidate_id, job_id, job_version, state,"
-                       " created, state_since) VALUES ('S1', 'cand-1', 'job-1', 1,"
-                       " 'completed', ?, ?)", (at, at))
-            db.execute("INSERT INTO answers (id, session_id, item_id, position, attempt, kind,"
-                       " state, presented) VALUES ('A1', 'S1', 'q1', 0, 1, 'question',"
-                       " 'finished', ?)", (at,))
+            seed_answer_rows(db, at)
             media_id = attach(db, "A1", "video", sealed, store.now(), sealed=info)
             session = row(db, "SELECT * FROM sessions WHERE id = 'S1'")
             assert session is not None
