@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 #: (row name in a full run, in a quick run, test files)
 RUNS = (
     ("soak: power cuts (1000 seeds, drop and torn)",
-     "soak: power cuts (100 seeds, drop and torn)", ["tests/device/storage/test_power_cut.py"]),
+     "soak: power cuts (100 seeds, drop and torn)",
+     ["tests/test_device/storage/test_power_cut.py"]),
     ("soak: sync faults (10x cycles)", "soak: sync faults (bounded cycles)",
-     ["tests/sync_agent/test_sync_faults.py", "tests/sync_agent/test_sync_clock.py"]),
+     ["tests/test_sync_agent/test_sync_faults.py", "tests/test_sync_agent/test_sync_clock.py"]),
 )
 
 

@@ -176,8 +176,11 @@ def ui_server(ui_servers: Callable[..., UiServer]) -> UiServer:
     return ui_servers()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module. Playwright's sync API keeps an event loop running in
+    the main thread while it is open, so it is closed with the module: the terminal UI's
+    tests, which run their own event loop, may come after."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make system-packages` (Debian: chromium)",
                     pytrace=False)
