@@ -3,8 +3,9 @@
 A message is written in the same transaction as the change it announces. The sync
 agent reads rows in order and marks them done only when central acknowledges them.
 
-The only module that reads or writes ``outbox`` and ``session_seqs`` (but for the storage
-budget's byte count and pruning of delivered rows: storage sits below this package).
+The only module that reads or writes ``outbox`` and ``session_seqs``: the engine enqueues,
+the sync agent claims and settles, staff see the queue, and the storage budget prunes
+delivered rows, all through it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from shared.contract import PRIORITY, Envelope, MessageKind, StampModel
 
 @dataclass(frozen=True)
 class Identity:
+    """Who the box is to central: its device id, tenant and site (topics and envelopes)."""
+
     device_id: str
     tenant: str
     site: str
