@@ -13,8 +13,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from device.enrolment_file import ENROLMENT_FILE, read_enrolment
 from device.errors import ConfigError
@@ -44,6 +45,22 @@ class DeviceConfig(_Section):
     )
     tenant: str = Field("demo-tenant", min_length=1, description="Tenant (company) id.")
     site: str = Field("demo-site", min_length=1, description="Site (plant, store, hall) id.")
+
+
+class SiteConfig(_Section):
+    time_zone: str = Field(
+        "UTC", description="The site's IANA time zone (e.g. Asia/Shanghai): times shown to"
+        " people are in it; stored data and messages to central stay in UTC.")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia", a directory
+            raise ValueError("not an IANA time zone name the box knows, such as"
+                             " Asia/Shanghai or UTC") from None
+        return name
 
 
 class ApiConfig(_Section):
@@ -249,6 +266,7 @@ class KioskConfig(_Section):
         description="Directory of the database, media, secrets and models.",
     )
     device: DeviceConfig = Field(default_factory=DeviceConfig, description="Identity.")
+    site: SiteConfig = Field(default_factory=SiteConfig, description="The site's time zone.")
     api: ApiConfig = Field(default_factory=ApiConfig, description="Local API.")
     session: SessionConfig = Field(default_factory=SessionConfig, description="Interview rules.")
     store: StoreConfig = Field(default_factory=StoreConfig, description="SQLite store.")

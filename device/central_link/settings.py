@@ -1,10 +1,10 @@
 """Settings central may change on the box (``config`` documents), and the settings in force.
 
-Central can tune delivery, storage and interview windows of a fleet without a technician,
-but only the keys in :data:`ALLOWED`; identity, addresses, keys and paths stay with the
-box's own configuration. A ``config`` document names sections and keys, e.g.
-``{"settings": {"sync": {"metered": true}}}``. Each value is checked by the same models
-that check ``kiosk.toml``; one unknown key or bad value rejects the whole document.
+Central can tune delivery, storage, interview windows and the site's time zone of a fleet
+without a technician, but only the keys in :data:`ALLOWED`; identity, addresses, keys and
+paths stay with the box's own configuration. A ``config`` document names sections and
+keys, e.g. ``{"settings": {"sync": {"metered": true}}}``. Each value is checked by the same
+models that check ``kiosk.toml``; one unknown key or bad value rejects the whole document.
 
 A document states every setting of its scope: applying it replaces what earlier documents
 of the same scope set (a key it leaves out falls back to the box's own configuration).
@@ -34,6 +34,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "sync": ("metered", "upload_media", "bandwidth_kbps", "poll_interval_s"),
     "storage": ("media_retention_days", "quota_mb", "reserve_mb"),
     "session": ("resume_window_h", "undo_window_min"),
+    "site": ("time_zone",),
 }
 
 Settings = dict[str, dict[str, Any]]

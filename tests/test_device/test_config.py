@@ -64,6 +64,25 @@ def test_bad_environment_value_names_the_variable() -> None:
         load_config(None, {"KIOSK_SESSION_UNDO_WINDOW_MIN": "-1"})
 
 
+def test_the_site_time_zone_is_utc_unless_set_to_an_iana_name(tmp_path: Path) -> None:
+    assert load_config(None, {}).site.time_zone == "UTC"
+    path = write(tmp_path, '[site]\ntime_zone = "Asia/Shanghai"\n')
+    assert load_config(path, {}).site.time_zone == "Asia/Shanghai"
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghia", "Asia", "CST", "+08:00", "../etc/passwd", ""])
+def test_a_time_zone_the_box_does_not_know_is_refused_naming_it(tmp_path: Path, zone: str
+                                                                ) -> None:
+    path = write(tmp_path, f'[site]\ntime_zone = "{zone}"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, {})
+    assert str(err.value).startswith(f"{path}: [site] time_zone: ")
+    assert "IANA time zone" in str(err.value) and f"got {zone!r}" in str(err.value)
+    with pytest.raises(ConfigError, match=r"^KIOSK_SITE_TIME_ZONE: \[site\] time_zone: .*"
+                                          r"got 'Mars/Olympus'"):
+        load_config(None, {"KIOSK_SITE_TIME_ZONE": "Mars/Olympus"})
+
+
 def test_unknown_environment_variable_is_refused() -> None:
     with pytest.raises(ConfigError, match="KIOSK_API_PROT: not a setting"):
         load_config(None, {"KIOSK_API_PROT": "1"})
@@ -74,6 +93,7 @@ def test_every_setting_can_come_from_its_environment_variable() -> None:
                "KIOSK_LOGGING_LEVEL": "DEBUG", "KIOSK_LOGGING_FORMAT": "text",
                "KIOSK_API_HOST": "127.0.0.9", "KIOSK_DEVICE_ID": "box-9",
                "KIOSK_DEVICE_TENANT": "acme", "KIOSK_DEVICE_SITE": "plant-3",
+               "KIOSK_SITE_TIME_ZONE": "Asia/Shanghai",
                "KIOSK_STORE_CHECK_INTEGRITY": "false", "KIOSK_API_MAX_BODY_BYTES": "4096",
                "KIOSK_SESSION_CHECKIN_LOCKOUT_S": "7", "KIOSK_SESSION_CODE_LENGTH": "7",
                "KIOSK_ANALYSIS_ENABLED": "false", "KIOSK_ANALYSIS_MODELS_DIR": "/srv/models",

@@ -350,6 +350,9 @@ def test_precedence_defaults_file_central_environment(kiosk: Kiosk, tmp_path: An
     ({"sync": {"metered": "yes"}}, "[sync] metered: input should be a valid boolean"),
     ({"storage": {"quota_mb": 1}}, "[storage] quota_mb: input should be greater than or equal"),
     ({"sync": {"bandwidth_kbps": True}}, "[sync] bandwidth_kbps: input should be a valid integer"),
+    ({"site": {"time_zone": "Asia/Shanghia"}},
+     "[site] time_zone: value error, not an IANA time zone name the box knows, such as"
+     " Asia/Shanghai or UTC, got 'Asia/Shanghia'"),
 ])
 def test_a_bad_config_is_rejected_whole(kiosk: Kiosk, settings: dict[str, Any], reason: str
                                         ) -> None:
@@ -357,6 +360,16 @@ def test_a_bad_config_is_rejected_whole(kiosk: Kiosk, settings: dict[str, Any], 
     assert_rejected(kiosk, outcome, reason)
     assert kiosk.store.one("SELECT count(*) AS n FROM central_settings") == {"n": 0}
     assert effective_config(kiosk.config, kiosk.store, environ={}) == kiosk.config
+
+
+def test_central_sets_the_site_time_zone(kiosk: Kiosk) -> None:
+    assert kiosk.config.site.time_zone == "UTC"
+    outcome = deliver(kiosk, config_doc(1, {"site": {"time_zone": "Asia/Shanghai"}}))
+    assert outcome.status == "applied"
+    assert effective_config(kiosk.config, kiosk.store, environ={}).site.time_zone == \
+        "Asia/Shanghai"
+    pinned = effective_config(kiosk.config, kiosk.store, environ={"KIOSK_SITE_TIME_ZONE": "UTC"})
+    assert pinned.site.time_zone == kiosk.config.site.time_zone  # the technician's pin wins
 
 
 def test_a_config_body_outside_its_schema_is_rejected(kiosk: Kiosk) -> None:
