@@ -112,7 +112,7 @@ def report_html(session_id: str, staff: StaffDep, k: KioskDep,
     _session(k, staff, session_id)
     _, report = _report(k, session_id)
     language = lang or _default_language(k, report)
-    return HTMLResponse(render_html(report, language),
+    return HTMLResponse(render_html(report, language, k.config.site.time_zone),
                         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 

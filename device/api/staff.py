@@ -69,9 +69,10 @@ def _session_out(named: NamedSession, staff: Staff) -> dict[str, Any]:
     return out
 
 
-@router.get("/whoami", summary="The token's name, role and job scope")
-def whoami(staff: StaffDep) -> dict[str, Any]:
-    return {"name": staff.name, "role": staff.role, "jobs": sorted(staff.jobs)}
+@router.get("/whoami", summary="The token's name, role and job scope, and the site's time zone")
+def whoami(staff: StaffDep, k: KioskDep) -> dict[str, Any]:
+    return {"name": staff.name, "role": staff.role, "jobs": sorted(staff.jobs),
+            "time_zone": k.config.site.time_zone}
 
 
 @router.get("/sessions", summary="Sessions, newest first, filtered")

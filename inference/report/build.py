@@ -9,7 +9,8 @@ every text escaped. Both are deterministic: the caller passes the generation tim
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from inference.findings import (
     STAR_ELEMENTS,
@@ -195,18 +196,27 @@ footer{margin-top:2.5rem;color:var(--muted);font-size:.9em}
 """
 
 
-def _when(value: datetime) -> str:
-    text = value.strftime("%Y-%m-%d %H:%M")
-    offset = value.strftime("%z")
-    return f"{text} (UTC{offset[:3]}:{offset[3:]})" if offset else text
+def _when(value: datetime, zone: ZoneInfo) -> str:
+    """A time as the site's clock shows it, the zone named: ``2026-03-05 16:20 (Asia/Shanghai)``.
+
+    A time without an offset is UTC, as the box stores every time."""
+    at = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return f"{at.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
 
 
-def _header(report: Report, lang: Language) -> str:
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+def _header(report: Report, lang: Language, zone: ZoneInfo) -> str:
     card = report.scorecard
     colon = esc(t("colon", lang))
     job = localized(report.job_title, lang, report.job_id)
     candidate = report.candidate_name or report.candidate_id
-    when = _when(report.interviewed_at or report.generated_at)
+    when = _when(report.interviewed_at or report.generated_at, zone)
     facts = [
         (
             "candidate",
@@ -263,7 +273,7 @@ def _items(report: Report, lang: Language) -> str:
     )
 
 
-def _footer(report: Report, lang: Language) -> str:
+def _footer(report: Report, lang: Language, zone: ZoneInfo) -> str:
     card = report.scorecard
     models = ", ".join(f"{m.name} {m.version} (sha256 {m.sha256[:12]})" for m in report.models)
     facts = [
@@ -274,7 +284,7 @@ def _footer(report: Report, lang: Language) -> str:
         ("expression_consent", t("yes" if report.expression_consent else "no", lang)),
         ("models", models or t("none", lang)),
         ("report_format", report.format),
-        ("generated_at", _when(report.generated_at)),
+        ("generated_at", _when(report.generated_at, zone)),
     ]
     dl = "".join(f"<dt>{esc(t(k, lang))}</dt><dd>{esc(v)}</dd>" for k, v in facts)
     return (
@@ -283,10 +293,14 @@ def _footer(report: Report, lang: Language) -> str:
     )
 
 
-def render_html(report: Report, language: Language) -> str:
-    """The reviewer's page in ``language``: self-contained HTML, deterministic."""
+def render_html(report: Report, language: Language, time_zone: str = "UTC") -> str:
+    """The reviewer's page in ``language``: self-contained HTML, deterministic.
+
+    Times are shown in ``time_zone`` (the site's IANA zone name), the zone named beside
+    them; the report itself keeps them as given (UTC on the box)."""
     if language not in LANGUAGES:
         raise ValueError(f"unsupported report language {language!r}")
+    zone = _zone(time_zone)
     who = report.candidate_name or report.candidate_id
     title = f"{t('title', language)}{t('colon', language)}{who}"
     csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -295,6 +309,7 @@ def render_html(report: Report, language: Language) -> str:
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        f"{_header(report, language)}\n<main>\n{competencies(report, language)}\n"
-        f"{_items(report, language)}\n</main>\n{_footer(report, language)}\n</body>\n</html>\n"
+        f"{_header(report, language, zone)}\n<main>\n{competencies(report, language)}\n"
+        f"{_items(report, language)}\n</main>\n{_footer(report, language, zone)}\n"
+        "</body>\n</html>\n"
     )

@@ -232,3 +232,23 @@ def test_rendering_is_thread_safe() -> None:
 def test_unknown_language_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         render_html(report(), "fr")  # type: ignore[arg-type]
+
+
+def test_times_are_shown_in_the_site_zone_and_kept_in_utc() -> None:
+    r = report().model_copy(update={
+        "generated_at": datetime(2026, 3, 5, 8, 20, tzinfo=timezone.utc),
+        "interviewed_at": datetime(2026, 3, 5, 7, 50, tzinfo=timezone.utc)})
+    for lang in LANGS:
+        page = render_html(r, lang, "Asia/Shanghai")
+        assert "2026-03-05 16:20 (Asia/Shanghai)" in page  # generated, in the footer
+        assert "2026-03-05 15:50 (Asia/Shanghai)" in page  # the interview, in the header
+        assert "2026-03-05 08:20" not in page and "(UTC" not in page
+    assert "2026-03-05 08:20 (UTC)" in render_html(r, "en")  # the default zone, named
+    assert r.model_dump(mode="json")["generated_at"] == "2026-03-05T08:20:00Z"  # data: UTC
+    seoul = render_html(r, "ko", "Asia/Seoul")
+    assert "2026-03-05 17:20 (Asia/Seoul)" in seoul
+
+
+def test_an_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown time zone 'Asia/Shanghia'"):
+        render_html(report(), "en", "Asia/Shanghia")
