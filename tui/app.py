@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 
 from tui.client import ApiClient, ApiError, MissingEndpoint, Unauthorized, Unreachable
+from tui.fmt import site_zone
 from tui.models import Whoami
 from tui.screens.audit import AuditScreen
 from tui.screens.base import ApiFailed
@@ -53,10 +54,15 @@ class KioskApp(App[None]):
                              ("selftest", SelfTestScreen), ("logs", LogsScreen)):
             self.add_mode(mode, lambda screen=screen: screen(self.client))  # type: ignore[misc]
 
+    @property
+    def zone(self) -> str:
+        """The site's time zone, as the box tells it; every time shown is in it."""
+        return site_zone(self.who.get("time_zone") if self.who else None)
+
     def status_text(self) -> str:
         if self.who is None:
             return f"connecting to {self.client.url}"
-        return f"signed in as {self.who['name']} ({self.who['role']})"
+        return f"signed in as {self.who['name']} ({self.who['role']}), times in {self.zone}"
 
     async def on_mount(self) -> None:
         await self.switch_mode("dashboard")

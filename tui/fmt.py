@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def size(n: float | None) -> str:
@@ -31,15 +33,43 @@ def age(seconds: float | None) -> str:
     return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
-def when(utc: Any) -> str:
-    """An API stamp (``2026-01-05T08:00:00.000000+00:00`` or a stamp object) as
-    ``01-05 08:00:00`` (UTC)."""
+def site_zone(name: object) -> str:
+    """The zone times are shown in: the box's ``time_zone`` (an IANA name), or UTC when the
+    box sends none (an older box) or this machine does not know it. The status line names it."""
+    if not isinstance(name, str) or not name:
+        return "UTC"
+    try:
+        return ZoneInfo(name).key
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return "UTC"
+
+
+def _local(utc: Any, zone: str) -> datetime | None:
     if isinstance(utc, dict):
         utc = utc.get("utc")
     if not utc:
-        return "-"
-    text = str(utc)
-    return f"{text[5:10]} {text[11:19]}" if len(text) >= 19 else text
+        return None
+    try:  # Python 3.10 reads no "Z"
+        at = datetime.fromisoformat(str(utc).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    at = at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+    return at.astimezone(ZoneInfo(zone))
+
+
+def when(utc: Any, zone: str = "UTC") -> str:
+    """An API stamp (``2026-01-05T08:00:00.000000+00:00`` or a stamp object) as
+    ``01-05 16:00:00`` in the site's time zone ``zone`` (from :func:`site_zone`)."""
+    at = _local(utc, zone)
+    if at is None:
+        return str(utc) if utc and not isinstance(utc, dict) else "-"
+    return f"{at:%m-%d %H:%M:%S}"
+
+
+def day(utc: Any, zone: str = "UTC") -> str:
+    """The site's date (``2026-01-05``) at an API stamp; empty when there is none."""
+    at = _local(utc, zone)
+    return "" if at is None else f"{at:%Y-%m-%d}"
 
 
 def short_id(session_id: str | None) -> str:

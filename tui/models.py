@@ -19,7 +19,11 @@ CONSEQUENCES = {
 }
 
 
-class Whoami(TypedDict):
+class _SiteZone(TypedDict, total=False):
+    time_zone: str  # the site's IANA zone; a box from before it was sent has none
+
+
+class Whoami(_SiteZone):
     name: str
     role: str
     jobs: list[str]

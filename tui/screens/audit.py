@@ -97,10 +97,11 @@ class AuditScreen(KioskScreen):
             self.entries = []
             table.clear()
         self.entries.extend(found)
+        zone = self.kiosk.zone
         for e in found:
-            table.add_row(e["seq"], when(e["at"]), f"{e['actor_role']}:{e['actor_name']}"[:16],
-                          e["action"][:24], (e["subject"] or "")[:12], e["reason"] or "",
-                          key=str(e["seq"]))
+            actor = f"{e['actor_role']}:{e['actor_name']}"
+            table.add_row(e["seq"], when(e["at"], zone), actor[:16], e["action"][:24],
+                          (e["subject"] or "")[:12], e["reason"] or "", key=str(e["seq"]))
         table.border_title = f"{len(self.entries)} entries shown"
         self.loads += 1
 

@@ -1,5 +1,6 @@
 """What every screen shares: the client handed down, the screen bar and status line, the
-role read from the app, polling while the screen is shown, failures posted up."""
+role and the site's time zone read from the app, polling while the screen is shown, failures
+posted up."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class KioskScreen(Screen[None]):
         super().__init__()
         self.client = client
         self._timer: Timer | None = None
+        self._zone = "UTC"  # the time zone of the times on screen
 
     @property
     def kiosk(self) -> KioskApp:
@@ -74,6 +76,10 @@ class KioskScreen(Screen[None]):
         line.problem = self.kiosk.problem
         self.refresh_bindings()
         self.role_changed()
+        if self.kiosk.zone != self._zone:  # show the times again, in the site's zone
+            self._zone = self.kiosk.zone
+            if self.is_current:
+                self.reload()
 
     def role_changed(self) -> None:
         """Called when the signed-in role becomes known or the link state changes."""

@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Static
 
 from tui.client import ApiError, MissingEndpoint
-from tui.fmt import age, size, when, yes_no
+from tui.fmt import age, day, size, when, yes_no
 from tui.models import STATES, Health, Healthz, SyncStatus
 from tui.screens.base import KioskScreen
 
@@ -115,6 +115,8 @@ class SyncPanel(Static):
     """Link state, outbox depth by kind, oldest unsent, last success and error."""
 
     status: reactive[SyncStatus | None] = reactive(None, always_update=True, layout=True)
+    #: the site's time zone, set by the screen before each status
+    zone: str = "UTC"
 
     def watch_status(self, status: SyncStatus | None) -> None:
         if status is None:
@@ -129,7 +131,7 @@ class SyncPanel(Static):
         for link in links or []:
             colour = "green" if link.get("state") == "connected" else "yellow"
             lines.append(_row("Link", f"{link.get('transport')} [{colour}]{link.get('state')}"
-                                      f"[/] since {when(link.get('since'))}"))
+                                      f"[/] since {when(link.get('since'), self.zone)}"))
         depth = status.get("outbox_depth", {})
         total = sum(depth.values())
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(depth.items()))
@@ -138,10 +140,10 @@ class SyncPanel(Static):
         if oldest:
             lines.append(_row("Oldest", f"{age(oldest.get('age_s'))} ({oldest.get('kind')})"))
         if "last_success" in status:
-            lines.append(_row("Last ok", when(status.get("last_success"))))
+            lines.append(_row("Last ok", when(status.get("last_success"), self.zone)))
             error = status.get("last_error")
-            said = f"[red]{when(error.get('at'))} {escape(str(error.get('message')))}[/]" \
-                if error else "-"
+            said = (f"[red]{when(error.get('at'), self.zone)}"
+                    f" {escape(str(error.get('message')))}[/]") if error else "-"
             lines.append(_row("Last error", said))
         control = status.get("control")
         if control:
@@ -221,14 +223,17 @@ class DashboardScreen(KioskScreen):
         except ApiError as exc:
             self.failed(exc)
             return
-        day = str(healthz.get("clock", {}).get("utc", ""))[:10]
+        zone = self.kiosk.zone  # "today" is the site's day
+        today_is = day(healthz.get("clock", {}).get("utc"), zone)
         self.query_one(HealthPanel).health = health
-        self.query_one(SyncPanel).status = status
+        sync = self.query_one(SyncPanel)
+        sync.zone = zone
+        sync.status = status
         today = self.query_one(TodayPanel)
-        today.day = day
+        today.day = today_is
         today.alerts = alerts
         today.counts = dict(Counter(s["state"] for s in sessions
-                                    if str(s.get("created", ""))[:10] == day))
+                                    if day(s.get("created"), zone) == today_is))
         self.loads += 1
 
     async def _health(self, healthz: Healthz) -> Health:

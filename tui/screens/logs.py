@@ -77,7 +77,7 @@ class LogsScreen(KioskScreen):
             return
         log = self.query_one(RichLog)
         for entry in page["lines"]:
-            line = Text(f"{when(entry.get('at'))} ", style="dim")
+            line = Text(f"{when(entry.get('at'), self.kiosk.zone)} ", style="dim")
             level = str(entry.get("level", "")).lower()
             line.append(f"{level:<7} ", style=LEVEL_STYLES.get(level, ""))
             line.append(f"{entry.get('logger', '')}: ", style="cyan")

@@ -152,11 +152,12 @@ class SessionsScreen(KioskScreen):
         table = self.query_one(DataTable)
         current = self.current_id()
         table.clear()
+        zone = self.kiosk.zone
         for r in self.shown_rows():
-            since = r.get("state_since")
+            since = when(r.get("state_since"), zone)
             table.add_row(self._mark(r["id"]), short_id(r["id"]),
                           (r.get("display_name") or r.get("candidate_id", ""))[:14],
-                          r.get("job_id", "")[:18], r.get("state", ""), when(since)[:11],
+                          r.get("job_id", "")[:18], r.get("state", ""), since[:11],
                           (r.get("state_reason") or "")[:40],
                           key=r["id"])
         if current is not None and current in table.rows:

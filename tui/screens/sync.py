@@ -144,7 +144,8 @@ class SyncScreen(KioskScreen):
         try:
             if changes is None:
                 done = await self.client.sync_retry(reason)
-                self.say(f"[green]Retry requested at {when(done.get('requested'))}[/]")
+                at = when(done.get("requested"), self.kiosk.zone)
+                self.say(f"[green]Retry requested at {at}[/]")
             else:
                 await self.client.sync_control(reason, **changes)
                 self.say("[green]Done: " + ", ".join(f"{k} = {v}" for k, v in changes.items())
