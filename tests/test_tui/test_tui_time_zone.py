@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,32 @@ def test_times_are_shown_in_the_site_zone_the_box_names(make_app: AppFactory,
         rows = sessions.query_one(DataTable)
         await until(pilot, lambda: rows.row_count == 1, what="the session")
         assert str(rows.get_row_at(0)[5]) == "01-05 16:00"
+
+    drive(app, script)
+
+
+def test_times_shown_before_the_box_named_its_zone_are_shown_again_in_it(
+    make_app: AppFactory, invite: InviteFn
+) -> None:
+    invite()
+    app = make_app("admin")
+    answer = asyncio.Event()
+    real_whoami = app.client.whoami
+
+    async def late_whoami() -> Any:
+        await answer.wait()
+        return await real_whoami()
+
+    app.client.whoami = late_whoami  # type: ignore[method-assign]
+
+    async def script(pilot: Any) -> None:
+        audit = await open_screen(pilot, "a")
+        table = audit.query_one(DataTable)
+        await until(pilot, lambda: table.row_count > 0, what="the audit entries")
+        assert str(table.get_row_at(0)[1]) == "01-05 08:00:00"  # no zone known yet: UTC
+        answer.set()
+        await until(pilot, lambda: table.row_count > 0 and
+                    str(table.get_row_at(0)[1]) == "01-05 16:00:00", what="the site's time")
 
     drive(app, script)
 
