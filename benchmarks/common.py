@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from device.audit import SYSTEM
 from device.composition import Kiosk, open_kiosk
-from device.config import load_config
+from device.config_loader import load_config
 from device.jobs.installed import import_package
 from device.jobs.package import example_package_path, load_package
 from device.sessions.roster import Invite, Invited, Roster, import_roster

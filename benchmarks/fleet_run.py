@@ -41,7 +41,7 @@ from central.registry import Device
 from central.store import open_store
 from device.central_link import outbox
 from device.central_link.outbox import Identity
-from device.config import load_config
+from device.config_loader import load_config
 from device.storage.database import Store
 from sync_agent.assembly import AgentProcess, build
 

@@ -17,7 +17,8 @@ import httpx
 
 from central.broker import Mosquitto, free_port
 from central.pki import CertificateAuthority, Credential
-from device.config import KioskConfig, load_config
+from device.config import KioskConfig
+from device.config_loader import load_config
 
 TENANT, SITE = "bench", "site-1"
 

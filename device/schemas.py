@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from device.config import KioskConfig, load_config
+from device.config import KioskConfig
+from device.config_loader import load_config
 from device.jobs.package import package_json_schema
 from device.sessions.roster import roster_json_schema
 from shared.contract import Ack, ConfigBody, DeletionBody, Envelope, SignedDocument, Status

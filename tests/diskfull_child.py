@@ -23,7 +23,7 @@ from device.audit import SYSTEM
 from device.central_link import outbox
 from device.clock import ManualClock
 from device.composition import Kiosk, open_kiosk
-from device.config import load_config
+from device.config_loader import load_config
 from device.errors import KioskError, StorageFullError
 from device.jobs.installed import import_package
 from device.jobs.package import example_package_path, load_package

@@ -32,7 +32,8 @@ from central.mqtt import MqttSettings
 from central.server import ServerThread, TlsSettings, uvicorn_config
 from device.central_link import outbox
 from device.central_link.outbox import Identity
-from device.config import KioskConfig, load_config
+from device.config import KioskConfig
+from device.config_loader import load_config
 from device.storage.database import Store
 from sync_agent.assembly import AgentProcess, build
 

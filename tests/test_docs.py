@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from device.config import env_names
+from device.config_loader import env_names
 from device.schemas import GENERATED, render
 
 ROOT = Path(__file__).resolve().parents[1]

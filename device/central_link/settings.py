@@ -128,7 +128,7 @@ def effective_config(
     Precedence, lowest first: built-in defaults < the TOML file < central's settings <
     ``KIOSK_*`` environment variables. The environment wins over central because a
     technician set it on this very box (to pin a setting while diagnosing it, say).
-    ``config`` is the result of :func:`device.config.load_config`; ``environ`` defaults
+    ``config`` is the result of :func:`device.config_loader.load_config`; ``environ`` defaults
     to the process environment, read when called. A stored value the current models no
     longer accept (after a software update) is skipped with a warning.
     """

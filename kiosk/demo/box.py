@@ -18,7 +18,8 @@ from device.api.app import create_app
 from device.audit import SYSTEM
 from device.capture.devices import stderr_to_debug_log
 from device.composition import Kiosk, load_analyzer, open_kiosk
-from device.config import KioskConfig, load_config
+from device.config import KioskConfig
+from device.config_loader import load_config
 from device.staff import tokens
 from device.storage.database import Store
 from kiosk.demo.central import DemoCentral

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from device.config import env_names, load_config
+from device.config_loader import env_names, load_config
 from device.errors import ConfigError
 from kiosk.cli import main
 

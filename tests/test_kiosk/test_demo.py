@@ -161,7 +161,7 @@ def test_without_mosquitto_the_box_delivers_over_https(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         model_files: samples.ModelPaths, crema_clips: dict[str, Path]) -> None:
     """No broker installed: said plainly, and everything still reaches central."""
-    from device.config import load_config
+    from device.config_loader import load_config
     from kiosk import demo as demo_module
 
     real_which = shutil.which

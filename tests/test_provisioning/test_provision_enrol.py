@@ -21,7 +21,7 @@ from sync_harness import produce, running_agent, wait_until
 
 from central.broker import free_port
 from device.central_link.outbox import Identity
-from device.config import load_config
+from device.config_loader import load_config
 from device.storage.database import Store
 from kiosk.cli import main
 from provisioning import central as box_central

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from device.composition import open_kiosk
-from device.config import load_config
+from device.config_loader import load_config
 from kiosk.cli import main
 from provisioning import files
 from provisioning import wipe as wipe_module

@@ -31,7 +31,8 @@ from sync_harness import (
 )
 
 from central.errors import NotFoundError
-from device.config import KioskConfig, load_config
+from device.config import KioskConfig
+from device.config_loader import load_config
 from device.storage.database import Store
 
 pytestmark = pytest.mark.integration

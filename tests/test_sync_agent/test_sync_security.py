@@ -27,7 +27,8 @@ from sync_harness import (
 
 from central.broker import Mosquitto
 from device.central_link.outbox import Identity
-from device.config import KioskConfig, load_config
+from device.config import KioskConfig
+from device.config_loader import load_config
 from device.storage.database import Store
 from kiosk import cli
 from shared.signing import generate_key, public_pem

@@ -331,7 +331,7 @@ def test_precedence_defaults_file_central_environment(kiosk: Kiosk, tmp_path: An
     toml = tmp_path / "kiosk.toml"
     toml.write_text("[sync]\npoll_interval_s = 60\nbandwidth_kbps = 100\n")
     env = {"KIOSK_SYNC_BANDWIDTH_KBPS": "50"}
-    from device.config import load_config
+    from device.config_loader import load_config
 
     config = load_config(toml, {"KIOSK_DATA_DIR": str(kiosk.config.data_dir), **env})
     deliver(kiosk, config_doc(1, {"sync": {"poll_interval_s": 30, "bandwidth_kbps": 999},
