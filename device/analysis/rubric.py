@@ -13,6 +13,7 @@ from inference.scoring.models import (
     DemonstrationSpec,
     QuestionSpec,
     RubricSpec,
+    TimeBandSpec,
 )
 
 
@@ -65,6 +66,11 @@ def demonstration_spec(item: DemonstrationTask, position: int) -> DemonstrationS
             ChecklistPointSpec(id=p.id, label=dict(p.label), competency=p.competency,
                                weight=p.weight)
             for p in item.checklist
+        ),
+        time_band=None if (band := item.time_band) is None else TimeBandSpec(
+            expected_min_s=float(band.expected_min_s),
+            expected_max_s=float(band.expected_max_s),
+            credible_min_s=float(band.credible_min_s),
         ),
     )
 

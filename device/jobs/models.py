@@ -259,6 +259,44 @@ class ChecklistItem(Model):
     )
 
 
+class TimeBand(Model):
+    """How long a demonstration is expected to take, and the least time a real attempt takes."""
+
+    expected_min_s: int = Field(
+        gt=0,
+        description="Fastest expected finish, in seconds. Finishing faster (but not below"
+        " `credible_min_s`) still gets full marks for time.",
+    )
+    expected_max_s: int = Field(
+        gt=0,
+        description="Slowest expected finish, in seconds. Slower than this, the time marks fall"
+        " off towards the time limit.",
+    )
+    credible_min_s: int = Field(
+        gt=0,
+        description="Below this many seconds the task cannot have been done properly: the"
+        " result is 'too fast to be credible — review the recording', and the time and activity"
+        " readings are not scored (never a top score, never 0).",
+    )
+
+    @model_validator(mode="after")
+    def _check_order(self) -> "TimeBand":
+        problems: list[str] = []
+        if self.credible_min_s > self.expected_min_s:
+            problems.append(
+                f"credible_min_s: {self.credible_min_s} s is above expected_min_s"
+                f" ({self.expected_min_s} s); a credible finish cannot need more than the"
+                " fastest expected one"
+            )
+        if self.expected_min_s > self.expected_max_s:
+            problems.append(
+                f"expected_min_s: {self.expected_min_s} s is above expected_max_s"
+                f" ({self.expected_max_s} s)"
+            )
+        raise_if_any(problems)
+        return self
+
+
 class DemonstrationTask(Model):
     """A hands-on task the candidate performs at the kiosk, timed and scored by on-site staff."""
 
@@ -279,6 +317,11 @@ class DemonstrationTask(Model):
     checklist: list[ChecklistItem] = Field(
         min_length=1, description="Points scored by on-site staff; ids unique within the task."
     )
+    time_band: TimeBand | None = Field(
+        default=None,
+        description="Expected time band and credible minimum; without one, the time marks only"
+        " weigh the time taken against `time_limit_s`.",
+    )
 
     @model_validator(mode="after")
     def _check_lists(self) -> "DemonstrationTask":
@@ -296,6 +339,12 @@ class DemonstrationTask(Model):
             for i, check in enumerate(self.checklist)
             if check.competency not in self.competencies
         ]
+        band = self.time_band
+        if band is not None and band.expected_max_s > self.time_limit_s:
+            problems.append(
+                f"time_band.expected_max_s: {band.expected_max_s} s is above the task's"
+                f" time_limit_s ({self.time_limit_s} s)"
+            )
         raise_if_any(problems)
         return self
 

@@ -52,6 +52,7 @@ from device.jobs.models import (
     SpokenQuestion,
     StarCues,
     StarElement,
+    TimeBand,
 )
 from device.jobs.rules import localized_texts
 
@@ -83,6 +84,7 @@ __all__ = [
     "SpokenQuestion",
     "StarCues",
     "StarElement",
+    "TimeBand",
     "example_package_path",
     "load_package",
     "localized_texts",

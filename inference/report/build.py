@@ -32,7 +32,13 @@ from inference.report.models import (
     WordTag,
 )
 from inference.scoring.metrics import content_not_assessed
-from inference.scoring.models import DemonstrationSpec, QuestionSpec, RubricSpec, ScoreCard
+from inference.scoring.models import (
+    DemonstrationSpec,
+    Note,
+    QuestionSpec,
+    RubricSpec,
+    ScoreCard,
+)
 from inference.scoring.notes_i18n import LANGUAGES, note_text
 from inference.scoring.scorer import index_analyses, ordered_items, score
 
@@ -211,6 +217,11 @@ def _zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}") from None
 
 
+def _too_fast(notes: Sequence[Note]) -> bool:
+    """Whether a competency's notes say it was not assessed for a too-fast demonstration."""
+    return any(n.code == "too_fast_item" for n in notes)
+
+
 def _header(report: Report, lang: Language, zone: ZoneInfo) -> str:
     card = report.scorecard
     colon = esc(t("colon", lang))
@@ -243,10 +254,15 @@ def _header(report: Report, lang: Language, zone: ZoneInfo) -> str:
     if card.pending:
         listed = ", ".join(names.get(c, c) for c in card.pending)
         out += f'<p class="warning" role="note">{esc(t("provisional", lang, names=listed))}</p>'
-    unassessed = [names.get(c.id, c.id) for c in card.competencies if c.status == "not_assessed"]
-    if unassessed:
-        text = t("not_assessed_overall", lang, names=", ".join(unassessed))
-        out += f'<p class="warning" role="note">{esc(text)}</p>'
+    for key, fast in (("not_assessed_overall", False), ("not_assessed_too_fast", True)):
+        unassessed = [
+            names.get(c.id, c.id)
+            for c in card.competencies
+            if c.status == "not_assessed" and _too_fast(c.notes) == fast
+        ]
+        if unassessed:
+            text = t(key, lang, names=", ".join(unassessed))
+            out += f'<p class="warning" role="note">{esc(text)}</p>'
     status = note_text(card.expression_note, lang)
     out += f"<p><strong>{esc(t('expression_status', lang))}{colon}</strong>{esc(status)}</p>"
     return out + "</header>"

@@ -11,6 +11,7 @@ from inference.findings import Language
 from inference.report import charts
 from inference.report.i18n import localized, metric_name, t
 from inference.report.models import DemonstrationItemReport, Report, SpokenItemReport
+from inference.scoring.metrics import too_fast
 from inference.scoring.models import MetricSummary, Note
 from inference.scoring.notes_i18n import NOTES, clock, note_text, notes_line, pct, pick
 
@@ -145,11 +146,24 @@ def demonstration_item(item: DemonstrationItemReport, report: Report, lang: Lang
     names = {c.id: localized(c.name, lang, c.id) for c in report.rubric.competencies}
     if a is None:
         return unrecorded(report, item.spec.id, lang)
-    act = a.activity
+    act, band, fast = a.activity, item.spec.time_band, too_fast(item.spec, a)
     within = t("within_limit", lang) if act.within_limit else t("over_limit", lang)
+    if fast is not None:
+        within = t("too_fast", lang)
     rows = [
         [t("time_taken", lang), f"{clock(act.duration_s)} ({within})"],
         [t("time_limit", lang), clock(act.time_limit_s)],
+    ]
+    if band is not None:
+        expected = t(
+            "time_band_value",
+            lang,
+            fastest=clock(band.expected_min_s),
+            slowest=clock(band.expected_max_s),
+            credible=clock(band.credible_min_s),
+        )
+        rows.append([t("time_band", lang), expected])
+    rows += [
         [t("active", lang), f"{pct(act.active_ratio)}%"],
         [
             t("idle_periods", lang),
@@ -158,6 +172,8 @@ def demonstration_item(item: DemonstrationItemReport, report: Report, lang: Lang
     ]
     head = [esc(t("measure", lang)), esc(t("figure", lang))]
     out = table(head, [[esc(c) for c in r] for r in rows])
+    if fast is not None:  # flagged first: the figures below are not credible as they stand
+        out = f'<p class="warning" role="note">{esc(note_text(fast, lang))}</p>' + out
     checks = []
     for point in item.spec.checklist:
         if a.checklist is None:

@@ -51,6 +51,16 @@ UI: Strings = {
         "평가하지 않음: {names}. 음성을 신뢰할 수 있게 인식하지 못해 단말기가 채점하지 않았습니다."
         " 녹음을 들어 보세요. 종합 점수는 평가된 역량만 반영합니다.",
     ),
+    "not_assessed_too_fast": (
+        "Not assessed: {names}. A demonstration was finished too fast to be credible, so the box"
+        " did not score it: review the recording. The overall score covers only the competencies"
+        " assessed.",
+        "未评估：{names}。技能演示完成得快到不可信，终端没有据此评分，请查看录像。"
+        "综合得分只包含已评估的能力。",
+        "평가하지 않음: {names}. 실기 시연이 믿기 어려울 만큼 빨리 끝나"
+        " 단말기가 채점하지 않았습니다. 녹화를 확인해 주세요."
+        " 종합 점수는 평가된 역량만 반영합니다.",
+    ),
     "evidence": ("Evidence heard", "听到的证据", "확인된 근거"),
     "evidence_none": (
         "No expected terms were heard.",
@@ -198,6 +208,17 @@ UI: Strings = {
     "time_taken": ("Time taken", "用时", "소요 시간"),
     "time_limit": ("Time limit", "时限", "제한 시간"),
     "within_limit": ("Within the limit", "在时限内", "제한 시간 이내"),
+    "time_band": ("Expected time", "预期用时", "예상 소요 시간"),
+    "time_band_value": (
+        "{fastest}–{slowest} (credible minimum {credible})",
+        "{fastest}–{slowest}（可信的最短用时 {credible}）",
+        "{fastest}–{slowest} (신뢰할 수 있는 최소 시간 {credible})",
+    ),
+    "too_fast": (
+        "Too fast to be credible — review the recording",
+        "快得不可信——请查看录像",
+        "믿기 어려울 만큼 빠름 — 녹화를 확인해 주세요",
+    ),
     "over_limit": ("Over the limit", "超出时限", "제한 시간 초과"),
     "active": ("Active", "操作时间占比", "작업 비율"),
     "idle_periods": ("Idle periods", "停顿时段", "멈춘 구간"),

@@ -40,6 +40,8 @@ def _summaries(comp: CompetencySpec, scores: list[MetricScore]) -> tuple[MetricS
         if not mine:
             continue
         valued = [s for s in mine if s.value is not None]
+        # readings left out of the score (an attempt too fast to be credible) stay out of the mean
+        valued = [s for s in valued if s.counted_in_score] or valued
         values = [s.value for s in valued if s.value is not None]
         mean = mean_of(values)
         weakest = min(valued, key=lambda s: s.value or 0.0) if valued else _telling(mine)
@@ -57,7 +59,9 @@ def _summaries(comp: CompetencySpec, scores: list[MetricScore]) -> tuple[MetricS
 
 NOT_UNDERSTOOD = ("speech_unreliable", "speech_not_heard")
 """Notes of word metrics left unassessed: the words were not understood, or none was heard."""
-_TELLING = (*NOT_UNDERSTOOD, "not_analysed")
+TOO_FAST = "too_fast"
+"""Note of demonstration readings left unassessed: finished below the credible minimum."""
+_TELLING = (*NOT_UNDERSTOOD, TOO_FAST, "not_analysed")
 """Notes of unmeasured readings that say more than "not recorded", first when none has a value."""
 
 
@@ -69,6 +73,16 @@ def _unassessed_notes(scores: list[MetricScore]) -> list[Note]:
     """One note per answer whose content was not assessed, in interview order."""
     codes = {s.item_id: f"{s.note.code}_item" for s in scores if s.note.code in NOT_UNDERSTOOD}
     return [Note(code=code, label=item_id) for item_id, code in codes.items()]
+
+
+def _too_fast_notes(cid: str, items: Sequence[ItemScore]) -> list[Note]:
+    """One note per demonstration feeding the competency that was finished too fast to be
+    credible, in interview order."""
+    return [
+        Note(code="too_fast_item", label=item.item_id, values=item.too_fast.values)
+        for item in items
+        if item.too_fast is not None and any(ic.competency == cid for ic in item.competencies)
+    ]
 
 
 def _keyword_note(scores: list[MetricScore]) -> Note | None:
@@ -85,11 +99,14 @@ def _keyword_note(scores: list[MetricScore]) -> Note | None:
     return Note(code="keywords", values=values, terms=tuple(terms))
 
 
-def _competency_notes(scores: list[MetricScore], pending: bool) -> tuple[Note, ...]:
+def _competency_notes(
+    scores: list[MetricScore], pending: bool, too_fast: list[Note]
+) -> tuple[Note, ...]:
     notes: list[Note] = []
     if pending:
         notes.append(next(s.note for s in scores if s.note.code == "checklist_pending"))
     notes += _unassessed_notes(scores)
+    notes += too_fast
     keyword = _keyword_note(scores)
     if keyword is not None:
         notes.append(keyword)
@@ -135,20 +152,27 @@ def competency_score(
     unassessed = any(s.note.code in NOT_UNDERSTOOD for s in scores) and not any(
         _substantive(s, demonstrations) for s in scores
     )
+    fast_notes = _too_fast_notes(comp.id, items)
+    too_fast = bool(fast_notes) and not any(
+        s.counted_in_score and s.value is not None for s in scores
+    )
     score: float | None = None
     if pending:
         status = "awaiting_staff"
-    elif unassessed:
+    elif unassessed or too_fast:
         status = "not_assessed"
     elif mean is None:
         status = "not_measured"
     else:
         status = "scored"
         score = round_half_up(rubric.min_score + mean * (rubric.max_score - rubric.min_score), 1)
-    notes = _competency_notes(scores, pending)
+    notes = _competency_notes(scores, pending, fast_notes)
     if status == "not_assessed":
-        why = next(s.note.code for s in scores if s.note.code in NOT_UNDERSTOOD)
-        notes = (Note(code=why),)
+        if unassessed:
+            why = next(s.note.code for s in scores if s.note.code in NOT_UNDERSTOOD)
+            notes = (Note(code=why),)
+        else:
+            notes = tuple(fast_notes)
         # shown for what they are, but nothing counts in a score the competency does not get
         summaries = tuple(s.model_copy(update={"counted_in_score": False}) for s in summaries)
     return CompetencyScore(

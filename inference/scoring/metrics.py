@@ -7,6 +7,10 @@ Speech recognised below :data:`inference.speech.quality.RELIABLE_QUALITY` is hea
 understood: every metric read from its words (:data:`WORD_METRICS`) is not assessed, with the
 reason, never 0. Pauses and answer length come from when speech happened, not from what was said,
 and stay measured.
+
+A demonstration finished below its time band's credible minimum is "too fast to be credible":
+its time and activity (:data:`TIMED_METRICS`) are not assessed, never a top score and never 0,
+and the recording needs a human look.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ the recogniser's own confidence (low because the box did not understand, which i
 the candidate). Not assessed when the speech was not recognised reliably."""
 DEMONSTRATION_METRICS: frozenset[Metric] = frozenset({"completion_time", "checklist", "activity"})
 VISION_METRICS: frozenset[Metric] = frozenset({"facing_screen", "expression"})
+TIMED_METRICS: frozenset[Metric] = frozenset({"completion_time", "activity"})
+"""Demonstration metrics read from the time taken and the activity in it: not assessed when the
+task was finished below its band's credible minimum (too fast to be credible)."""
 
 RATE_BANDS: dict[str, tuple[float, float]] = {
     "words/min": (110.0, 170.0),
@@ -73,7 +80,8 @@ SHORT_ANSWER_SHARE = 0.3
 """An answer with less speech than this share of the answer time scores proportionally less."""
 TIMED_OUT_CAP = 0.8
 COMPLETION_AT_LIMIT = 0.8
-"""Completion value at exactly the time limit; it rises linearly to 1 for an instant finish."""
+"""Completion value at exactly the time limit; it rises linearly to 1 for an instant finish, or,
+for a task with a time band, to 1 at the band's slowest expected finish (1 inside the band)."""
 NEGATIVE_EXPRESSIONS: frozenset[str] = frozenset({"angry", "disgust", "fear", "sad"})
 TERMS_SHOWN = 3
 
@@ -206,17 +214,41 @@ def spoken(metric: Metric, competency: str, spec: QuestionSpec, a: SpokenAnswerA
     raise ValueError(f"{metric} is not a spoken-answer metric")
 
 
+def too_fast(spec: DemonstrationSpec, a: DemonstrationAnalysis) -> Note | None:
+    """The "too fast to be credible" note when the task was finished below its band's credible
+    minimum; None when it has no band or was not."""
+    band = spec.time_band
+    if band is None or a.activity.duration_s >= band.credible_min_s:
+        return None
+    values = {"took": a.activity.duration_s, "credible": band.credible_min_s}
+    return Note(code="too_fast", values=values)
+
+
+def _completion(spec: DemonstrationSpec, a: DemonstrationAnalysis) -> Reading:
+    act, band = a.activity, spec.time_band
+    limit = act.time_limit_s if act.time_limit_s > 0 else spec.time_limit_s
+    values = {"took": act.duration_s, "limit": limit}
+    if not act.within_limit or act.duration_s > limit:
+        return Reading(0.0, act.duration_s, "s", Note(code="over_time", values=values))
+    if band is None:
+        value = COMPLETION_AT_LIMIT + (1 - COMPLETION_AT_LIMIT) * (1 - act.duration_s / limit)
+        return Reading(clamp01(value), act.duration_s, "s", Note(code="completion", values=values))
+    values |= {"fastest": band.expected_min_s, "slowest": band.expected_max_s}
+    if act.duration_s <= band.expected_max_s:  # inside the band, or brisk but credible
+        return Reading(1.0, act.duration_s, "s", Note(code="in_band", values=values))
+    late = (act.duration_s - band.expected_max_s) / max(limit - band.expected_max_s, 1e-9)
+    value = 1 - (1 - COMPLETION_AT_LIMIT) * late
+    return Reading(clamp01(value), act.duration_s, "s", Note(code="over_band", values=values))
+
+
 def demonstration(
     metric: Metric, competency: str, spec: DemonstrationSpec, a: DemonstrationAnalysis
 ) -> Reading:
     act = a.activity
+    if metric in TIMED_METRICS and (fast := too_fast(spec, a)) is not None:
+        return Reading(None, None, "", fast)
     if metric == "completion_time":
-        limit = act.time_limit_s if act.time_limit_s > 0 else spec.time_limit_s
-        values = {"took": act.duration_s, "limit": limit}
-        if not act.within_limit or act.duration_s > limit:
-            return Reading(0.0, act.duration_s, "s", Note(code="over_time", values=values))
-        value = COMPLETION_AT_LIMIT + (1 - COMPLETION_AT_LIMIT) * (1 - act.duration_s / limit)
-        return Reading(clamp01(value), act.duration_s, "s", Note(code="completion", values=values))
+        return _completion(spec, a)
     if metric == "checklist":
         points = [p for p in spec.checklist if p.competency == competency]
         if not points:

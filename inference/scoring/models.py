@@ -22,8 +22,12 @@ from inference.findings import (
 )
 
 SCORECARD_FORMAT: Literal["kiosk-scorecard/1"] = "kiosk-scorecard/1"
-SCORING_VERSION = "kiosk-scoring/2"
+SCORING_VERSION = "kiosk-scoring/3"
 """Version of the metric mappings in ``inference.scoring.scorer``; bump it when a mapping changes.
+
+3: a demonstration with a time band gets full time marks inside it (and when brisk), falls off
+above it, and is "too fast to be credible" below its credible minimum (time and activity not
+assessed). Without a band nothing changed.
 
 2: content metrics of speech recognised below ``RELIABLE_QUALITY`` are not assessed (no longer
 scored from the misheard words), and an item whose analysis failed is "not analysed"."""
@@ -102,6 +106,22 @@ class ChecklistPointSpec(Record):
     weight: float = Field(default=1.0, gt=0, description="Relative weight within the competency.")
 
 
+class TimeBandSpec(Record):
+    """How long a demonstration is expected to take, and the least time a real attempt takes."""
+
+    expected_min_s: float = Field(gt=0, description="Fastest expected finish, seconds.")
+    expected_max_s: float = Field(gt=0, description="Slowest expected finish, seconds.")
+    credible_min_s: float = Field(
+        gt=0, description="Below this the result is too fast to be credible, seconds."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TimeBandSpec:
+        if not self.credible_min_s <= self.expected_min_s <= self.expected_max_s:
+            raise ValueError("need credible_min_s <= expected_min_s <= expected_max_s")
+        return self
+
+
 class DemonstrationSpec(Record):
     """A hands-on task of the job package, as scoring sees it."""
 
@@ -111,6 +131,10 @@ class DemonstrationSpec(Record):
     time_limit_s: float = Field(gt=0, description="Time allowed, seconds.")
     competencies: tuple[str, ...] = Field(description="Competencies the task feeds.")
     checklist: tuple[ChecklistPointSpec, ...] = Field(description="Points staff tick off.")
+    time_band: TimeBandSpec | None = Field(
+        default=None,
+        description="Expected time band; None: time is weighed against the limit only.",
+    )
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -135,6 +159,10 @@ NoteCode = Literal[
     "timed_out",
     "completion",
     "over_time",
+    "in_band",
+    "over_band",
+    "too_fast",
+    "too_fast_item",
     "checklist",
     "checklist_pending",
     "no_checklist_points",
@@ -229,7 +257,13 @@ class ItemScore(Record):
     not_assessed: str | None = Field(
         default=None,
         description="Why the content of a spoken answer was not assessed (speech recognised"
-        " below inference.speech.quality.RELIABLE_QUALITY); None when it was.",
+        " below inference.speech.quality.RELIABLE_QUALITY), or why a demonstration's time and"
+        " activity were not (finished too fast to be credible); None when they were.",
+    )
+    too_fast: Note | None = Field(
+        default=None,
+        description="A demonstration finished below its time band's credible minimum: the"
+        " 'too_fast' note with the time taken and the minimum; None otherwise.",
     )
     competencies: tuple[ItemCompetencyScore, ...] = Field(description="In rubric order.")
 
@@ -258,7 +292,8 @@ class CompetencyScore(Record):
     status: CompetencyStatus = Field(
         description="'awaiting_staff' while a demonstration checklist is not scored yet;"
         " 'not_assessed' when its content readings could not be assessed because the speech"
-        " was not recognised reliably and no other evidence of it remains."
+        " was not recognised reliably, or its demonstration was too fast to be credible, and"
+        " no other evidence of it remains."
     )
     metrics: tuple[MetricSummary, ...] = Field(description="In the rubric's metric order.")
     evidence: tuple[ItemMatch, ...] = Field(description="Keywords and synonyms heard.")

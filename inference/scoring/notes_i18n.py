@@ -122,6 +122,30 @@ NOTES: Strings = {
         "超出时限（用时 {took}，限时 {limit}）",
         "제한 시간 초과 ({took}, 제한 {limit})",
     ),
+    "in_band": (
+        "finished in {took} (expected {fastest}–{slowest}, limit {limit})",
+        "用时 {took}（预期 {fastest}–{slowest}，限时 {limit}）",
+        "{took} 만에 완료 (예상 {fastest}–{slowest}, 제한 {limit})",
+    ),
+    "over_band": (
+        "took {took}, longer than the expected {fastest}–{slowest} (limit {limit})",
+        "用时 {took}，超过预期的 {fastest}–{slowest}（限时 {limit}）",
+        "{took} 소요, 예상 {fastest}–{slowest}보다 오래 걸림 (제한 {limit})",
+    ),
+    "too_fast": (
+        "not assessed: finished in {took}, under the credible minimum of {credible}"
+        " — too fast to be credible — review the recording",
+        "未评估：用时 {took}，低于可信的最短用时 {credible}——快得不可信——请查看录像",
+        "평가하지 않음: {took} 만에 완료, 신뢰할 수 있는 최소 시간 {credible} 미만"
+        " — 믿기 어려울 만큼 빠름 — 녹화를 확인해 주세요",
+    ),
+    "too_fast_item": (
+        "{item} not assessed: finished in {took}, under the credible minimum of {credible}"
+        " — too fast to be credible — review the recording",
+        "{item} 未评估：用时 {took}，低于可信的最短用时 {credible}——快得不可信——请查看录像",
+        "{item} 평가하지 않음: {took} 만에 완료, 신뢰할 수 있는 최소 시간 {credible} 미만"
+        " — 믿기 어려울 만큼 빠름 — 녹화를 확인해 주세요",
+    ),
     "checklist": (
         "staff ticked {ticked} of {total} checklist points ({pct}% by weight)",
         "工作人员勾选了 {total} 项检查点中的 {ticked} 项（按权重 {pct}%）",
@@ -242,7 +266,9 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-_CLOCK_KEYS = frozenset({"at", "limit", "took", "spoke", "len"})
+_CLOCK_KEYS = frozenset(
+    {"at", "limit", "took", "spoke", "len", "fastest", "slowest", "credible"}
+)
 
 
 def _values(note: Note) -> dict[str, str]:
@@ -283,7 +309,7 @@ def note_text(
     code = note.code
     if code == "not_analysed":
         extra["reason"] = note.reason
-    elif code in ("speech_unreliable_item", "speech_not_heard_item"):
+    elif code in ("speech_unreliable_item", "speech_not_heard_item", "too_fast_item"):
         extra["item"] = (items or {}).get(note.label, note.label)
     elif code == "keywords":
         has_synonyms = note.values.get("synonyms", 0) > 0

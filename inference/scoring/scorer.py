@@ -14,7 +14,8 @@ Metric -> 0-1 (constants in ``inference.scoring.metrics``):
 - ``word_confidence``: the mean recogniser confidence.
 - ``answer_duration``: speech time / (0.3 x answer time), capped at 1; an answer that ran to the
   time limit is capped at 0.8.
-- ``completion_time``: over the limit -> 0; within it 0.8 at the limit rising linearly to 1.
+- ``completion_time``: over the limit -> 0; within it 0.8 at the limit rising linearly to 1 (with
+  a time band: to 1 at the band's slowest expected finish; see below).
 - ``checklist``: weighted share of the competency's points staff ticked (a point missing from the
   ticks counts as not ticked); not yet scored by staff -> the competency awaits staff.
 - ``activity``: the demonstration's active ratio; ``facing_screen``: share of time facing
@@ -36,6 +37,13 @@ score a competency whose content was not understood. So a competency with a not-
 is scored only when it keeps substantive evidence -- a word metric assessed on another answer, or
 a reading of a demonstration -- and its notes name the answers whose content was not assessed;
 otherwise it is "not_assessed", with the reason, and left out of the overall score.
+
+A demonstration with a time band (``DemonstrationSpec.time_band``) gets full time marks when it
+finishes inside the band or briskly before it; slower than the band, its time marks fall linearly
+to 0.8 at the limit, and over the limit to 0. Finished below the band's credible minimum, it is
+"too fast to be credible -- review the recording": its time and activity are not assessed, none of
+its readings (the staff checklist included) counts in a score, and a competency left with no
+other counted evidence is "not_assessed" with that reason -- never a top score, never 0.
 
 A competency's score is the mean over its counted metrics (each metric first averaged over the
 items that measured it), scaled to the package range. The overall score is the weight-normalised
@@ -177,6 +185,11 @@ def _item_score(
     failed: str | None,
 ) -> ItemScore:
     expression_counted = rubric.use_expression_in_score and consent
+    fast = (
+        sm.too_fast(spec, analysis)
+        if isinstance(spec, DemonstrationSpec) and isinstance(analysis, DemonstrationAnalysis)
+        else None
+    )
     comps: list[ItemCompetencyScore] = []
     for comp in rubric.competencies:
         if comp.id not in spec.competencies:
@@ -188,6 +201,8 @@ def _item_score(
             for m in comp.metrics
             if _applies(m, spec)
         )
+        if fast is not None:  # nothing of an attempt too fast to be credible counts
+            scores = tuple(s.model_copy(update={"counted_in_score": False}) for s in scores)
         counted = [s.value for s in scores if s.counted_in_score and s.value is not None]
         mean = mean_of(counted)
         if any(s.note.code in NOT_UNDERSTOOD for s in scores):
@@ -200,12 +215,15 @@ def _item_score(
         if isinstance(analysis, SpokenAnswerAnalysis)
         else None
     )
+    if fast is not None:
+        unassessed = note_text(fast, "en")
     return ItemScore(
         item_id=spec.id,
         kind=kind,
         recorded=analysis is not None or failed is not None,
         not_analysed=failed,
         not_assessed=unassessed,
+        too_fast=fast,
         competencies=tuple(comps),
     )
 

@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 
 from conftest import InviteFn, LiveServer
+from device.analysis.rubric import scoring_inputs
 from device.clock import ManualClock
 from device.composition import Kiosk
+from device.jobs.models import DemonstrationTask
+from device.jobs.package import example_package_path, load_package
 from device.sessions.recordings import attach
 from device.staff.policy import Staff
 from device.staff.tokens import create as create_token
@@ -22,6 +25,7 @@ from inference.errors import ModelVerificationError
 from inference.findings import Transcript, Word
 from inference.models.store import ModelFiles
 from inference.pipeline import Analyzer, Settings
+from inference.scoring.models import TimeBandSpec
 from inference.speech.audio import read_wav
 from kiosk.rigs.samples import ModelPaths
 from kiosk.rigs.speech_samples import Clip
@@ -308,3 +312,14 @@ def test_progress_is_visible_in_health_and_metrics(
         text = client.get("/metrics").text
         assert 'kiosk_analyses{status="done"} 3.0' in text
         assert "kiosk_analysis_cpu_seconds" in text
+
+
+def test_the_packages_time_band_reaches_scoring() -> None:
+    package = load_package(example_package_path())
+    (demo,) = scoring_inputs(package).demonstrations
+    assert demo.time_band == TimeBandSpec(expected_min_s=240, expected_max_s=480,
+                                          credible_min_s=120)
+    without = package.model_copy(update={"items": [
+        i.model_copy(update={"time_band": None}) if isinstance(i, DemonstrationTask) else i
+        for i in package.items]})
+    assert scoring_inputs(without).demonstrations[0].time_band is None

@@ -129,6 +129,9 @@ def test_example_items_are_two_questions_and_one_demonstration() -> None:
 
     (demo,) = demos
     assert (demo.time_limit_s, demo.preparation_s) == (600, 60)
+    assert demo.time_band is not None
+    band = demo.time_band
+    assert (band.credible_min_s, band.expected_min_s, band.expected_max_s) == (120, 240, 480)
     assert set(demo.competencies) == {"operation_proficiency", "attention_to_detail"}
     assert len(demo.checklist) == 5
     assert {check.competency for check in demo.checklist} == set(demo.competencies)
@@ -478,6 +481,27 @@ RULES: list[tuple[str, Mutation, str]] = [
     ),
     ("empty-checklist", _set("items.2.checklist", []), "items[2].checklist: must not be empty"),
     ("time-limit", _set("items.2.time_limit_s", 20), "items[2].time_limit_s: Input should be"),
+    (
+        "band-credible-above-expected",
+        _set("items.2.time_band.credible_min_s", 300),
+        "items[2].time_band.credible_min_s: 300 s is above expected_min_s (240 s)",
+    ),
+    (
+        "band-min-above-max",
+        _set("items.2.time_band.expected_min_s", 500),
+        "items[2].time_band.expected_min_s: 500 s is above expected_max_s (480 s)",
+    ),
+    (
+        "band-above-limit",
+        _set("items.2.time_band.expected_max_s", 900),
+        "items[2].time_band.expected_max_s: 900 s is above the task's time_limit_s (600 s)",
+    ),
+    (
+        "band-credible-zero",
+        _set("items.2.time_band.credible_min_s", 0),
+        "items[2].time_band.credible_min_s: Input should be greater than 0",
+    ),
+    ("band-unknown-key", _set("items.2.time_band.typical_s", 300), "items[2].time_band.typical_s"),
     ("retention", _set("consent.retention_days", 0), "consent.retention_days: Input should be"),
     ("missing-consent", lambda d: d.pop("consent"), "consent: required field is missing"),
     (

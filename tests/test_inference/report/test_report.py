@@ -11,6 +11,7 @@ from scoring_fixtures import DEMO, QUESTIONS, rubric, session, spoken, vision
 
 from inference.findings import DemonstrationAnalysis, Language, SpokenAnswerAnalysis
 from inference.report.build import Report, build_report, render_html
+from inference.scoring.models import DemonstrationSpec, TimeBandSpec
 from inference.scoring.scorer import score
 
 WHEN = datetime(2026, 1, 12, 10, 5, tzinfo=timezone(timedelta(hours=8)))
@@ -19,7 +20,10 @@ Analyses = list[SpokenAnswerAnalysis | DemonstrationAnalysis]
 
 
 def report(
-    analyses: Analyses | None = None, consent: bool = True, use_expression: bool = False
+    analyses: Analyses | None = None,
+    consent: bool = True,
+    use_expression: bool = False,
+    demonstration: DemonstrationSpec = DEMO,
 ) -> Report:
     return build_report(
         session_id="S-0042",
@@ -32,7 +36,7 @@ def report(
         interviewed_at=WHEN - timedelta(minutes=30),
         rubric=rubric(use_expression),
         questions=QUESTIONS,
-        demonstrations=[DEMO],
+        demonstrations=[demonstration],
         analyses=session() if analyses is None else analyses,
     )
 
@@ -219,6 +223,27 @@ def test_silent_answer_and_missing_video_are_stated() -> None:
     assert "No speech was recorded." in page
     assert "No video analysis for this item." in page
     assert "This item was not recorded." in page  # the demonstration
+
+
+def test_a_demonstrations_time_band_and_too_fast_flag_are_shown() -> None:
+    band = TimeBandSpec(expected_min_s=240, expected_max_s=480, credible_min_s=120)
+    banded = DEMO.model_copy(update={"time_band": band})
+    fast = {lang: render_html(report(session(duration=15.0), demonstration=banded), lang)
+            for lang in LANGS}
+    assert "Expected time" in fast["en"] and "4:00–8:00 (credible minimum 2:00)" in fast["en"]
+    assert "0:15 (Too fast to be credible — review the recording)" in fast["en"]
+    assert ("not assessed: finished in 0:15, under the credible minimum of 2:00 — too fast to be"
+            " credible — review the recording") in fast["en"]
+    assert "A demonstration was finished too fast to be credible" in fast["en"]
+    assert "The speech could not be recognised reliably" not in fast["en"]
+    assert "预期用时" in fast["zh-CN"] and "快得不可信——请查看录像" in fast["zh-CN"]
+    assert "技能演示完成得快到不可信" in fast["zh-CN"]
+    assert "예상 소요 시간" in fast["ko"]
+    assert "믿기 어려울 만큼 빠름 — 녹화를 확인해 주세요" in fast["ko"]
+    assert "실기 시연이 믿기 어려울 만큼 빨리 끝나" in fast["ko"]
+    inside = render_html(report(session(duration=300.0), demonstration=banded), "en")
+    assert "4:00–8:00 (credible minimum 2:00)" in inside and "Too fast" not in inside
+    assert "Expected time" not in render_html(report(), "en")  # no band, no row
 
 
 def test_rendering_is_thread_safe() -> None:
