@@ -35,6 +35,7 @@ from device.central_link.outbox import Identity
 from device.config import KioskConfig
 from device.config_loader import load_config
 from device.storage.database import Store
+from device.storage.media_crypto import MediaKey
 from sync_agent.assembly import AgentProcess, build
 
 KINDS = ("session.state", "session.result", "usage", "session.report")
@@ -130,10 +131,15 @@ def box_env(data_dir: Path, pki: Pki, device_id: str, *, broker_port: int | None
 
 
 @contextmanager
-def running_agent(config: KioskConfig) -> Iterator[AgentProcess]:
-    """The sync agent on a thread of this process, with its own store connection."""
+def running_agent(config: KioskConfig, media_key: MediaKey | None = None
+                  ) -> Iterator[AgentProcess]:
+    """The sync agent on a thread of this process, with its own store connection (and
+    ``media_key`` to read sealed recordings with, when given)."""
     store = Store(config.db_path)
     service = build(config, store)
+    if media_key is not None:
+        assert service.agent.uploader is not None
+        service.agent.uploader.use_key(media_key)
     stop = threading.Event()
     thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
     thread.start()

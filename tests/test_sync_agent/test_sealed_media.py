@@ -8,16 +8,15 @@ import json
 import os
 import queue
 import stat
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from media_fixtures import seed_answer_rows
 from sync_fixtures import SITE, TENANT, Pki
-from sync_harness import Central, box_config, outbox_rows, wait_until
+from sync_harness import Central, box_config, outbox_rows, running_agent, wait_until
 
 from conftest import InviteFn
 from device.analysis.worker import MAX_ATTEMPTS, AnalysisService
@@ -32,7 +31,7 @@ from device.storage.media_crypto import HEADER_BYTES, MediaKey, SealedInfo, seal
 from inference.models.store import ModelFiles
 from inference.pipeline import Analyzer, Settings
 from kiosk.rigs.samples import ModelPaths
-from sync_agent.assembly import AgentProcess, build
+from sync_agent.assembly import AgentProcess
 from sync_agent.errors import LinkError
 from sync_agent.events import Event, MediaFailed, MediaUploaded
 from sync_agent.https_link import HttpsLink
@@ -345,21 +344,9 @@ def sealed_session(config: KioskConfig, key: MediaKey, size: int, chunk: int
     return media_id, data, sealed
 
 
-@contextmanager
-def agent_with_key(config: KioskConfig, key: MediaKey) -> Iterator[AgentProcess]:
-    store = Store(config.db_path)
-    service = build(config, store)
-    assert service.agent.uploader is not None
-    service.agent.uploader.use_key(key)
-    stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield service
-    finally:
-        stop.set()
-        thread.join(timeout=15)
-        store.close()
+def agent_with_key(config: KioskConfig, key: MediaKey
+                   ) -> AbstractContextManager[AgentProcess]:
+    return running_agent(config, key)
 
 
 @pytest.mark.integration
