@@ -295,21 +295,3 @@ def test_a_technician_is_told_reports_are_for_site_hr_and_admins(
     drive(app, script)
     assert seen["rows"] == 0 and isinstance(seen["screen"], ReportsScreen)
     assert "403" not in seen["text"] and "Refused" not in seen["text"]
-
-
-def test_site_hr_of_another_job_sees_no_reports_and_no_error(
-    make_app: AppFactory, kiosk: Kiosk, clock: ManualClock, invite: InviteFn,
-    consent_version: str,
-) -> None:
-    reported(kiosk, clock, invite, consent_version)
-    app = make_app("site_hr", ["another-job"])
-    seen: dict[str, Any] = {}
-
-    async def script(pilot: Any) -> None:
-        screen = await open_screen(pilot, "e")
-        seen["rows"] = screen.query_one(DataTable).row_count
-        seen["text"] = text_of(app)
-
-    drive(app, script)
-    assert seen["rows"] == 0
-    assert "all (0 of 0)" in seen["text"] and REPORTS_FOR not in seen["text"]
