@@ -21,7 +21,7 @@ from tui.roles import REPORTS_FOR
 from tui.screens.base import ApiFailed, explain
 
 RESCORE = "Already scored: give a reason to change it (kept in the audit log)."
-FIRST = "Tick each point the candidate achieved (space); a reason is optional the first time."
+FIRST = "Space ticks the highlighted point; a reason is optional the first time."
 
 
 class ChecklistForm(ModalScreen[ChecklistOutcome | None]):
@@ -49,7 +49,7 @@ class ChecklistForm(ModalScreen[ChecklistOutcome | None]):
                 *((Text(demo.point_label(point)), point.get("id", ""),
                    ticked.get(point.get("id", ""), False)) for point in demo.points),
                 id="points")
-            yield Static("", id="point")
+            yield Static(self.point_text(0), id="point")
             yield Input(placeholder="Reason (required to change a scored checklist)",
                         id="reason")
             yield Static("", id="error")
@@ -66,11 +66,13 @@ class ChecklistForm(ModalScreen[ChecklistOutcome | None]):
         self, event: SelectionList.SelectionHighlighted[str]
     ) -> None:
         """The highlighted point in full: a long label does not fit the list's line."""
-        index = event.selection_index
-        if 0 <= index < len(self.demo.points):
-            label = self.demo.point_label(self.demo.points[index])
-            self.query_one("#point", Static).update(
-                f"[dim]{index + 1}/{len(self.demo.points)}[/] {escape(label)}")
+        self.query_one("#point", Static).update(self.point_text(event.selection_index))
+
+    def point_text(self, index: int) -> str:
+        points = self.demo.points
+        if not 0 <= index < len(points):
+            return ""
+        return f"[dim]{index + 1}/{len(points)}[/] {escape(self.demo.point_label(points[index]))}"
 
     def points(self) -> dict[str, bool]:
         """Every point of the task, ticked or not, as the box wants them."""
