@@ -63,7 +63,8 @@ def _counted(summary: MetricSummary, lang: Language) -> str:
 def _detail(
     report: Report, cid: str, summary: MetricSummary, labels: dict[str, str], lang: Language
 ) -> str:
-    """The metric's explanation on each item that measured it, labelled when there are several."""
+    """The metric's explanation on each item that measured it, labelled when there are several;
+    a value that is the mean of several items says so, naming them."""
     found = [
         (labels[item.item_id], m.note)
         for item in report.scorecard.items
@@ -74,9 +75,20 @@ def _detail(
     ]
     if len(found) == 1:
         return note_text(found[0][1], lang, labels)
-    return pick(NOTES, "note_sep", lang).join(
+    sep = pick(NOTES, "note_sep", lang)
+    line = sep.join(
         f"{label}{t('colon', lang)}{note_text(n, lang, labels)}" for label, n in found
     )
+    if summary.value is not None and len(summary.items) > 1:
+        listed = pick(NOTES, "list_sep", lang).join(labels[i] for i in summary.items)
+        line = t("mean_of_items", lang, items=listed) + sep + line
+    return line
+
+
+def _shown(summary: MetricSummary) -> bool:
+    """Whether a metric has a row among the scores: an expression that does not count is an
+    observation, shown apart (``inference.report.observations``), never beside the scores."""
+    return summary.metric != "expression" or summary.counted_in_score
 
 
 def competencies(report: Report, lang: Language) -> str:
@@ -100,6 +112,7 @@ def competencies(report: Report, lang: Language) -> str:
                 esc(_detail(report, comp.id, s, labels, lang)),
             ]
             for s in comp.metrics
+            if _shown(s)
         ]
         heard = [
             "<li>"
