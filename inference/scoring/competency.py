@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from inference.findings import DemonstrationAnalysis, SpokenAnswerAnalysis
 from inference.scoring import metrics as sm
-from inference.scoring.figures import round_half_up
+from inference.scoring.figures import on_scale
 from inference.scoring.models import (
     CompetencyScore,
     CompetencySpec,
@@ -163,7 +163,7 @@ def competency_score(
         status = "not_measured"
     else:
         status = "scored"
-        score = round_half_up(rubric.min_score + mean * (rubric.max_score - rubric.min_score), 1)
+        score = on_scale(mean, rubric.min_score, rubric.max_score)
     notes = _competency_notes(scores, pending, fast_notes)
     basis = basis_note(summaries) if status == "scored" else None
     if basis is not None:

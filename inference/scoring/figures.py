@@ -16,6 +16,14 @@ def round_half_up(value: float, places: int) -> float:
     return float(_half_up(value, places))
 
 
+def on_scale(share: float, low: float, high: float) -> float:
+    """A 0-1 share on the ``low``-``high`` scale, one decimal, rounded half up on the decimal
+    figures (so a 57.5 % mean is 5.8 of 10, as its percentage is 58 %)."""
+    lo, hi = Decimal(repr(low)), Decimal(repr(high))
+    scaled = lo + Decimal(repr(share)) * (hi - lo)
+    return float(scaled.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 def num(value: float) -> str:
     """An integer when whole, else one decimal."""
     rounded = _half_up(value, 1)
@@ -23,7 +31,10 @@ def num(value: float) -> str:
 
 
 def pct(share: float) -> str:
-    return str(int(_half_up(share * 100, 0)))
+    """A 0-1 share as a whole percentage, rounded half up on the decimal figure (0.575 is 58,
+    as 5.75 is 5.8 on a 0-10 scale: float multiplication would make it 57.49999)."""
+    percent = Decimal(repr(share)).scaleb(2)
+    return str(int(percent.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
 
 
 def quality(value: float) -> str:
