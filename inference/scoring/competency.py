@@ -86,12 +86,14 @@ def _too_fast_notes(cid: str, items: Sequence[ItemScore]) -> list[Note]:
 
 
 def _keyword_notes(scores: list[MetricScore]) -> list[Note]:
-    """The keyword note of each answer that named the competency's terms, each with its own
-    counts and coverage (labelled with the answer when there are several: a sum over answers
-    would state a share that is not the mean coverage the score uses)."""
+    """The keyword note of each answer that was listened for the competency's terms, each with
+    its own counts and coverage, labelled with the answer when several questions feed the
+    competency (a sum over answers would state a share that is not the mean coverage the score
+    uses)."""
     found = [s for s in scores if s.metric == "keyword_coverage" and s.note.code == "keywords"]
-    if len(found) == 1:
-        return [found[0].note]
+    answers = {s.item_id for s in scores if s.metric == "keyword_coverage"}
+    if len(answers) == 1:
+        return [s.note for s in found]
     return [s.note.model_copy(update={"label": s.item_id}) for s in found]
 
 

@@ -92,6 +92,16 @@ NOTES: Strings = {
         "（讲到 STAR 四要素中的 {covered} 个，未按 STAR 顺序讲述）",
         " (STAR 4요소 중 {covered}개, STAR 순서대로 말하지 않음)",
     ),
+    "structure.in_order.uncounted": (
+        " (told in STAR order)",
+        "（按 STAR 顺序讲述）",
+        " (STAR 순서대로 말함)",
+    ),
+    "structure.out_of_order.uncounted": (
+        " (not told in STAR order)",
+        "（未按 STAR 顺序讲述）",
+        " (STAR 순서대로 말하지 않음)",
+    ),
     "structure.too_few": (
         " (fewer than 2 of 4 STAR elements, so no order to judge)",
         "（讲到的 STAR 要素少于 2 个，无法判断顺序）",
@@ -355,9 +365,10 @@ def note_text(
         )
     elif code == "structure":
         figure = structure.of_note(note)
-        extra["order"] = pick(NOTES, f"structure.{figure.order}", language).format(
-            covered=figure.covered
-        )
+        key = f"structure.{figure.order}"
+        if figure.covered is None and figure.order != "too_few":
+            key += ".uncounted"
+        extra["order"] = pick(NOTES, key, language).format(covered=figure.covered)
     elif code == "score_basis":
         parts = [
             pick(NOTES, "score_basis.part", language).format(

@@ -27,7 +27,8 @@ class Structure(NamedTuple):
     """The structure figure of one answer: the 0-1 score, the elements heard and the order."""
 
     share: float
-    covered: int
+    covered: int | None
+    """STAR elements heard; None in a note stored before the count was kept."""
     order: OrderState
 
 
@@ -45,7 +46,11 @@ def of_star(star: StarCoverage) -> Structure:
 def note(star: StarCoverage) -> Note:
     """The "structure" note of an answer: its score, the elements heard and the order."""
     s = of_star(star)
-    values = {"pct": s.share, "covered": float(s.covered), "in_order": float(s.order == "in_order")}
+    values = {
+        "pct": s.share,
+        "covered": float(len(star.covered)),
+        "in_order": float(s.order == "in_order"),
+    }
     return Note(code="structure", values=values)
 
 
@@ -56,8 +61,7 @@ def of_note(n: Note) -> Structure:
     in_order = bool(n.values.get("in_order", 0.0))
     if "covered" in n.values:
         covered = int(n.values["covered"])
-    else:
-        covered = MIN_FOR_ORDER if in_order and share >= _IN_ORDER_FLOOR else 0
-        if not in_order:
-            covered = MIN_FOR_ORDER
-    return Structure(share, covered, order_state(covered, in_order))
+        return Structure(share, covered, order_state(covered, in_order))
+    judged = not in_order or share >= _IN_ORDER_FLOOR
+    order = order_state(MIN_FOR_ORDER if judged else 0, in_order)
+    return Structure(share, None, order)

@@ -80,18 +80,18 @@ KEYWORDS: dict[Language, re.Pattern[str]] = {
 
 STRUCTURE: dict[Language, re.Pattern[str]] = {
     "en": re.compile(
-        r"answer structure (?P<pct>\d+)% \((?:(?P<covered>\d) of 4 STAR elements,"
-        r" (?P<order>told in STAR order|not told in STAR order)"
+        r"answer structure (?P<pct>\d+)% \((?:(?:(?P<covered>\d) of 4 STAR elements, )?"
+        r"(?P<order>told in STAR order|not told in STAR order)"
         r"|(?P<few>fewer than 2 of 4 STAR elements, so no order to judge))\)",
         re.I,
     ),
     "zh-CN": re.compile(
-        r"回答结构 (?P<pct>\d+)%（(?:讲到 STAR 四要素中的 (?P<covered>\d) 个，"
+        r"回答结构 (?P<pct>\d+)%（(?:(?:讲到 STAR 四要素中的 (?P<covered>\d) 个，)?"
         r"(?P<order>按 STAR 顺序讲述|未按 STAR 顺序讲述)"
         r"|(?P<few>讲到的 STAR 要素少于 2 个，无法判断顺序))）"
     ),
     "ko": re.compile(
-        r"답변 구성 (?P<pct>\d+)% \((?:STAR 4요소 중 (?P<covered>\d)개, "
+        r"답변 구성 (?P<pct>\d+)% \((?:(?:STAR 4요소 중 (?P<covered>\d)개, )?"
         r"(?P<order>STAR 순서대로 말함|STAR 순서대로 말하지 않음)"
         r"|(?P<few>STAR 요소가 2개 미만이라 순서를 판단할 수 없음))\)"
     ),

@@ -58,7 +58,7 @@ from inference.report.build import Report, build_report, render_html
 from inference.report.i18n import metric_name, t
 from inference.scoring.competency import NOT_UNDERSTOOD
 from inference.scoring.figures import pct, round_half_up
-from inference.scoring.models import TimeBandSpec
+from inference.scoring.models import Note, TimeBandSpec
 from inference.scoring.notes_i18n import NOTES, note_text, pick
 from inference.speech.quality import RELIABLE_QUALITY
 
@@ -294,3 +294,21 @@ def test_no_sentence_contradicts_its_number(r: Report) -> None:
         check_metric_details(r, page, lang)
         check_answers(r, page, lang)
         check_expressions_apart(r, page, lang)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_notes_stored_before_the_figures_were_kept_read_consistently(lang: Language) -> None:
+    """A report stored by an earlier version still reads without contradiction: a structure
+    note "in order" with a score no in-order answer can have had too few elements, and a
+    keyword note without its coverage states the coverage its counts give."""
+    vacuous = Note(code="structure", values={"pct": 0.0, "in_order": 1.0})
+    sentence = STRUCTURE[lang].search(note_text(vacuous, lang))
+    assert sentence is not None and sentence.group("few")
+    ordered = STRUCTURE[lang].search(
+        note_text(Note(code="structure", values={"pct": 0.7, "in_order": 1.0}), lang)
+    )
+    assert ordered is not None and ordered.group("order") == IN_ORDER[lang]
+    assert ordered.group("covered") is None  # not counted then: no count made up
+    counts = Note(code="keywords", values={"found": 3.0, "expected": 6.0, "synonyms": 2.0})
+    check_keywords(note_text(counts, lang), lang)
+    assert KEYWORDS[lang].search(note_text(counts, lang)).group("pct") == "67"  # type: ignore[union-attr]
