@@ -13,7 +13,7 @@ from inference.report.i18n import localized, metric_name, t
 from inference.report.models import DemonstrationItemReport, Report, SpokenItemReport
 from inference.scoring.metrics import too_fast
 from inference.scoring.models import MetricSummary, Note
-from inference.scoring.notes_i18n import NOTES, clock, note_text, notes_line, pct, pick
+from inference.scoring.notes_i18n import NOTES, clock, marks, note_text, notes_line, pct, pick
 
 
 def esc(text: object) -> str:
@@ -107,7 +107,7 @@ def competencies(report: Report, lang: Language) -> str:
         metric_rows = [
             [
                 esc(metric_name(s.metric, lang)),
-                "—" if s.value is None else f"{pct(s.value)}%",
+                "—" if s.value is None else marks(s.value),
                 esc(_counted(s, lang)),
                 esc(_detail(report, comp.id, s, labels, lang)),
             ]

@@ -96,7 +96,7 @@ UI: Strings = {
     ),
     "evidence_item": ("{term} ({item}, {at})", "{term}（{item}，{at}）", "{term} ({item}, {at})"),
     "metric": ("Metric", "指标", "지표"),
-    "value": ("Value", "指标值", "값"),
+    "value": ("Marks (of 100)", "指标得分（满分 100）", "지표 점수 (100점 만점)"),
     "counted": ("Counted in score", "计入得分", "점수 반영"),
     "detail": ("Detail", "详情", "세부 내용"),
     "yes": ("Yes", "是", "예"),

@@ -37,6 +37,12 @@ def pct(share: float) -> str:
     return str(int(percent.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
 
 
+def marks(share: float) -> str:
+    """A metric's 0-1 value as marks out of 100 ("67/100"): not a percentage, which the
+    explanations keep for measured shares (a pause ratio of 10 % earns 100/100)."""
+    return f"{pct(share)}/100"
+
+
 def quality(value: float) -> str:
     """A recognition-quality figure, 0-1, with two decimals ("0.38")."""
     return str(_half_up(value, 2))

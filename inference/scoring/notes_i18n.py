@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from inference.findings import Language, StarElement
 from inference.scoring import structure
 from inference.scoring.figures import clock as clock
+from inference.scoring.figures import marks as marks
 from inference.scoring.figures import num as num
 from inference.scoring.figures import pct as pct
 from inference.scoring.figures import quality as quality
@@ -133,11 +134,11 @@ NOTES: Strings = {
         "평균 단어 신뢰도 {pct}%",
     ),
     "score_basis": (
-        "score from the mean of {parts} = {pct}%",
-        "得分取 {parts} 的平均值 = {pct}%",
-        "점수는 {parts}의 평균 = {pct}%",
+        "score from the mean of the marks for {parts} = {marks}",
+        "得分取各指标得分的平均值：{parts}，平均 {marks}",
+        "점수는 지표 점수의 평균: {parts}, 평균 {marks}",
     ),
-    "score_basis.part": ("{metric} {pct}%", "{metric} {pct}%", "{metric} {pct}%"),
+    "score_basis.part": ("{metric} {marks}", "{metric} {marks}", "{metric} {marks}"),
     "duration": (
         "spoke for {spoke} of {limit} allowed",
         "作答 {spoke}（限时 {limit}）",
@@ -372,12 +373,13 @@ def note_text(
     elif code == "score_basis":
         parts = [
             pick(NOTES, "score_basis.part", language).format(
-                metric=metric_name(metric, language), pct=pct(value)
+                metric=metric_name(metric, language), marks=marks(value)
             )
             for metric, value in note.values.items()
             if metric != "pct"
         ]
         extra["parts"] = pick(NOTES, "list_sep", language).join(parts)
+        extra["marks"] = marks(note.values.get("pct", 0.0))
     elif code == "speaking_rate":
         extra["unit"] = name(note.label, language)
     elif code == "pauses":

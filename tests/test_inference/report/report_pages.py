@@ -103,18 +103,18 @@ IN_ORDER: dict[Language, str] = {
 }
 
 BASIS: dict[Language, re.Pattern[str]] = {
-    "en": re.compile(r"score from the mean of (?P<parts>.+?) = (?P<pct>\d+)%"),
-    "zh-CN": re.compile(r"得分取 (?P<parts>.+?) 的平均值 = (?P<pct>\d+)%"),
-    "ko": re.compile(r"점수는 (?P<parts>.+?)의 평균 = (?P<pct>\d+)%"),
+    "en": re.compile(r"score from the mean of the marks for (?P<parts>.+?) = (?P<marks>\d+)/100"),
+    "zh-CN": re.compile(r"得分取各指标得分的平均值：(?P<parts>.+?)，平均 (?P<marks>\d+)/100"),
+    "ko": re.compile(r"점수는 지표 점수의 평균: (?P<parts>.+?), 평균 (?P<marks>\d+)/100"),
 }
 PART_SEP: dict[Language, str] = {"en": ", ", "zh-CN": "、", "ko": ", "}
 
 
 def basis_parts(parts: str, lang: Language) -> list[tuple[str, int]]:
-    """The metrics and percentages a score's basis lists."""
+    """The metrics and their marks (of 100) a score's basis lists."""
     out = []
     for part in parts.split(PART_SEP[lang]):
-        found = re.fullmatch(r"(.+) (\d+)%", part)
+        found = re.fullmatch(r"(.+) (\d+)/100", part)
         assert found is not None, part
         out.append((found.group(1).casefold(), int(found.group(2))))
     return out

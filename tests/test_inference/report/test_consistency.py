@@ -174,17 +174,17 @@ def check_competencies(r: Report, page: str, lang: Language) -> None:
             basis = BASIS[lang].search(shown.line)
             assert basis is not None, shown.line
             parts = basis_parts(basis.group("parts"), lang)
-            for metric, share in parts:  # each figure in the sentence is the table's
+            for metric, mark in parts:  # each figure in the sentence is the table's
                 value, counted, _ = shown.metrics[metric]
-                assert value == f"{share}%" and counted == t("yes", lang)
+                assert value == f"{mark}/100" and counted == t("yes", lang)
             counted_rows = [m for m, v in shown.metrics.items() if v[1] == t("yes", lang)]
             assert sorted(counted_rows) == sorted(m for m, _ in parts)
-            mean = int(basis.group("pct"))
+            mean = int(basis.group("marks"))
             assert abs(mean - sum(s for _, s in parts) / len(parts)) <= 1  # each rounded
             scale = card.max_score - card.min_score
             assert abs(comp.score - (card.min_score + mean / 100 * scale)) <= 0.05 + scale / 200
         for value, _, _ in shown.metrics.values():
-            assert value == "—" or re.fullmatch(r"\d+%", value), value
+            assert value == "—" or re.fullmatch(r"\d+/100", value), value
         check_keywords(shown.line, lang)
 
 
@@ -208,12 +208,12 @@ def check_metric_details(r: Report, page: str, lang: Language) -> None:
                 continue
             value, _, detail = rows_[0]
             check_keywords(detail, lang)
-            assert value == ("—" if summary.value is None else f"{pct(summary.value)}%")
+            assert value == ("—" if summary.value is None else f"{pct(summary.value)}/100")
             if len(summary.items) == 1 and summary.metric in ("keyword_coverage", "structure"):
                 keywords = summary.metric == "keyword_coverage"
                 pattern = KEYWORDS[lang] if keywords else STRUCTURE[lang]
                 figures = [m.group("pct") for m in pattern.finditer(detail)]
-                assert f"{figures[0]}%" == value, (detail, value)
+                assert f"{figures[0]}/100" == value, (detail, value)  # the share is the mark
             for code in NOT_UNDERSTOOD:  # an answer not assessed: the reason, no figure
                 phrase = pick(NOTES, code, lang)
                 for clause in detail.split(pick(NOTES, "note_sep", lang)):

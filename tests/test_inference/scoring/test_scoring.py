@@ -71,8 +71,8 @@ def test_competency_explanation_names_evidence_with_times() -> None:
     )
     # the score is stated with what it is the mean of, each figure as in the metric table
     assert line.endswith(
-        "; score from the mean of keyword coverage 100%, STAR coverage 100%,"
-        " answer structure 90%, answer length 71% = 90%"
+        "; score from the mean of the marks for keyword coverage 100/100, STAR coverage"
+        " 100/100, answer structure 90/100, answer length 71/100 = 90/100"
     )
     assert comp(card(), "problem_solving").score == 9.0
     ev = comp(card(), "problem_solving").evidence
