@@ -202,9 +202,11 @@ UI: Strings = {
     ),
     "chart.expression": ("Expressions over time", "表情随时间分布", "시간에 따른 표정 분포"),
     "chart.expression_desc": (
-        "Share of each expression per time window; mostly {label} ({pct}%).",
-        "各时间段内各类表情的占比；以{label}为主（{pct}%）。",
-        "구간별 표정 비율이며, 주로 {label} ({pct}%)입니다.",
+        "Share of frames per time window by their most likely expression; most often {label}"
+        " ({pct}% of the frames).",
+        "各时间段内按最可能表情划分的画面占比；最常见的是{label}（占画面的 {pct}%）。",
+        "구간별로 가장 가능성 높은 표정에 따른 프레임 비율이며, 가장 많은 것은 {label}"
+        " (프레임의 {pct}%)입니다.",
     ),
     "chart.rate": ("Speaking rate per answer", "各回答的语速", "답변별 말하기 속도"),
     "chart.rate_desc": (

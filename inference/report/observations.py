@@ -17,10 +17,21 @@ from inference.scoring.metrics import top_expression
 from inference.scoring.notes_i18n import name, note_text
 
 
+def most_frequent(v: VisionSummary) -> tuple[str, float] | None:
+    """The expression most often on top in the frames the chart draws, and its share of them:
+    the caption describes the chart, not the mean of the class probabilities."""
+    seen = [p.expression for p in v.timeline if p.expression is not None]
+    if not seen:
+        return None
+    counts = {c: seen.count(c) / len(seen) for c in dict.fromkeys(seen)}
+    return top_expression(counts)
+
+
 def _chart(v: VisionSummary, chart_id: str, duration: float, lang: Language) -> str:
-    if not v.expression_run or not v.expression_distribution:
+    top = most_frequent(v) if v.expression_run else None
+    if top is None:
         return ""
-    label, share = top_expression(v.expression_distribution)
+    label, share = top
     title = t("chart.expression", lang)
     desc = t("chart.expression_desc", lang, label=name(label, lang), pct=pct(share))
     svg = charts.expression_chart(

@@ -212,6 +212,9 @@ def test_expression_observation_is_charted_but_not_scored(pages: dict[str, str])
         assert page.count(title) == 2 * 2  # one chart per answer: its title and caption
     en = pages["en"]
     assert "observation only: not counted in the score" in en.split("<details>")[1]
+    # the caption describes what the chart draws: 26 of the 40 frames have neutral on top
+    # (the mean class probability, 67 %, is not what the chart shows)
+    assert "most often neutral (65% of the frames)" in en
     assert "Facial-expression" not in en.split("</header>")[0]
 
 
