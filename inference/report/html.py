@@ -55,9 +55,12 @@ def figure(svg: str | None, title: str, desc: str) -> str:
 
 
 def _counted(summary: MetricSummary, lang: Language) -> str:
+    """Yes or no; "observation only" is kept for what is one (an expression not counted), not
+    for a measured reading left out of a competency that could not be assessed."""
     if summary.counted_in_score:
         return t("yes", lang)
-    return t("observation", lang) if summary.value is not None else t("no", lang)
+    observed = summary.metric == "expression" and summary.value is not None
+    return t("observation", lang) if observed else t("no", lang)
 
 
 def _detail(

@@ -183,8 +183,10 @@ def check_competencies(r: Report, page: str, lang: Language) -> None:
             assert abs(mean - sum(s for _, s in parts) / len(parts)) <= 1  # each rounded
             scale = card.max_score - card.min_score
             assert abs(comp.score - (card.min_score + mean / 100 * scale)) <= 0.05 + scale / 200
-        for value, _, _ in shown.metrics.values():
+        for value, counted, _ in shown.metrics.values():
             assert value == "—" or re.fullmatch(r"\d+/100", value), value
+            if comp.status == "not_assessed":  # nothing in it counts, nothing is "observed"
+                assert counted == t("no", lang)
         check_keywords(shown.line, lang)
 
 
