@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from device.config import KioskConfig
+from kiosk.site_time import shown
 
 
 def register(sub: Any) -> None:
@@ -112,10 +113,12 @@ def cmd_sync_status(args: argparse.Namespace, config: KioskConfig) -> int:
         detail = f" ({link['detail']})" if link["detail"] else ""
         print(f"link {link['transport']}: {link['state']}{detail}; reconnects"
               f" {link['reconnects']}, sent {link['sent']}, acked {link['acked']}")
-    print(_controls(found["control"]))
-    print(f"last success: {found['last_success'] or 'never'}")
+    zone = config.site.time_zone
+    print(_controls(found["control"], zone))
+    print(f"last success: {shown(found['last_success'], zone) or 'never'}")
     error = found["last_error"]
-    print(f"last error: {error['message']} (at {error['at']})" if error else "last error: none")
+    print(f"last error: {error['message']} (at {shown(error['at'], zone)})" if error
+          else "last error: none")
     depth = found["outbox_depth"]
     parts = ", ".join(f"{kind} {n}" for kind, n in sorted(depth.items()))
     print(f"waiting for central: {found['waiting']}" + (f" ({parts})" if parts else ""))
@@ -126,9 +129,9 @@ def cmd_sync_status(args: argparse.Namespace, config: KioskConfig) -> int:
     return 0
 
 
-def _controls(c: dict[str, Any]) -> str:
+def _controls(c: dict[str, Any], zone: str) -> str:
     paused = "PAUSED" if c["paused"] else "running"
-    by = f", set by {c['updated_by']} at {c['updated']}" if c["updated_by"] else ""
+    by = f", set by {c['updated_by']} at {shown(c['updated'], zone)}" if c["updated_by"] else ""
     bandwidth = f"{c['bandwidth_kbps']} kbit/s" if c["bandwidth_kbps"] else "unlimited"
     return (f"delivery: {paused}; metered {'yes' if c['metered'] else 'no'}"
             f" ({c['metered_source']}); bandwidth {bandwidth} ({c['bandwidth_source']}){by}")
@@ -160,6 +163,7 @@ def cmd_sync_retry(args: argparse.Namespace, config: KioskConfig) -> int:
         requested = control.request_retry(store, Actor(*CONSOLE), args.reason)
     finally:
         store.close()
-    print(f"kiosk sync: retry requested at {requested.utc}; the running agent acts on it"
+    at = shown(requested.wall, config.site.time_zone)
+    print(f"kiosk sync: retry requested at {at}; the running agent acts on it"
           " within a second")
     return 0

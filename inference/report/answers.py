@@ -1,19 +1,22 @@
 """HTML of each spoken answer in the reviewer's report: transcript with evidence highlighted,
-STAR elements, follow-up, speech measures and camera observations with charts.
+STAR elements with the answer's structure, follow-up, speech measures and the attention chart.
 
 Every text that reaches the page goes through ``esc``; candidate-spoken words are untrusted.
 """
 
 from __future__ import annotations
 
-from inference.findings import EXPRESSIONS, STAR_ELEMENTS, Language, VisionSummary
+from inference.findings import STAR_ELEMENTS, Language, VisionSummary
 from inference.report import charts
 from inference.report.html import esc, figure, table, unrecorded
 from inference.report.i18n import localized, t
 from inference.report.models import Report, SpokenItemReport, WordTag
-from inference.scoring.metrics import RATE_BANDS, content_not_assessed, top_expression
+from inference.scoring import structure
+from inference.scoring.figures import clock, num, pct, quality
+from inference.scoring.metrics import RATE_BANDS, content_not_assessed
 from inference.scoring.models import Note
-from inference.scoring.notes_i18n import clock, name, notes_line, num, pct, quality
+from inference.scoring.notes_i18n import name, notes_line
+from inference.speech.quality import RELIABLE_QUALITY
 
 
 def _tag_title(tag: WordTag, names: dict[str, str], lang: Language) -> str:
@@ -80,9 +83,8 @@ def _star(item: SpokenItemReport, lang: Language) -> str:
         label = name(element, lang)
         rows.append([esc(label[:1].upper() + label[1:]), esc(yn), esc(cues) or "—"])
     head = [esc(t(k, lang)) for k in ("element", "heard", "cues")]
-    order = t(
-        "star_order", lang, yn=t("yes" if star.in_order else "no", lang), pct=pct(star.structure)
-    )
+    # the same note, from the same figure, as the structure metric's explanation
+    order = notes_line([structure.note(star)], lang)
     return f"<h4>{esc(t('star', lang))}</h4>{table(head, rows)}<p>{esc(order)}</p>"
 
 
@@ -105,8 +107,8 @@ def _speech(item: SpokenItemReport, lang: Language) -> str:
     conf = "—" if m.mean_confidence is None else f"{pct(m.mean_confidence)}%"
     rate = f"{round(m.speaking_rate)} {name(m.rate_unit, lang)}"
     fillers = t("fillers_value", lang, count=len(m.fillers), rate=num(m.filler_rate))
-    if not _assessed(item):  # counted from words that were not understood
-        rate = fillers = t("not_assessed", lang)
+    if not _assessed(item):  # read from words that were not understood: no reading of them
+        rate = fillers = conf = t("not_assessed", lang)
     rows = [
         [t("duration", lang), f"{clock(m.speech_s)} / {clock(limit)}"],
         [t("rate", lang), rate],
@@ -118,10 +120,17 @@ def _speech(item: SpokenItemReport, lang: Language) -> str:
     return f"<h4>{esc(t('speech', lang))}</h4>" + table(head, [[esc(c) for c in r] for r in rows])
 
 
-def camera(
-    v: VisionSummary | None, chart_id: str, duration: float, expressions: bool, lang: Language
-) -> str:
-    """Vision facts for an item, with its attention and (when run) expression charts."""
+def quality_line(q: float, lang: Language) -> str:
+    """The answer's recognition quality, the figure that decides whether its content is assessed,
+    with what it decided (the threshold written as the figure is)."""
+    verdict = "quality.reliable" if q >= RELIABLE_QUALITY else "quality.unreliable"
+    threshold = quality(RELIABLE_QUALITY)
+    return t("quality", lang, q=quality(q)) + t(verdict, lang, min=threshold)
+
+
+def camera(v: VisionSummary | None, chart_id: str, duration: float, lang: Language) -> str:
+    """Vision facts for an item, with its attention chart (expressions are observations, shown
+    apart: see ``inference.report.observations``)."""
     head = f"<h4>{esc(t('camera', lang))}</h4>"
     if v is None:
         return head + f"<p>{esc(t('no_video', lang))}</p>"
@@ -148,19 +157,6 @@ def camera(
             charts.ChartText(f"{chart_id}-attention", title, desc),
         )
         out += figure(svg, title, desc)
-    if expressions and v.expression_run and v.expression_distribution:
-        label, share = top_expression(v.expression_distribution)
-        title = t("chart.expression", lang)
-        desc = t("chart.expression_desc", lang, label=name(label, lang), pct=pct(share))
-        svg_or_none = charts.expression_chart(
-            v.timeline,
-            duration,
-            {c: name(c, lang) for c in EXPRESSIONS},
-            t("axis.seconds", lang),
-            t("axis.share", lang),
-            charts.ChartText(f"{chart_id}-expression", title, desc),
-        )
-        out += figure(svg_or_none, title, desc)
     return out
 
 
@@ -181,8 +177,7 @@ def spoken_item(item: SpokenItemReport, report: Report, lang: Language) -> str:
     else:
         body += transcript(item, names, lang)
         if a.transcript.quality is not None:
-            figure_text = t("quality", lang, q=quality(a.transcript.quality))
-            body += f'<p class="meta">{esc(figure_text)}</p>'
+            body += f'<p class="meta">{esc(quality_line(a.transcript.quality, lang))}</p>'
         if _assessed(item):
             body += f'<p class="key">{esc(t("transcript_key", lang))}</p>'
         else:
@@ -190,9 +185,7 @@ def spoken_item(item: SpokenItemReport, report: Report, lang: Language) -> str:
     if a.timed_out:
         body += f"<p>{esc(t('timed_out', lang))}</p>"
     body += _star(item, lang) + _follow_up(item, lang) + _speech(item, lang)
-    return body + camera(
-        a.vision, f"q{item.number}", a.transcript.duration_s, report.expression_consent, lang
-    )
+    return body + camera(a.vision, f"q{item.number}", a.transcript.duration_s, lang)
 
 
 def rate_figure(report: Report, lang: Language) -> str:

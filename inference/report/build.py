@@ -31,6 +31,7 @@ from inference.report.models import (
     WordEvidence,
     WordTag,
 )
+from inference.report.observations import observations
 from inference.scoring.metrics import content_not_assessed
 from inference.scoring.models import (
     DemonstrationSpec,
@@ -39,7 +40,7 @@ from inference.scoring.models import (
     RubricSpec,
     ScoreCard,
 )
-from inference.scoring.notes_i18n import LANGUAGES, note_text
+from inference.scoring.notes_i18n import LANGUAGES
 from inference.scoring.scorer import index_analyses, ordered_items, score
 
 __all__ = ["REPORT_FORMAT", "Report", "build_report", "render_html", "word_evidence"]
@@ -197,6 +198,8 @@ mark.cue{background:none;outline:1px solid #0b5cad;padding:0 .1em}
 .filler{text-decoration:underline dotted #b35c00}
 figure.chart{margin:.6rem 0}svg.chart{max-width:100%;height:auto;display:block}
 svg.chart text{font-family:system-ui,sans-serif}
+details{border:1px solid var(--line);padding:.4rem .8rem;margin:.4rem 0}
+summary{cursor:pointer;font-weight:600}
 footer{margin-top:2.5rem;color:var(--muted);font-size:.9em}
 @media print{body{max-width:none}.item,.competency{break-inside:avoid-page}}
 """
@@ -263,8 +266,6 @@ def _header(report: Report, lang: Language, zone: ZoneInfo) -> str:
         if unassessed:
             text = t(key, lang, names=", ".join(unassessed))
             out += f'<p class="warning" role="note">{esc(text)}</p>'
-    status = note_text(card.expression_note, lang)
-    out += f"<p><strong>{esc(t('expression_status', lang))}{colon}</strong>{esc(status)}</p>"
     return out + "</header>"
 
 
@@ -326,6 +327,7 @@ def render_html(report: Report, language: Language, time_zone: str = "UTC") -> s
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         f"{_header(report, language, zone)}\n<main>\n{competencies(report, language)}\n"
-        f"{_items(report, language)}\n</main>\n{_footer(report, language, zone)}\n"
+        f"{_items(report, language)}\n{observations(report, language)}\n</main>\n"
+        f"{_footer(report, language, zone)}\n"
         "</body>\n</html>\n"
     )

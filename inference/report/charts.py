@@ -138,6 +138,12 @@ def _segments(
     return runs
 
 
+def span(duration_s: float, times: Sequence[float]) -> float:
+    """The x-axis end of an item's chart: its actual duration (never shorter than its data,
+    and at least a second so an empty item still draws)."""
+    return max([duration_s, *times, 1.0])
+
+
 def _colour(state: bool | None) -> str:
     return UNKNOWN if state is None else YES if state else NO
 
@@ -152,7 +158,7 @@ def attention_chart(
 ) -> str:
     """Two bands over time: face present (top) and facing the screen (bottom)."""
     times = [p.t for p in timeline]
-    end = max([duration_s, *times]) if times else duration_s
+    end = span(duration_s, times)
     with _LOCK, mpl.rc_context(_rc()):
         fig, ax = _figure(1.6, left_in=1.3)
         facing: list[bool | None] = [p.facing_screen for p in timeline]
@@ -166,7 +172,7 @@ def attention_chart(
             )
         ax.set_yticks([0.5, 1.5], [rows[1], rows[0]])
         ax.set_ylim(0, 2)
-        ax.set_xlim(0, max(end, 1.0))
+        ax.set_xlim(0, end)
         ax.set_xlabel(axis)
         handles = [
             Patch(color=c, label=lbl) for c, lbl in zip((YES, NO, UNKNOWN), legend, strict=True)
@@ -183,11 +189,13 @@ def expression_chart(
     share_axis: str,
     text: ChartText,
 ) -> str | None:
-    """Share of each top expression class per time window (stacked); None without data."""
+    """Share of each top expression class per time window (stacked); None without data.
+
+    The x-axis spans the item's actual duration; the last window is cut at its end."""
     points = [(p.t, p.expression) for p in timeline if p.expression is not None]
     if not points:
         return None
-    end = max(duration_s, points[-1][0], 1.0)
+    end = span(duration_s, [t for t, _ in points])
     width = max(5.0, end / 20)
     bins = max(1, math.ceil(end / width))
     classes = [c for c in EXPRESSIONS if any(e == c for _, e in points)]
@@ -199,7 +207,7 @@ def expression_chart(
     for t, e in points:
         b = min(int(t // width), bins - 1)
         shares[e][b] += 1 / counts[b]
-    edges = [b * width for b in range(bins + 1)]
+    edges = [min(b * width, end) for b in range(bins + 1)]
     with _LOCK, mpl.rc_context(_rc()):
         fig, ax = _figure()
         ax.stackplot(
@@ -210,7 +218,7 @@ def expression_chart(
             labels=[names.get(c, c) for c in classes],
             linewidth=0,
         )
-        ax.set_xlim(0, bins * width)
+        ax.set_xlim(0, end)
         ax.set_ylim(0, 1)
         ax.set_xlabel(axis)
         ax.set_ylabel(share_axis)
@@ -245,7 +253,8 @@ def activity_chart(
     energy_axis: str,
     text: ChartText,
 ) -> str:
-    """Motion energy over time, idle periods shaded, the time limit marked."""
+    """Motion energy over the time the task took, idle periods shaded; the time limit is marked
+    only when it is in view (the task reached it): a 15 s task allowed 10 min fills the chart."""
     with _LOCK, mpl.rc_context(_rc()):
         fig, ax = _figure()
         for i, idle in enumerate(activity.idle_periods):
@@ -257,9 +266,10 @@ def activity_chart(
         if times:
             ax.fill_between(times, 0, energy, color=YES, alpha=0.35, linewidth=0)
             ax.plot(times, energy, color=YES, linewidth=1, label=labels[0])
-        ax.axvline(activity.time_limit_s, color="#D55E00", linestyle="--", label=labels[2])
-        end = max([activity.duration_s, activity.time_limit_s, *times, 1.0])
-        ax.set_xlim(0, end * 1.02)
+        end = span(activity.duration_s, times)
+        if 0 < activity.time_limit_s <= end:
+            ax.axvline(activity.time_limit_s, color="#D55E00", linestyle="--", label=labels[2])
+        ax.set_xlim(0, end)
         ax.set_ylim(0, 1)
         ax.set_xlabel(axis)
         ax.set_ylabel(energy_axis)

@@ -13,7 +13,7 @@ from inference.report.i18n import localized, metric_name, t
 from inference.report.models import DemonstrationItemReport, Report, SpokenItemReport
 from inference.scoring.metrics import too_fast
 from inference.scoring.models import MetricSummary, Note
-from inference.scoring.notes_i18n import NOTES, clock, note_text, notes_line, pct, pick
+from inference.scoring.notes_i18n import NOTES, clock, marks, note_text, notes_line, pct, pick
 
 
 def esc(text: object) -> str:
@@ -55,15 +55,19 @@ def figure(svg: str | None, title: str, desc: str) -> str:
 
 
 def _counted(summary: MetricSummary, lang: Language) -> str:
+    """Yes or no; "observation only" is kept for what is one (an expression not counted), not
+    for a measured reading left out of a competency that could not be assessed."""
     if summary.counted_in_score:
         return t("yes", lang)
-    return t("observation", lang) if summary.value is not None else t("no", lang)
+    observed = summary.metric == "expression" and summary.value is not None
+    return t("observation", lang) if observed else t("no", lang)
 
 
 def _detail(
     report: Report, cid: str, summary: MetricSummary, labels: dict[str, str], lang: Language
 ) -> str:
-    """The metric's explanation on each item that measured it, labelled when there are several."""
+    """The metric's explanation on each item that measured it, labelled when there are several;
+    a value that is the mean of several items says so, naming them."""
     found = [
         (labels[item.item_id], m.note)
         for item in report.scorecard.items
@@ -74,9 +78,20 @@ def _detail(
     ]
     if len(found) == 1:
         return note_text(found[0][1], lang, labels)
-    return pick(NOTES, "note_sep", lang).join(
+    sep = pick(NOTES, "note_sep", lang)
+    line = sep.join(
         f"{label}{t('colon', lang)}{note_text(n, lang, labels)}" for label, n in found
     )
+    if summary.value is not None and len(summary.items) > 1:
+        listed = pick(NOTES, "list_sep", lang).join(labels[i] for i in summary.items)
+        line = t("mean_of_items", lang, items=listed) + sep + line
+    return line
+
+
+def _shown(summary: MetricSummary) -> bool:
+    """Whether a metric has a row among the scores: an expression that does not count is an
+    observation, shown apart (``inference.report.observations``), never beside the scores."""
+    return summary.metric != "expression" or summary.counted_in_score
 
 
 def competencies(report: Report, lang: Language) -> str:
@@ -95,11 +110,12 @@ def competencies(report: Report, lang: Language) -> str:
         metric_rows = [
             [
                 esc(metric_name(s.metric, lang)),
-                "—" if s.value is None else f"{pct(s.value)}%",
+                "—" if s.value is None else marks(s.value),
                 esc(_counted(s, lang)),
                 esc(_detail(report, comp.id, s, labels, lang)),
             ]
             for s in comp.metrics
+            if _shown(s)
         ]
         heard = [
             "<li>"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from inference.findings import Language
+from inference.scoring import notes_i18n
 from inference.scoring.notes_i18n import Strings, pick
 
 UI: Strings = {
@@ -34,7 +35,33 @@ UI: Strings = {
         "잠정 결과: {names} 항목은 직원 체크리스트 채점을 기다리고 있으며, 종합 점수는 이미"
         " 채점된 역량만 반영합니다.",
     ),
-    "expression_status": ("Facial-expression analysis", "面部表情分析", "얼굴 표정 분석"),
+    "observations": (
+        "Observations, not scored",
+        "观察记录（不计分）",
+        "관찰 기록 (점수에 반영하지 않음)",
+    ),
+    "observations_scored": (
+        "Facial expression (counted in the score, with the candidate's consent)",
+        "面部表情（经候选人同意，计入得分）",
+        "얼굴 표정 (지원자의 동의를 받아 점수에 반영)",
+    ),
+    "observations_intro": (
+        "Facial-expression analysis: {status}. Expressions are what the camera model saw, not"
+        " a judgement of the candidate.",
+        "面部表情分析：{status}。表情只是摄像头模型看到的情况，不是对候选人的评判。",
+        "얼굴 표정 분석: {status}. 표정은 카메라 모델이 본 것일 뿐 지원자에 대한 판단이 아닙니다.",
+    ),
+    "observations_show": (
+        "Facial expressions per answer",
+        "各回答的面部表情",
+        "답변별 얼굴 표정",
+    ),
+    "observations_none": (
+        "No answer has expression data.",
+        "没有回答带有表情数据。",
+        "표정 데이터가 있는 답변이 없습니다.",
+    ),
+    "mean_of_items": ("Mean of {items}", "{items}的平均值", "{items}의 평균"),
     "competencies": ("Competencies", "各项能力得分", "역량별 점수"),
     "competency": ("Competency", "能力", "역량"),
     "weight": ("Weight", "权重", "가중치"),
@@ -69,7 +96,7 @@ UI: Strings = {
     ),
     "evidence_item": ("{term} ({item}, {at})", "{term}（{item}，{at}）", "{term} ({item}, {at})"),
     "metric": ("Metric", "指标", "지표"),
-    "value": ("Value", "指标值", "값"),
+    "value": ("Marks (of 100)", "指标得分（满分 100）", "지표 점수 (100점 만점)"),
     "counted": ("Counted in score", "计入得分", "점수 반영"),
     "detail": ("Detail", "详情", "세부 내용"),
     "yes": ("Yes", "是", "예"),
@@ -88,6 +115,16 @@ UI: Strings = {
     "answer_time": ("Answer time allowed: {limit}", "作答时限：{limit}", "답변 제한 시간: {limit}"),
     "transcript": ("Transcript", "回答文字记录", "답변 기록"),
     "quality": ("Recognition quality {q}", "识别质量 {q}", "인식 품질 {q}"),
+    "quality.reliable": (
+        " (at least {min}: content assessed)",
+        "（不低于 {min}：内容已评估）",
+        " ({min} 이상: 내용 평가함)",
+    ),
+    "quality.unreliable": (
+        " (below {min}: content not assessed)",
+        "（低于 {min}：内容未评估）",
+        " ({min} 미만: 내용 평가하지 않음)",
+    ),
     "not_assessed": ("Not assessed", "未评估", "평가하지 않음"),
     "transcript_key": (
         "Highlighted words count as evidence; hover over a word for the competency and time."
@@ -127,11 +164,6 @@ UI: Strings = {
     "element": ("Element", "要素", "요소"),
     "heard": ("Heard", "是否讲到", "언급 여부"),
     "cues": ("Cues heard", "听到的提示语", "확인된 표현"),
-    "star_order": (
-        "Told in STAR order: {yn}. Structure {pct}%.",
-        "按 STAR 顺序讲述：{yn}。条理 {pct}%。",
-        "STAR 순서대로 말함: {yn}. 구성 {pct}%.",
-    ),
     "follow_up": ("Follow-up", "追问", "추가 질문"),
     "follow_up_asked": (
         "Asked because the answer missed the {element} element: “{prompt}”",
@@ -151,7 +183,7 @@ UI: Strings = {
         "{count} 个（每百词 {rate} 个）",
         "{count}개 (100단어당 {rate}개)",
     ),
-    "confidence": ("Recognition confidence", "识别置信度", "인식 신뢰도"),
+    "confidence": ("Mean word confidence", "平均词置信度", "평균 단어 신뢰도"),
     "camera": ("Camera observations", "摄像头观察", "카메라 관찰"),
     "no_video": (
         "No video analysis for this item.",
@@ -170,9 +202,11 @@ UI: Strings = {
     ),
     "chart.expression": ("Expressions over time", "表情随时间分布", "시간에 따른 표정 분포"),
     "chart.expression_desc": (
-        "Share of each expression per time window; mostly {label} ({pct}%).",
-        "各时间段内各类表情的占比；以{label}为主（{pct}%）。",
-        "구간별 표정 비율이며, 주로 {label} ({pct}%)입니다.",
+        "Share of frames per time window by their most likely expression; most often {label}"
+        " ({pct}% of the frames).",
+        "各时间段内按最可能表情划分的画面占比；最常见的是{label}（占画面的 {pct}%）。",
+        "구간별로 가장 가능성 높은 표정에 따른 프레임 비율이며, 가장 많은 것은 {label}"
+        " (프레임의 {pct}%)입니다.",
     ),
     "chart.rate": ("Speaking rate per answer", "各回答的语速", "답변별 말하기 속도"),
     "chart.rate_desc": (
@@ -182,11 +216,14 @@ UI: Strings = {
     ),
     "chart.activity": ("Activity during the task", "操作过程中的动作量", "실기 중 움직임"),
     "chart.activity_desc": (
-        "Motion over time; grey bands are idle periods, the dashed line is the time limit."
-        " Active {pct}% of the time; idle periods: {n}.",
-        "动作量随时间变化；灰色区域为停顿时段，虚线为时限。{pct}% 的时间在操作，共 {n} 段停顿。",
-        "시간에 따른 움직임입니다. 회색 구간은 멈춘 구간, 점선은 제한 시간입니다."
-        " 전체 시간의 {pct}% 동안 작업했고 멈춘 구간은 {n}개입니다.",
+        "Motion over the time the task took; grey bands are idle periods; a dashed line marks"
+        " the time limit only when the task reached it. Active {pct}% of the time; idle"
+        " periods: {n}.",
+        "任务用时内的动作量；灰色区域为停顿时段；只有用时达到时限时才以虚线标出时限。"
+        "{pct}% 的时间在操作，共 {n} 段停顿。",
+        "과제에 걸린 시간 동안의 움직임입니다. 회색 구간은 멈춘 구간이며, 제한 시간에 도달한"
+        " 경우에만 점선으로 제한 시간을 표시합니다. 전체 시간의 {pct}% 동안 작업했고 멈춘"
+        " 구간은 {n}개입니다.",
     ),
     "axis.seconds": ("Seconds from the start", "距开始的秒数", "시작 후 경과 시간(초)"),
     "axis.share": ("Share", "占比", "비율"),
@@ -234,22 +271,6 @@ UI: Strings = {
     "none": ("None recorded", "无记录", "기록 없음"),
 }
 
-METRIC_NAMES: Strings = {
-    "keyword_coverage": ("Keyword coverage", "关键词覆盖", "키워드 포함도"),
-    "star_coverage": ("STAR coverage", "STAR 完整度", "STAR 충족도"),
-    "structure": ("Structure", "条理", "구성"),
-    "speaking_rate": ("Speaking rate", "语速", "말하기 속도"),
-    "pause_ratio": ("Pauses", "停顿", "멈춤"),
-    "filler_rate": ("Filler words", "口头语", "군말"),
-    "word_confidence": ("Recognition confidence", "识别置信度", "인식 신뢰도"),
-    "answer_duration": ("Answer length", "回答时长", "답변 길이"),
-    "completion_time": ("Completion time", "完成用时", "완료 시간"),
-    "checklist": ("Staff checklist", "检查表", "체크리스트"),
-    "activity": ("Steady work", "操作连贯性", "작업 지속성"),
-    "facing_screen": ("Facing the screen", "面向屏幕", "화면 응시"),
-    "expression": ("Facial expression", "面部表情", "얼굴 표정"),
-}
-
 LANGUAGE_NAMES: dict[str, str] = {"zh-CN": "简体中文", "en": "English", "ko": "한국어"}
 
 
@@ -260,7 +281,9 @@ def t(key: str, language: Language, **values: object) -> str:
 
 
 def metric_name(metric: str, language: Language) -> str:
-    return pick(METRIC_NAMES, metric, language) if metric in METRIC_NAMES else metric
+    """A metric's name as a table heading: the same name the explanations use, capitalised."""
+    text = notes_i18n.metric_name(metric, language)
+    return text[:1].upper() + text[1:]
 
 
 def localized(texts: Mapping[Language, str], language: Language, fallback: str) -> str:

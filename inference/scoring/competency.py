@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from inference.findings import DemonstrationAnalysis, SpokenAnswerAnalysis
 from inference.scoring import metrics as sm
+from inference.scoring.figures import on_scale
 from inference.scoring.models import (
     CompetencyScore,
     CompetencySpec,
@@ -21,9 +22,8 @@ from inference.scoring.models import (
     Note,
     QuestionSpec,
     RubricSpec,
-    TimedPhrase,
 )
-from inference.scoring.notes_i18n import notes_line, round_half_up
+from inference.scoring.notes_i18n import notes_line
 
 ItemSpec = QuestionSpec | DemonstrationSpec
 Analysis = SpokenAnswerAnalysis | DemonstrationAnalysis
@@ -85,18 +85,27 @@ def _too_fast_notes(cid: str, items: Sequence[ItemScore]) -> list[Note]:
     ]
 
 
-def _keyword_note(scores: list[MetricScore]) -> Note | None:
-    notes = [s.note for s in scores if s.metric == "keyword_coverage" and s.note.code == "keywords"]
-    if not notes:
+def _keyword_notes(scores: list[MetricScore]) -> list[Note]:
+    """The keyword note of each answer that was listened for the competency's terms, each with
+    its own counts and coverage, labelled with the answer when several questions feed the
+    competency (a sum over answers would state a share that is not the mean coverage the score
+    uses)."""
+    found = [s for s in scores if s.metric == "keyword_coverage" and s.note.code == "keywords"]
+    answers = {s.item_id for s in scores if s.metric == "keyword_coverage"}
+    if len(answers) == 1:
+        return [s.note for s in found]
+    return [s.note.model_copy(update={"label": s.item_id}) for s in found]
+
+
+def basis_note(summaries: Sequence[MetricSummary]) -> Note | None:
+    """What a scored competency's score is the mean of: each counted metric's value, in rubric
+    order, and the mean (``pct``) that is put on the package scale."""
+    counted = [(s.metric, s.value) for s in summaries if s.counted_in_score and s.value is not None]
+    mean = mean_of([v for _, v in counted])
+    if mean is None:
         return None
-    values = {
-        k: sum(n.values.get(k, 0.0) for n in notes) for k in ("found", "expected", "synonyms")
-    }
-    terms: list[TimedPhrase] = []
-    for term in (t for n in notes for t in n.terms):
-        if term.text not in {x.text for x in terms} and len(terms) < sm.TERMS_SHOWN:
-            terms.append(term)
-    return Note(code="keywords", values=values, terms=tuple(terms))
+    values: dict[str, float] = {m: v for m, v in counted}
+    return Note(code="score_basis", values={**values, "pct": mean})
 
 
 def _competency_notes(
@@ -107,16 +116,7 @@ def _competency_notes(
         notes.append(next(s.note for s in scores if s.note.code == "checklist_pending"))
     notes += _unassessed_notes(scores)
     notes += too_fast
-    keyword = _keyword_note(scores)
-    if keyword is not None:
-        notes.append(keyword)
-    ranked = [s for s in scores if s.counted_in_score and s.metric != "keyword_coverage"]
-    if ranked:
-        strongest = max(ranked, key=lambda s: s.value or 0.0)
-        weakest = min(ranked, key=lambda s: s.value or 0.0)
-        for s in (strongest, weakest):
-            if s.note not in notes:
-                notes.append(s.note)
+    notes += _keyword_notes(scores)
     if not notes:
         notes.append(_telling(scores).note if scores else Note(code="not_recorded"))
     return tuple(notes)
@@ -165,8 +165,11 @@ def competency_score(
         status = "not_measured"
     else:
         status = "scored"
-        score = round_half_up(rubric.min_score + mean * (rubric.max_score - rubric.min_score), 1)
+        score = on_scale(mean, rubric.min_score, rubric.max_score)
     notes = _competency_notes(scores, pending, fast_notes)
+    basis = basis_note(summaries) if status == "scored" else None
+    if basis is not None:
+        notes = (*notes, basis)
     if status == "not_assessed":
         if unassessed:
             why = next(s.note.code for s in scores if s.note.code in NOT_UNDERSTOOD)

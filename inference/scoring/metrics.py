@@ -25,6 +25,7 @@ from inference.findings import (
     Transcript,
     VisionSummary,
 )
+from inference.scoring import structure
 from inference.scoring.models import (
     DemonstrationSpec,
     Metric,
@@ -168,6 +169,7 @@ def spoken(metric: Metric, competency: str, spec: QuestionSpec, a: SpokenAnswerA
             "found": float(len(ev.keywords_found)),
             "expected": float(len(ev.keywords_expected)),
             "synonyms": float(len(ev.synonyms_found)),
+            "pct": ev.coverage,
         }
         note = Note(code="keywords", values=values, terms=timed(matches))
         return Reading(ev.coverage, ev.coverage, "share", note, matches)
@@ -178,10 +180,7 @@ def spoken(metric: Metric, competency: str, spec: QuestionSpec, a: SpokenAnswerA
         )
         return Reading(star.coverage, float(len(star.covered)), "elements of 4", note, cues)
     if metric == "structure":
-        values = {"pct": star.structure, "in_order": float(star.in_order)}
-        return Reading(
-            star.structure, star.structure, "share", Note(code="structure", values=values)
-        )
+        return Reading(star.structure, star.structure, "share", structure.note(star))
     if metric == "speaking_rate":
         low, high = RATE_BANDS[m.rate_unit]
         values = {"rate": float(round(m.speaking_rate)), "lo": low, "hi": high}

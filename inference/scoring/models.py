@@ -22,8 +22,15 @@ from inference.findings import (
 )
 
 SCORECARD_FORMAT: Literal["kiosk-scorecard/1"] = "kiosk-scorecard/1"
-SCORING_VERSION = "kiosk-scoring/3"
+SCORING_VERSION = "kiosk-scoring/4"
 """Version of the metric mappings in ``inference.scoring.scorer``; bump it when a mapping changes.
+
+4: explanations state what they measure with the figure beside them: a competency's notes end
+with what its score is the mean of (``score_basis``) instead of its strongest and weakest item;
+keyword notes carry their coverage, per answer; a structure note carries the STAR elements heard,
+and fewer than two are "too few to judge the order", never "in order". A competency's score is
+rounded half up on the decimal figure (a 0.575 mean is 5.8 of 10, as it is 58 %), no longer on
+the float product (5.7499...).
 
 3: a demonstration with a time band gets full time marks inside it (and when brisk), falls off
 above it, and is "too fast to be credible" below its credible minimum (time and activity not
@@ -151,6 +158,7 @@ NoteCode = Literal[
     "keywords",
     "star",
     "structure",
+    "score_basis",
     "speaking_rate",
     "pauses",
     "fillers",

@@ -12,9 +12,15 @@ message and is quoted as given, untranslated.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_HALF_UP, Decimal
 
 from inference.findings import Language, StarElement
+from inference.scoring import structure
+from inference.scoring.figures import clock as clock
+from inference.scoring.figures import marks as marks
+from inference.scoring.figures import num as num
+from inference.scoring.figures import pct as pct
+from inference.scoring.figures import quality as quality
+from inference.scoring.figures import round_half_up as round_half_up
 from inference.scoring.models import Note, TimedPhrase
 
 LANGUAGES: tuple[Language, ...] = ("zh-CN", "en", "ko")
@@ -55,10 +61,12 @@ NOTES: Strings = {
         "이 질문에는 이 역량의 키워드가 없음",
     ),
     "keywords": (
-        "named {found} of {expected} expected terms{synonyms}{terms}",
-        "提到了 {expected} 个关键词中的 {found} 个{synonyms}{terms}",
-        "기대 키워드 {expected}개 중 {found}개 언급{synonyms}{terms}",
+        "{item}named {found} of {expected} expected terms{synonyms}: keyword coverage"
+        " {pct}%{terms}",
+        "{item}提到了 {expected} 个关键词中的 {found} 个{synonyms}，关键词覆盖 {pct}%{terms}",
+        "{item}기대 키워드 {expected}개 중 {found}개 언급{synonyms}, 키워드 포함도 {pct}%{terms}",
     ),
+    "keywords.item": ("{item}: ", "{item}：", "{item}: "),
     "keywords.synonyms": (
         " and {synonyms} related words",
         "，另有 {synonyms} 个近义说法",
@@ -75,8 +83,31 @@ NOTES: Strings = {
         "回答结构 {pct}%{order}",
         "답변 구성 {pct}%{order}",
     ),
-    "structure.in_order": (", told in order", "，顺序清楚", ", 순서대로 말함"),
-    "structure.out_of_order": (", told out of order", "，顺序较乱", ", 순서가 뒤섞임"),
+    "structure.in_order": (
+        " ({covered} of 4 STAR elements, told in STAR order)",
+        "（讲到 STAR 四要素中的 {covered} 个，按 STAR 顺序讲述）",
+        " (STAR 4요소 중 {covered}개, STAR 순서대로 말함)",
+    ),
+    "structure.out_of_order": (
+        " ({covered} of 4 STAR elements, not told in STAR order)",
+        "（讲到 STAR 四要素中的 {covered} 个，未按 STAR 顺序讲述）",
+        " (STAR 4요소 중 {covered}개, STAR 순서대로 말하지 않음)",
+    ),
+    "structure.in_order.uncounted": (
+        " (told in STAR order)",
+        "（按 STAR 顺序讲述）",
+        " (STAR 순서대로 말함)",
+    ),
+    "structure.out_of_order.uncounted": (
+        " (not told in STAR order)",
+        "（未按 STAR 顺序讲述）",
+        " (STAR 순서대로 말하지 않음)",
+    ),
+    "structure.too_few": (
+        " (fewer than 2 of 4 STAR elements, so no order to judge)",
+        "（讲到的 STAR 要素少于 2 个，无法判断顺序）",
+        " (STAR 요소가 2개 미만이라 순서를 판단할 수 없음)",
+    ),
     "speaking_rate": (
         "spoke at {rate} {unit} (comfortable {lo}-{hi})",
         "语速 {rate} {unit}（适中范围 {lo}-{hi}）",
@@ -98,10 +129,16 @@ NOTES: Strings = {
         "100단어당 군말 {rate}개",
     ),
     "confidence": (
-        "words recognised with {pct}% mean confidence",
-        "语音识别平均置信度 {pct}%",
-        "음성 인식 평균 신뢰도 {pct}%",
+        "mean word confidence {pct}%",
+        "平均词置信度 {pct}%",
+        "평균 단어 신뢰도 {pct}%",
     ),
+    "score_basis": (
+        "score from the mean of the marks for {parts} = {marks}",
+        "得分取各指标得分的平均值：{parts}，平均 {marks}",
+        "점수는 지표 점수의 평균: {parts}, 평균 {marks}",
+    ),
+    "score_basis.part": ("{metric} {marks}", "{metric} {marks}", "{metric} {marks}"),
     "duration": (
         "spoke for {spoke} of {limit} allowed",
         "作答 {spoke}（限时 {limit}）",
@@ -208,6 +245,23 @@ NOTES: Strings = {
     "terms_wrap": (" ({terms})", "（{terms}）", " ({terms})"),
 }
 
+METRIC_NAMES: Strings = {
+    "keyword_coverage": ("keyword coverage", "关键词覆盖", "키워드 포함도"),
+    "star_coverage": ("STAR coverage", "STAR 完整度", "STAR 충족도"),
+    "structure": ("answer structure", "回答结构", "답변 구성"),
+    "speaking_rate": ("speaking rate", "语速", "말하기 속도"),
+    "pause_ratio": ("pauses", "停顿", "멈춤"),
+    "filler_rate": ("filler words", "口头语", "군말"),
+    "word_confidence": ("mean word confidence", "平均词置信度", "평균 단어 신뢰도"),
+    "answer_duration": ("answer length", "回答时长", "답변 길이"),
+    "completion_time": ("completion time", "完成用时", "완료 시간"),
+    "checklist": ("staff checklist", "检查表", "체크리스트"),
+    "activity": ("steady work", "操作连贯性", "작업 지속성"),
+    "facing_screen": ("facing the screen", "面向屏幕", "화면 응시"),
+    "expression": ("facial expression", "面部表情", "얼굴 표정"),
+}
+"""Rubric metric names, lower case (as inside a sentence); one name per metric and language."""
+
 NAMES: Strings = {
     "situation": ("situation", "情境", "상황"),
     "task": ("task", "任务", "과제"),
@@ -234,36 +288,20 @@ def name(key: str, language: Language) -> str:
     return pick(NAMES, key, language) if key in NAMES else key
 
 
-def _half_up(value: float, places: int) -> Decimal:
-    exponent = Decimal(1).scaleb(-places)
-    return Decimal(repr(value)).quantize(exponent, rounding=ROUND_HALF_UP)
+def metric_name(metric: str, language: Language) -> str:
+    """A rubric metric's name in ``language``, lower case (unknown metrics unchanged)."""
+    return pick(METRIC_NAMES, metric, language) if metric in METRIC_NAMES else metric
 
 
-def round_half_up(value: float, places: int) -> float:
-    return float(_half_up(value, places))
-
-
-def num(value: float) -> str:
-    """An integer when whole, else one decimal."""
-    rounded = _half_up(value, 1)
-    return str(int(rounded)) if rounded == rounded.to_integral_value() else str(rounded)
-
-
-def pct(share: float) -> str:
-    return str(int(_half_up(share * 100, 0)))
-
-
-def quality(value: float) -> str:
-    """A recognition-quality figure, 0-1, with two decimals ("0.38")."""
-    return str(_half_up(value, 2))
-
-
-def clock(seconds: float) -> str:
-    """``m:ss`` (``h:mm:ss`` from an hour), seconds rounded down."""
-    total = max(int(seconds + 1e-9), 0)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+def keyword_share(note: Note) -> float:
+    """The keyword coverage a "keywords" note states: its ``pct``, or for a note stored without
+    it, the coverage its counts give (a related word counts half, at most 1)."""
+    if "pct" in note.values:
+        return note.values["pct"]
+    v = note.values
+    expected = v.get("expected", 0.0)
+    found = v.get("found", 0.0) + 0.5 * v.get("synonyms", 0.0)
+    return min(1.0, found / expected) if expected else 0.0
 
 
 _CLOCK_KEYS = frozenset(
@@ -317,6 +355,9 @@ def note_text(
             pick(NOTES, "keywords.synonyms", language).format(**values) if has_synonyms else ""
         )
         extra["terms"] = terms_text(note.terms, language)
+        extra["pct"] = pct(keyword_share(note))
+        label = (items or {}).get(note.label, note.label)
+        extra["item"] = pick(NOTES, "keywords.item", language).format(item=label) if label else ""
         values.pop("synonyms", None)
     elif code == "star":
         missing = elements_text(note.elements, language)
@@ -324,8 +365,21 @@ def note_text(
             pick(NOTES, "star.missing", language).format(elements=missing) if missing else ""
         )
     elif code == "structure":
-        key = "structure.in_order" if note.values.get("in_order", 0) else "structure.out_of_order"
-        extra["order"] = pick(NOTES, key, language)
+        figure = structure.of_note(note)
+        key = f"structure.{figure.order}"
+        if figure.covered is None and figure.order != "too_few":
+            key += ".uncounted"
+        extra["order"] = pick(NOTES, key, language).format(covered=figure.covered)
+    elif code == "score_basis":
+        parts = [
+            pick(NOTES, "score_basis.part", language).format(
+                metric=metric_name(metric, language), marks=marks(value)
+            )
+            for metric, value in note.values.items()
+            if metric != "pct"
+        ]
+        extra["parts"] = pick(NOTES, "list_sep", language).join(parts)
+        extra["marks"] = marks(note.values.get("pct", 0.0))
     elif code == "speaking_rate":
         extra["unit"] = name(note.label, language)
     elif code == "pauses":

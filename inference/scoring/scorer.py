@@ -62,6 +62,7 @@ from inference.scoring.competency import (
     heard_evidence,
     mean_of,
 )
+from inference.scoring.figures import round_half_up
 from inference.scoring.models import (
     SCORING_VERSION,
     DemonstrationSpec,
@@ -75,7 +76,7 @@ from inference.scoring.models import (
     RubricSpec,
     ScoreCard,
 )
-from inference.scoring.notes_i18n import note_text, round_half_up
+from inference.scoring.notes_i18n import note_text
 
 ItemSpec = QuestionSpec | DemonstrationSpec
 Analysis = SpokenAnswerAnalysis | DemonstrationAnalysis

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from scoring_fixtures import DEMO, QUESTIONS, rubric, session, spoken, vision
+from scoring_fixtures import DEMO, QUESTIONS, WEAK_ANSWER, rubric, session, spoken, vision
 
 from inference.findings import DemonstrationAnalysis, Language, SpokenAnswerAnalysis
 from inference.report.build import Report, build_report, render_html
@@ -199,9 +199,48 @@ def test_declined_expression_consent_is_stated_and_nothing_is_shown() -> None:
 
 
 def test_expression_observation_is_charted_but_not_scored(pages: dict[str, str]) -> None:
-    assert "Expressions over time" in pages["en"]
-    assert "observation only: not counted in the score" in pages["en"]
-    assert "表情随时间分布" in pages["zh-CN"]
+    for lang, title, heading in (
+        ("en", "Expressions over time", "Observations, not scored"),
+        ("zh-CN", "表情随时间分布", "观察记录（不计分）"),
+        ("ko", "시간에 따른 표정 분포", "관찰 기록 (점수에 반영하지 않음)"),
+    ):
+        page = pages[lang]
+        observations = page.index('<section class="observations"')
+        details = page.index("<details>", observations)
+        assert page.index(heading) > page.index('<section aria-labelledby="items-h">')
+        assert page.index(title) > details  # only inside the collapsed section
+        assert page.count(title) == 2 * 2  # one chart per answer: its title and caption
+    en = pages["en"]
+    assert "observation only: not counted in the score" in en.split("<details>")[1]
+    # the caption describes what the chart draws: 26 of the 40 frames have neutral on top
+    # (the mean class probability, 67 %, is not what the chart shows)
+    assert "most often neutral (65% of the frames)" in en
+    assert "Facial-expression" not in en.split("</header>")[0]
+
+
+def test_structure_and_order_are_stated_together() -> None:
+    en = render_html(report(session(WEAK_ANSWER)), "en")
+    assert "Answer structure 0% (fewer than 2 of 4 STAR elements, so no order to judge)" in en
+    assert "Told in STAR order" not in en and "Structure 0%" not in en
+    good = render_html(report(), "zh-CN")
+    assert "回答结构 90%（讲到 STAR 四要素中的 4 个，按 STAR 顺序讲述）" in good
+    assert "条理" not in good  # one name for the figure
+
+
+def test_recognition_quality_is_the_figure_shown_not_word_confidence() -> None:
+    analyses = session()
+    low = analyses[0]
+    assert isinstance(low, SpokenAnswerAnalysis)
+    analyses[0] = low.model_copy(
+        update={"transcript": low.transcript.model_copy(update={"quality": 0.38})}
+    )
+    en = render_html(report(analyses), "en")
+    first = en.split('<article class="item"')[1]
+    assert "Recognition quality 0.38 (below 0.45: content not assessed)" in first
+    assert "Recognition confidence" not in en
+    assert "<th scope=\"row\">Mean word confidence</th><td>Not assessed</td>" in first
+    second = en.split('<article class="item"')[2]
+    assert "<th scope=\"row\">Mean word confidence</th><td>90%</td>" in second
 
 
 def test_checklist_awaiting_staff_is_explained() -> None:

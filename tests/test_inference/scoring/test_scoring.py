@@ -66,8 +66,15 @@ def test_answer_with_keywords_scores_higher() -> None:
 
 def test_competency_explanation_names_evidence_with_times() -> None:
     line = comp(card(), "problem_solving").explanation
-    assert line.startswith("Named 6 of 6 expected terms (stopped the line at 0:13, ")
-    assert "covered 4 of 4 STAR elements" in line
+    assert line.startswith(
+        "Named 6 of 6 expected terms: keyword coverage 100% (stopped the line at 0:13, "
+    )
+    # the score is stated with what it is the mean of, each figure as in the metric table
+    assert line.endswith(
+        "; score from the mean of the marks for keyword coverage 100/100, STAR coverage"
+        " 100/100, answer structure 90/100, answer length 71/100 = 90/100"
+    )
+    assert comp(card(), "problem_solving").score == 9.0
     ev = comp(card(), "problem_solving").evidence
     assert [e.match.start for e in ev] == sorted(e.match.start for e in ev)
     assert all(e.item_id == QUESTIONS[0].id and e.kind == "keyword" for e in ev)
