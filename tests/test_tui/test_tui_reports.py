@@ -22,6 +22,8 @@ from device.composition import Kiosk
 from device.config import KioskConfig
 from tui.app import KioskApp
 from tui.fmt import when
+from tui.report_models import TimeBand
+from tui.report_text import Demonstration, overall
 from tui.roles import REPORTS_FOR
 from tui.screens.checklist import ChecklistForm
 from tui.screens.report import ReportView
@@ -268,3 +270,25 @@ def test_a_technician_is_told_reports_are_for_site_hr_and_admins(
     drive(app, script)
     assert seen["rows"] == 0 and isinstance(seen["screen"], ReportsScreen)
     assert "403" not in seen["text"] and "Refused" not in seen["text"]
+
+
+def test_the_overall_line_and_the_time_verdicts() -> None:
+    assert overall({"overall": 7.4, "pending": []}) == "7.4"
+    assert overall({"overall": 6.0, "pending": ["operation_proficiency"]}) == "6.0 provisional"
+    assert overall({"overall": None, "pending": ["operation_proficiency"]}) == "provisional"
+    assert overall({"overall": None, "pending": []}) == "not assessed"
+    band: TimeBand = {"expected_min_s": 240, "expected_max_s": 480, "credible_min_s": 120}
+
+    def verdict(took: float, *, within: bool = True, fast: str | None = None,
+                with_band: bool = True) -> str:
+        return Demonstration(
+            item_id=DEMO, number=1, title="t", points=(), checklist=None, analysed=True,
+            duration_s=took, time_limit_s=600, within_limit=within,
+            band=band if with_band else None, too_fast=fast, missing=None).band_verdict()
+
+    assert verdict(300) == "within the expected band"
+    assert verdict(200) == "faster than expected"
+    assert verdict(500) == "slower than expected"
+    assert verdict(650, within=False) == "over the limit"
+    assert verdict(90, fast="not assessed: finished in 1:30") == "too fast to be credible"
+    assert verdict(300, with_band=False) == "within the limit"
