@@ -18,6 +18,7 @@ from tui.screens.dashboard import DashboardScreen
 from tui.screens.firstboot import FirstBootScreen
 from tui.screens.help import HelpScreen
 from tui.screens.logs import LogsScreen
+from tui.screens.reports import ReportsScreen
 from tui.screens.selftest import SelfTestScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.sync import SyncScreen
@@ -51,7 +52,8 @@ class KioskApp(App[None]):
         self._provision_checked = False
         for mode, screen in (("dashboard", DashboardScreen), ("sessions", SessionsScreen),
                              ("sync", SyncScreen), ("audit", AuditScreen),
-                             ("selftest", SelfTestScreen), ("logs", LogsScreen)):
+                             ("selftest", SelfTestScreen), ("logs", LogsScreen),
+                             ("reports", ReportsScreen)):
             self.add_mode(mode, lambda screen=screen: screen(self.client))  # type: ignore[misc]
 
     @property

@@ -28,6 +28,7 @@ from tui.models import (
     SyncStatus,
     Whoami,
 )
+from tui.report_models import ChecklistOutcome, ReportEnvelope
 
 STAFF = "/api/v1/staff"
 DEFAULT_TIMEOUT_S = 10.0
@@ -134,6 +135,21 @@ class ApiClient:
 
     async def jobs(self) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], await self.request("GET", f"{STAFF}/jobs"))
+
+    # --- reports --------------------------------------------------------------------------
+
+    async def report(self, session_id: str) -> ReportEnvelope:
+        """The session's report and its revision; a 404 ``ApiError`` when it has none yet."""
+        found = await self.request("GET", f"{STAFF}/sessions/{session_id}/report")
+        return cast(ReportEnvelope, found)
+
+    async def score_checklist(self, session_id: str, item_id: str, points: dict[str, bool],
+                              reason: str | None) -> ChecklistOutcome:
+        """Score a demonstration's checklist (every point); ``reason`` is required by the box
+        when the checklist was scored before."""
+        found = await self.request("PUT", f"{STAFF}/sessions/{session_id}/checklist/{item_id}",
+                                   json={"points": points, "reason": reason})
+        return cast(ChecklistOutcome, found)
 
     # --- audit ------------------------------------------------------------------------------
 

@@ -81,3 +81,19 @@ def yes_no(ok: bool | None, good: str = "ok", bad: str = "FAIL") -> str:
     if ok is None:
         return "[dim]unknown[/]"
     return f"[green]{good}[/]" if ok else f"[red]{bad}[/]"
+
+
+def clock(seconds: float | None) -> str:
+    """A duration as ``m:ss`` (``h:mm:ss`` from an hour), as the report writes time taken."""
+    if seconds is None:
+        return "?"
+    total = max(int(seconds + 1e-9), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def moment(utc: Any, zone: str = "UTC") -> str:
+    """An API stamp as the site's date and time to the minute (``2026-01-05 16:00``)."""
+    at = _local(utc, zone)
+    return "-" if at is None else f"{at:%Y-%m-%d %H:%M}"

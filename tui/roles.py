@@ -4,6 +4,9 @@ as it words it."""
 
 from __future__ import annotations
 
+#: what a role without "results" is told on the Reports screen
+REPORTS_FOR = "Reports are for site HR and admins."
+
 #: action group -> (roles allowed, what the refusal says the role cannot do)
 RULES: dict[str, tuple[tuple[str, ...], str]] = {
     "pause": (("site_hr", "admin"), "pause sessions"),

@@ -14,7 +14,10 @@ SCREENS = (
     ("audit", "a", "Audit"),
     ("selftest", "t", "Self-test"),
     ("logs", "l", "Logs"),
+    ("reports", "e", "Reports"),
 )
+#: the bar's layouts, widest first: (gap between screens, the help and quit hint)
+LAYOUTS = (("  ", "? Help  q Quit"), (" ", "? Help  q Quit"), (" ", "? Help"), (" ", "?"))
 
 
 class NavBar(Static):
@@ -29,14 +32,24 @@ class NavBar(Static):
         self.current = current
 
     def on_mount(self) -> None:
-        text = Text(" ")
-        for mode, key, label in SCREENS:
-            style = "bold reverse" if mode == self.current else ""
-            text.append(f"{key}", style=style or "bold underline")
-            text.append(f" {label}", style=style)
-            text.append("  ")
-        text.append("? Help  q Quit", style="dim")
-        self.update(text)
+        self.update(self.text(self.size.width or 200))
+
+    def on_resize(self) -> None:
+        self.update(self.text(self.size.width))
+
+    def text(self, width: int) -> Text:
+        """The widest layout that fits ``width`` (an 80-column terminal gets a tighter one)."""
+        for gap, hint in LAYOUTS:
+            text = Text(" ")
+            for mode, key, label in SCREENS:
+                style = "bold reverse" if mode == self.current else ""
+                text.append(f"{key}", style=style or "bold underline")
+                text.append(f" {label}", style=style)
+                text.append(gap)
+            text.append(" " * (2 - len(gap)) + hint, style="dim")
+            if text.cell_len <= width:
+                break
+        return text
 
 
 class StatusLine(Static):

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
 from analysis_fixtures import analysed_sessions
+from report_fixtures import reported
 from textual.pilot import Pilot
+from textual.widgets import Static
 from tui_fixtures import AppFactory, steady_cursors, until
 
 from conftest import InviteFn
@@ -25,6 +28,9 @@ from device.ops import logs
 from device.staff.policy import Staff
 from tui.app import KioskApp
 from tui.screens.answers import AnswersView
+from tui.screens.checklist import ChecklistForm
+from tui.screens.report import ReportView
+from tui.screens.reports import ReportsScreen
 
 SIZES = [(80, 24), (120, 40)]
 SYSTEM = {"cpu_temperature_c": 48.5, "load1": 0.42, "load5": 0.4, "load15": 0.38, "cpus": 4,
@@ -140,6 +146,41 @@ def test_answers_view_snapshot(
         await settle("s", loaded)(pilot)
         await pilot.press("down", "i")  # the older session: the one not assessed
         await until(pilot, lambda: answers_shown(app), what="the answers view")
+        steady_cursors(app)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def report_step(app: KioskApp, step: str) -> bool:
+    """The Reports screen loaded, a report opened, or its checklist form opened and laid out."""
+    if step == "list":
+        return isinstance(app.screen, ReportsScreen) and loaded(app)
+    if step == "report":
+        return isinstance(app.screen, ReportView) and bool(app.screen.query("#summary Static"))
+    return isinstance(app.screen, ChecklistForm) and "1/5" in str(
+        app.screen.query_one("#point", Static).render())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("step", ["list", "report", "form"])
+def test_reports_snapshot(
+    snap_compare: Any, make_app: AppFactory, kiosk: Kiosk, clock: ManualClock,
+    invite: InviteFn, consent_version: str, fixed_ids: None, step: str, size: tuple[int, int],
+) -> None:
+    """Two reports awaiting their checklist: one in the time band, one too fast."""
+    reported(kiosk, clock, invite, consent_version)
+    reported(kiosk, clock, invite, consent_version, took=90.0)
+    app = make_app("admin")
+    pin_host_figures(app)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle("e", lambda a: report_step(a, "list"))(pilot)
+        steps = {"list": (), "report": (("enter", "report"),),
+                 "form": (("enter", "report"), ("c", "form"))}[step]
+        for key, then in steps:
+            await pilot.press(key)
+            await until(pilot, partial(report_step, app, then), what=then)
         steady_cursors(app)
         await pilot.pause(0.3)
 

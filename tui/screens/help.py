@@ -13,7 +13,7 @@ from textual.widgets import Static
 from tui.roles import RULES, refusal
 
 KEYS = """[b]Screens[/]  d/1 dashboard  s/2 sessions  y/3 sync  a/4 audit  t/5 self-test  l/6 logs
-           ? this help  q quit
+           e/7 reports  ? this help  q quit
 [b]Sessions[/] space select  p pause  r resume  x terminate  v revoke  u undo terminate
            w why paused/ended this week  i or enter the answers and their analysis
            / find  escape back to the table
@@ -21,6 +21,9 @@ KEYS = """[b]Screens[/]  d/1 dashboard  s/2 sessions  y/3 sync  a/4 audit  t/5 s
 [b]Audit[/]    v verify the chain  o older entries  g reload  / filter
 [b]Self-test[/] c camera snapshot  m models  n network  k disk speed
 [b]Logs[/]     v switch service  p pause/follow  c clear
+[b]Reports[/]  o or enter open  p pending checklists only  g reload
+           in a report: c or enter score the highlighted task's checklist
+           (space ticks, tab moves, enter in the reason or ctrl+s submits)
 Every action asks for a reason, kept in the audit log; escape cancels."""
 
 
