@@ -32,6 +32,9 @@ from tui.report_models import ChecklistOutcome, ReportEnvelope
 
 STAFF = "/api/v1/staff"
 DEFAULT_TIMEOUT_S = 10.0
+#: The model self-test loads and runs every installed model (Whisper among them): on a busy
+#: Pi 4 that takes well over the default, and a timeout there is no answer about the models.
+MODEL_CHECK_TIMEOUT_S = 300.0
 
 
 class ApiError(Exception):
@@ -93,10 +96,15 @@ class ApiClient:
             self._http = None
 
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                      json: Any = None) -> Any:
+                      json: Any = None, timeout_s: float | None = None) -> Any:
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        timeout = self.timeout_s if timeout_s is None else timeout_s
         try:
-            r = await self._client().request(method, path, params=query, json=json)
+            r = await self._client().request(method, path, params=query, json=json,
+                                             timeout=timeout)
+        except httpx.TimeoutException:
+            raise Unreachable(0, "unreachable", f"kiosk-device at {self.url} did not answer"
+                              f" within {timeout:g} s") from None
         except httpx.TransportError as exc:
             raise Unreachable(0, "unreachable",
                               f"kiosk-device not reachable at {self.url} ({exc})") from None
@@ -215,7 +223,8 @@ class ApiClient:
         return cast(dict[str, Any], await self.request("GET", f"{STAFF}/selftest/camera"))
 
     async def check_models(self) -> dict[str, Any]:
-        return cast(dict[str, Any], await self.request("POST", f"{STAFF}/selftest/models"))
+        return cast(dict[str, Any], await self.request(
+            "POST", f"{STAFF}/selftest/models", timeout_s=MODEL_CHECK_TIMEOUT_S))
 
     async def check_network(self) -> dict[str, Any]:
         return cast(dict[str, Any], await self.request("POST", f"{STAFF}/selftest/network"))
