@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
+from report_helpers import LANGS, WHEN, Analyses, report
 from scoring_fixtures import DEMO, QUESTIONS, WEAK_ANSWER, rubric, session, spoken, vision
 
-from inference.findings import DemonstrationAnalysis, Language, SpokenAnswerAnalysis
+from inference.findings import SpokenAnswerAnalysis
 from inference.report.build import Report, build_report, render_html
-from inference.scoring.models import DemonstrationSpec, TimeBandSpec
+from inference.scoring.models import TimeBandSpec
 from inference.scoring.scorer import score
-
-WHEN = datetime(2026, 1, 12, 10, 5, tzinfo=timezone(timedelta(hours=8)))
-LANGS: tuple[Language, ...] = ("zh-CN", "en", "ko")
-Analyses = list[SpokenAnswerAnalysis | DemonstrationAnalysis]
-
-
-def report(
-    analyses: Analyses | None = None,
-    consent: bool = True,
-    use_expression: bool = False,
-    demonstration: DemonstrationSpec = DEMO,
-) -> Report:
-    return build_report(
-        session_id="S-0042",
-        candidate_id="C-7",
-        candidate_name="Li Wei",
-        language="en",
-        consent_version="2026-01",
-        expression_consent=consent,
-        generated_at=WHEN,
-        interviewed_at=WHEN - timedelta(minutes=30),
-        rubric=rubric(use_expression),
-        questions=QUESTIONS,
-        demonstrations=[demonstration],
-        analyses=session() if analyses is None else analyses,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser
+from report_helpers import report
 from scoring_fixtures import session
-from test_report import report
 
 from inference.findings import Language
 from inference.report.build import render_html
