@@ -20,7 +20,7 @@ from device.api.staff_page.access import (
 from device.api.staff_page.layout import HEADERS, PREFIX, url
 from device.api.staff_page.strings import PageLanguage
 from device.composition import Kiosk
-from device.staff.logins import Logins
+from device.staff.logins import Login, Logins
 from device.ui import STAFF_DIR
 
 MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
@@ -58,7 +58,8 @@ def install(app: FastAPI, kiosk: Kiosk) -> None:
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageRefused)
-        return login.refused(exc, _language(request), here(request))
+        signed_in: Login | None = getattr(request.state, "staff_login", None)
+        return login.refused(exc, _language(request), here(request), signed_in)
 
     app.add_exception_handler(LoginRequired, to_login)
     app.add_exception_handler(PageRefused, refused)

@@ -91,6 +91,7 @@ def _viewer(request: Request, k: Kiosk) -> Viewer:
         logins(request).end(cookie)
         raise LoginRequired from None
     found.staff = staff
+    request.state.staff_login = found
     asked = asked_language(request)
     if asked is not None:
         found.language = asked

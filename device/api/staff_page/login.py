@@ -36,6 +36,7 @@ from device.api.staff_page.strings import PageLanguage, t
 from device.composition import Kiosk
 from device.errors import AuthenticationError
 from device.staff import tokens
+from device.staff.logins import Login
 from device.staff.policy import Staff
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -113,7 +114,9 @@ def logout(request: Request, viewer: ViewerDep, form: FormDep, k: KioskDep) -> R
     return response
 
 
-def refused(exc: PageRefused, language: PageLanguage, where: str) -> HTMLResponse:
-    """The page for a refused request."""
+def refused(exc: PageRefused, language: PageLanguage, where: str,
+            signed_in: Login | None) -> HTMLResponse:
+    """The page for a refused request (with the logout button when logged in)."""
+    back = url("/") if signed_in is not None and signed_in.staff.role in CONTENT_ROLES else None
     return message_page(exc.title_key, exc.body_key, language, here=where, status=exc.status,
-                        link=url("/"))
+                        login=signed_in, link=back)

@@ -98,7 +98,7 @@ _S: dict[str, tuple[str, str, str]] = {
     "evidence.player": ("{item} 的录音", "Recording of {item}", "{item} 녹음"),
     "evidence.keyword": ("关键词", "Keyword", "키워드"),
     "evidence.synonym": ("同义词", "Synonym", "동의어"),
-    "evidence.star": ("STAR：{element}", "STAR: {element}", "STAR: {element}"),
+    "evidence.star": ("STAR（{element}）", "STAR ({element})", "STAR ({element})"),
     "evidence.idle": ("停顿 {start}–{end}", "Idle {start}–{end}", "멈춤 {start}–{end}"),
     "evidence.play": ("从 {at} 播放：{what}", "Play from {at}: {what}", "{at}부터 재생: {what}"),
     "star.situation": ("情境", "situation", "상황"),
