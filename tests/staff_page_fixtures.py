@@ -1,5 +1,6 @@
 """A session as site HR finds it on the staff page: ended, analysed, its report written
-with the demonstration's checklist still to score, and a sealed recording of every answer."""
+with the demonstration's checklist still to score, and a sealed recording of every answer
+(a tone in a WAV file; the demonstration's is registered as its video)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from device.analysis import worker
 from device.clock import ManualClock
 from device.composition import Kiosk
 from device.sessions import session_rows
-from device.sessions.recordings import attach
+from device.sessions.recordings import MediaKind, attach
 from device.storage.media_crypto import seal_file
 
 #: The example package's checklist of the demonstration.
@@ -26,6 +27,8 @@ POINTS = ("screws-torqued", "correct-orientation", "no-leftover-parts", "esd-str
 #: Seconds of tone per recording: past the demonstration's idle period (100–140 s).
 SECONDS = {Q1: 30.0, Q2: 30.0, DEMO: 150.0}
 RATE = 8_000
+#: What each answer's recording is registered as: a demonstration is filmed.
+KINDS: dict[str, MediaKind] = {Q1: "audio", Q2: "audio", DEMO: "video"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ def reviewed_session(kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent
             sealed_path = kiosk.config.media_dir / sid / f"{item}.wav.sealed"
             sealed_path.parent.mkdir(parents=True, exist_ok=True)
             sealed = seal_file(source, sealed_path, key, chunk_size=4096)
-            media[item] = attach(db, answer_id, "audio", sealed_path, kiosk.store.now(),
+            media[item] = attach(db, answer_id, KINDS[item], sealed_path, kiosk.store.now(),
                                  sealed=sealed)
             plain[item] = source.read_bytes()
         session = session_rows.get(db, sid)

@@ -71,6 +71,21 @@ class Logins:
             login.used = now
             return login
 
+    def first_sight(self, login: Login, media_id: str) -> bool:
+        """Whether this is the login's first request for the recording (then marked as
+        seen). A player asks for ranges of one recording at once; only one of them is
+        first."""
+        with self._lock:
+            if media_id in login.recordings_seen:
+                return False
+            login.recordings_seen.add(media_id)
+            return True
+
+    def forget_sight(self, login: Login, media_id: str) -> None:
+        """Undo :meth:`first_sight` (its audit entry could not be written)."""
+        with self._lock:
+            login.recordings_seen.discard(media_id)
+
     def end(self, login_id: str | None) -> None:
         """End this login (logout); an unknown id is ignored."""
         if login_id:

@@ -18,7 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from device import audit
 from device.api.deps import KioskDep
-from device.api.staff_page.access import PageRefused, ViewerDep
+from device.api.staff_page.access import PageRefused, ViewerDep, logins
 from device.api.staff_page.byte_range import RangeNotSatisfiable, requested
 from device.api.staff_page.layout import COMMON, PREFIX
 from device.capture.base import DeviceUnavailable
@@ -66,13 +66,18 @@ def recording(media_id: str, request: Request, viewer: ViewerDep, k: KioskDep) -
     path = Path(recorded.path)
     if not path.is_file():
         raise PageRefused(404, "not_found.title", "not_found.body")
-    if media_id not in viewer.login.recordings_seen:
-        now = k.store.now()
-        with k.store.transaction() as db:
-            audit.append(db, now, viewer.staff.actor, "media.view", subject=recorded.session_id,
-                         details={"media_id": media_id, "kind": recorded.kind,
-                                  "via": "staff_page"})
-        viewer.login.recordings_seen.add(media_id)
+    seen = logins(request)
+    if seen.first_sight(viewer.login, media_id):
+        try:
+            now = k.store.now()
+            with k.store.transaction() as db:
+                audit.append(db, now, viewer.staff.actor, "media.view",
+                             subject=recorded.session_id,
+                             details={"media_id": media_id, "kind": recorded.kind,
+                                      "via": "staff_page"})
+        except BaseException:
+            seen.forget_sight(viewer.login, media_id)
+            raise
     reader, size = _open(path, request)
     kind = CONTENT_TYPES.get(recorded.kind, "application/octet-stream")
     try:

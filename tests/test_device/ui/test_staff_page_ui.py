@@ -105,6 +105,16 @@ def test_site_hr_reviews_a_session_plays_evidence_and_scores_the_checklist_by_ke
     assert start - 0.05 <= at < start + 2.0, (start, at)
     assert violations(page) == []
 
+    idle = page.locator(f"button.cue[data-player='player-{DEMO}']").first
+    assert page.evaluate(f"() => document.getElementById('player-{DEMO}').tagName") == "VIDEO"
+    idle.focus()
+    page.keyboard.press("Space")
+    video = f"document.getElementById('player-{DEMO}')"
+    at = wait_until(lambda: page.evaluate(
+        f"() => {video}.readyState >= 1 && {video}.currentTime > 0 && {video}.currentTime"),
+        what="the demonstration's video to seek")
+    assert 100.0 - 0.05 <= at < 102.0, at
+
     tab_to(page, "el.name === 'point'")
     assert page.evaluate("() => document.activeElement.closest('section').id") \
         == f"checklist-{DEMO}"
@@ -128,7 +138,8 @@ def test_site_hr_reviews_a_session_plays_evidence_and_scores_the_checklist_by_ke
         scored = audit.entries(db, action="checklist.score")
         viewed = audit.entries(db, action="media.view")
     assert [e["reason"] for e in scored] == ["Checked the bracket on the bench"]
-    assert [e["details"]["media_id"] for e in viewed] == [reviewed.media[Q1]]
+    assert sorted(e["details"]["media_id"] for e in viewed) \
+        == sorted([reviewed.media[Q1], reviewed.media[DEMO]])
 
 
 def test_the_pages_speak_the_chosen_language(
