@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from device.api.deps import KioskDep
-from device.api.staff_page.access import Viewer, ViewerDep
+from device.api.staff_page.access import PageRefused, Viewer, ViewerDep
 from device.api.staff_page.layout import PREFIX, e, page, url
 from device.api.staff_page.strings import PageLanguage, pick, t
 from device.composition import Kiosk
@@ -85,9 +85,10 @@ def _table(rows: list[DayRow], titles: dict[str, str], lang: PageLanguage) -> st
         pending = (t("none", lang) if r.pending is None else
                    t("checklists.pending", lang) if r.pending else t("checklists.done", lang))
         mark = ' class="pending"' if r.pending else ""
+        state = t("state." + s.state, lang) + (f" · {t('drill', lang)}" if s.drill else "")
         body.append(
             f'<tr data-session="{e(s.id)}"><td>{e(r.local_time)}</td><td>{e(who)}</td>'
-            f"<td>{e(titles.get(s.job_id, s.job_id))}</td><td>{e(t('state.' + s.state, lang))}</td>"
+            f"<td>{e(titles.get(s.job_id, s.job_id))}</td><td>{e(state)}</td>"
             f"<td>{report}</td><td{mark}>{e(pending)}</td></tr>")
     return (f'<table class="sessions"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
@@ -109,10 +110,13 @@ def _day_nav(day: dt.date, is_today: bool, lang: PageLanguage) -> str:
 
 @router.get("/")
 def day_list(viewer: ViewerDep, k: KioskDep,
-             day: Annotated[dt.date | None, Query()] = None) -> HTMLResponse:
+             day: Annotated[str | None, Query(max_length=10)] = None) -> HTMLResponse:
     lang = viewer.language
     now_day = today(k)
-    shown = day or now_day
+    try:
+        shown = dt.date.fromisoformat(day) if day else now_day
+    except ValueError:
+        raise PageRefused(404, "not_found.title", "not_found.body") from None
     rows = day_rows(k, viewer, shown)
     zone = k.config.site.time_zone
     body = (_day_nav(shown, shown == now_day, lang)

@@ -79,6 +79,7 @@ _S: dict[str, tuple[str, str, str]] = {
     "state.revoked": ("已撤销", "Revoked", "취소됨"),
     "state.expired": ("已过期", "Expired", "만료됨"),
     "state.declined": ("已拒绝", "Declined", "거부함"),
+    "drill": ("演练", "drill", "연습"),
     "back": ("返回面试列表", "Back to sessions", "면접 목록으로"),
     "report.title": ("{who} 的面试报告", "Interview report: {who}", "면접 보고서: {who}"),
     "report.frame": ("面试报告（{who}）", "The interview report of {who}", "{who}의 면접 보고서"),

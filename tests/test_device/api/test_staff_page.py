@@ -22,6 +22,7 @@ from device.clock import ManualClock
 from device.composition import Kiosk
 from device.config import KioskConfig
 from device.sessions import results
+from device.sessions.roster import start_drill
 from device.staff import tokens
 from inference.report.build import render_html
 from inference.report.models import Report
@@ -173,6 +174,7 @@ def test_the_day_lists_sessions_in_the_site_time_zone_with_report_and_checklist_
     http: httpx.Client, kiosk: Kiosk, reviewed: Reviewed, invite: InviteFn
 ) -> None:
     other = invite(job_id=JOB, display_name="Lee Other")
+    drill = start_drill(kiosk.engine, JOB, SYSTEM)
     hr_in(kiosk, http)
     page = http.get("/staff/?lang=en")
     assert page.status_code == 200
@@ -183,9 +185,13 @@ def test_the_day_lists_sessions_in_the_site_time_zone_with_report_and_checklist_
     assert f'href="/staff/sessions/{reviewed.session_id}"' in row
     invited = page.text.split(f'data-session="{other.session_id}"')[1].split("</tr>")[0]
     assert "Lee Other" in invited and "No report yet" in invited and "Invited" in invited
+    practice = page.text.split(f'data-session="{drill.session_id}"')[1].split("</tr>")[0]
+    assert "Invited · drill" in practice and "drill" not in invited
     earlier = http.get("/staff/?day=2026-01-04")
     assert reviewed.session_id not in earlier.text and "No sessions on this day." in earlier.text
     assert 'href="/staff/?day=2026-01-05"' in earlier.text  # the next day, back again
+    nonsense = http.get("/staff/?day=2026-13-45")
+    assert nonsense.status_code == 404 and nonsense.headers["content-type"].startswith("text/html")
 
 
 def test_site_hr_sees_only_the_sessions_of_its_jobs(
