@@ -192,20 +192,23 @@ def listing(
     return [_named(r) for r in rows(db, sql, (*params, limit))]
 
 
-def created_between(db: Database, start_utc: str, end_utc: str,
-                    jobs: Sequence[str] | None = None) -> list[NamedSession]:
-    """Sessions created from ``start_utc`` up to (not including) ``end_utc``, oldest first;
-    bounds are ISO times in UTC with microseconds, as stamps hold them. ``jobs`` limits them
-    to those jobs."""
+_HELD = "COALESCE(json_extract(s.started, '$.utc'), json_extract(s.created, '$.utc'))"
+
+
+def held_between(db: Database, start_utc: str, end_utc: str,
+                 jobs: Sequence[str] | None = None) -> list[NamedSession]:
+    """Sessions whose interview started from ``start_utc`` up to (not including)
+    ``end_utc`` or, not started yet, that were created then; earliest first. Bounds are ISO
+    times in UTC with microseconds, as stamps hold them. ``jobs`` limits them to those
+    jobs."""
     params: list[Any] = [start_utc, end_utc]
     scope = ""
     if jobs is not None:
         scope = f" AND s.job_id IN ({', '.join('?' for _ in jobs)})"
         params.extend(jobs)
     sql = ("SELECT s.*, c.display_name FROM sessions s JOIN candidates c"  # noqa: S608 - fixed names
-           " ON c.id = s.candidate_id WHERE json_extract(s.created, '$.utc') >= ?"
-           " AND json_extract(s.created, '$.utc') < ?"
-           + scope + " ORDER BY json_extract(s.created, '$.utc'), s.rowid")
+           f" ON c.id = s.candidate_id WHERE {_HELD} >= ? AND {_HELD} < ?"
+           + scope + f" ORDER BY {_HELD}, s.rowid")
     return [_named(r) for r in rows(db, sql, tuple(params))]
 
 

@@ -1,7 +1,8 @@
 """The staff page's start: the sessions of one day at the site, today unless asked.
 
 A day is a calendar day in the site's time zone (``[site] time_zone``); sessions are those
-created during it, oldest first, limited to the jobs the token sees. Times are shown in the
+whose interview started during it (or, not started yet, that were invited during it),
+earliest first, limited to the jobs the token sees. Times are shown in the
 zone, named beside them; the database keeps UTC.
 """
 
@@ -55,12 +56,13 @@ def day_rows(k: Kiosk, viewer: Viewer, day: dt.date) -> list[DayRow]:
     jobs = None if viewer.staff.role == "admin" else sorted(viewer.staff.jobs)
     out = []
     with k.store.read() as db:
-        for named in session_rows.created_between(db, start, end, jobs):
+        for named in session_rows.held_between(db, start, end, jobs):
             body = results.body(db, named.session.id, "report")
             pending = None
             if body is not None:
                 pending = tuple(body["report"]["scorecard"].get("pending", ()))
-            local = named.session.created.wall.astimezone(zone).strftime("%H:%M")
+            held = named.session.started or named.session.created
+            local = held.wall.astimezone(zone).strftime("%H:%M")
             out.append(DayRow(named, local, body is not None, pending))
     return out
 

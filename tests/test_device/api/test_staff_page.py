@@ -194,6 +194,24 @@ def test_the_day_lists_sessions_in_the_site_time_zone_with_report_and_checklist_
     assert nonsense.status_code == 404 and nonsense.headers["content-type"].startswith("text/html")
 
 
+def test_a_session_is_listed_on_the_day_its_interview_started_not_the_day_of_its_invite(
+    http: httpx.Client, kiosk: Kiosk, clock: ManualClock, invite: InviteFn,
+    consent_version: str
+) -> None:
+    invited = invite()
+    assert invited.invite_code is not None and invited.session_id is not None
+    clock.advance(24 * 3600)  # invited on the 5th, interviewed on the 6th (Shanghai)
+    sid = kiosk.engine.check_in(invited.invite_code, language="en").session_id
+    kiosk.engine.consent(sid, accept=True, consent_version=consent_version)
+    kiosk.interview.present(sid)
+    clock.advance(30)
+    kiosk.interview.start_answer(sid)
+    hr_in(kiosk, http)
+    assert sid not in http.get("/staff/?day=2026-01-05").text
+    row = http.get("/staff/?lang=en").text.split(f'data-session="{sid}"')[1].split("</tr>")[0]
+    assert "<td>16:00</td>" in row and "In progress" in row
+
+
 def test_site_hr_sees_only_the_sessions_of_its_jobs(
     http: httpx.Client, kiosk: Kiosk, reviewed: Reviewed
 ) -> None:
