@@ -95,6 +95,7 @@ async def login(request: Request, k: KioskDep, form: FormDep) -> Response:
     if staff.role not in CONTENT_ROLES:
         return message_page("refused.title", "refused.technician", language,
                             here=f"{PREFIX}/login", status=403)
+    logins(request).end(request.cookies.get(COOKIE))  # a new login never reuses an id
     login_id, made = logins(request).begin(staff, k.store.now().mono)
     made.language = asked
     await run_in_threadpool(_audited_login, k, staff, "staff_page.login")

@@ -116,6 +116,17 @@ def test_a_token_logs_in_once_and_the_cookie_is_httponly_strict_and_scoped_to_st
     assert [(a["actor_role"], a["actor_name"]) for a in logins] == [("site_hr", "site_hr-web")]
 
 
+def test_logging_in_again_ends_the_earlier_login_and_issues_a_new_id(
+    http: httpx.Client, browser: httpx.Client, kiosk: Kiosk
+) -> None:
+    hr_in(kiosk, http)
+    earlier = http.cookies["kiosk_staff"]
+    hr_in(kiosk, http)
+    assert http.cookies["kiosk_staff"] != earlier
+    browser.cookies.set("kiosk_staff", earlier, path="/staff")
+    assert browser.get("/staff/").status_code == 303
+
+
 def test_a_wrong_token_a_technician_and_a_form_not_from_the_box_are_refused(
     http: httpx.Client, kiosk: Kiosk
 ) -> None:
