@@ -58,6 +58,15 @@ class ApiConfig(_Section):
     )
 
 
+class StaffPageConfig(_Section):
+    idle_min: float = Field(
+        15.0, gt=0, le=24 * 60,
+        description="A staff page login ends after this long without a request (minutes).")
+    max_h: float = Field(
+        8.0, gt=0, le=24 * 7,
+        description="A staff page login ends this long after it began, used or not (hours).")
+
+
 class SessionConfig(_Section):
     resume_window_h: float = Field(
         24.0, gt=0, le=24 * 30, description="How long a paused session can be resumed (hours)."
@@ -249,6 +258,8 @@ class KioskConfig(_Section):
     device: DeviceConfig = Field(default_factory=DeviceConfig, description="Identity.")
     site: SiteConfig = Field(default_factory=SiteConfig, description="The site's time zone.")
     api: ApiConfig = Field(default_factory=ApiConfig, description="Local API.")
+    staff_page: StaffPageConfig = Field(
+        default_factory=StaffPageConfig, description="The staff page's logins.")
     session: SessionConfig = Field(default_factory=SessionConfig, description="Interview rules.")
     store: StoreConfig = Field(default_factory=StoreConfig, description="SQLite store.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")

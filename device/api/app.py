@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from device.api import candidate, ops, problems, provision, reports, selftest, staff, ui
+from device.api import candidate, ops, problems, provision, reports, selftest, staff, staff_page, ui
 from device.api import capture as capture_api
 from device.api import sync as sync_api
 from device.api.limits import BodyLimit
@@ -71,6 +71,7 @@ def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True,
     app.include_router(selftest.router)
     app.include_router(provision.router)
     ui.install(app)  # the candidate touchscreen at /
+    staff_page.install(app, kiosk)  # site HR's and admins' pages at /staff/
     app.add_middleware(BodyLimit, max_bytes=kiosk.config.api.max_body_bytes)
     return app
 

@@ -8,15 +8,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from device import audit
-from device.analysis import checklists
-from device.analysis import worker as analysis
+from device.analysis.checklist_scoring import score_demonstration
 from device.analysis.status import AnswerAnalysis, answers
 from device.api.deps import KioskDep, StaffDep
 from device.composition import Kiosk
-from device.errors import NotFoundError, SessionRuleError
-from device.jobs.installed import session_package
-from device.jobs.models import DemonstrationTask
+from device.errors import NotFoundError
 from device.sessions import results, session_rows
 from device.sessions.session_rows import SessionRow
 from device.staff.policy import Staff, require_role
@@ -53,32 +49,10 @@ def _session(k: Kiosk, staff: Staff, session_id: str) -> SessionRow:
 def score_checklist(session_id: str, item_id: str, body: ChecklistIn, staff: StaffDep,
                     k: KioskDep) -> dict[str, Any]:
     _session(k, staff, session_id)
-    now = k.store.now()
-    with k.store.transaction() as db:
-        s = session_rows.get(db, session_id)
-        assert s is not None
-        package = session_package(db, s)
-        task = next((i for i in package.items if i.id == item_id), None)
-        if not isinstance(task, DemonstrationTask):
-            raise NotFoundError(f"session {session_id} has no demonstration '{item_id}'")
-        expected = {p.id for p in task.checklist}
-        unknown = sorted(set(body.points) - expected)
-        missing = sorted(expected - set(body.points))
-        if unknown or missing:
-            parts = ([f"unknown points: {', '.join(unknown)}"] if unknown else []) + \
-                    ([f"missing points: {', '.join(missing)}"] if missing else [])
-            raise SessionRuleError(f"checklist of '{item_id}': {'; '.join(parts)}"
-                                   f" (the task's points: {', '.join(sorted(expected))})")
-        had = checklists.scores(db, session_id, item_id)
-        if had is not None and not body.reason:
-            raise SessionRuleError("this checklist was already scored; give a reason to change it")
-        checklists.score(db, session_id, item_id, body.points, staff.actor.label(), now)
-        audit.append(db, now, staff.actor, "checklist.score", subject=session_id,
-                     reason=body.reason, details={"item_id": item_id, "points": body.points,
-                                                  "previous": had})
-        report = analysis.finalize(db, s, k.identity, now)
-    return {"session_id": session_id, "item_id": item_id, "points": body.points,
-            "rescored": report is not None}
+    done = score_demonstration(k.store, k.identity, staff, session_id, item_id, body.points,
+                               body.reason)
+    return {"session_id": session_id, "item_id": item_id, "points": done.points,
+            "rescored": done.rescored}
 
 
 @router.get("/sessions/{session_id}/analysis",
@@ -89,7 +63,8 @@ def analysis_status(session_id: str, staff: StaffDep, k: KioskDep
     return answers(k.store, session_id)
 
 
-def _report(k: Kiosk, session_id: str) -> tuple[int, Report]:
+def stored_report(k: Kiosk, session_id: str) -> tuple[int, Report]:
+    """The session's latest report and its revision; NotFoundError before there is one."""
     with k.store.read() as db:
         body = results.body(db, session_id, "report")
     if body is None:
@@ -101,7 +76,7 @@ def _report(k: Kiosk, session_id: str) -> tuple[int, Report]:
 @router.get("/sessions/{session_id}/report", summary="The interview report (JSON)")
 def report_json(session_id: str, staff: StaffDep, k: KioskDep) -> dict[str, Any]:
     _session(k, staff, session_id)
-    revision, report = _report(k, session_id)
+    revision, report = stored_report(k, session_id)
     return {"revision": revision, "report": report.model_dump(mode="json")}
 
 
@@ -110,13 +85,14 @@ def report_json(session_id: str, staff: StaffDep, k: KioskDep) -> dict[str, Any]
 def report_html(session_id: str, staff: StaffDep, k: KioskDep,
                 lang: Annotated[ReportLanguage | None, Query()] = None) -> HTMLResponse:
     _session(k, staff, session_id)
-    _, report = _report(k, session_id)
-    language = lang or _default_language(k, report)
+    _, report = stored_report(k, session_id)
+    language = lang or default_language(k, report)
     return HTMLResponse(render_html(report, language, k.config.site.time_zone),
                         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
-def _default_language(k: Kiosk, report: Report) -> ReportLanguage:
+def default_language(k: Kiosk, report: Report) -> ReportLanguage:
+    """The configured report language, or the candidate's when set to ``session``."""
     configured = k.config.analysis.report_language
     if configured != "session":
         return configured

@@ -192,6 +192,26 @@ def listing(
     return [_named(r) for r in rows(db, sql, (*params, limit))]
 
 
+_HELD = "COALESCE(json_extract(s.started, '$.utc'), json_extract(s.created, '$.utc'))"
+
+
+def held_between(db: Database, start_utc: str, end_utc: str,
+                 jobs: Sequence[str] | None = None) -> list[NamedSession]:
+    """Sessions whose interview started from ``start_utc`` up to (not including)
+    ``end_utc`` or, not started yet, that were created then; earliest first. Bounds are ISO
+    times in UTC with microseconds, as stamps hold them. ``jobs`` limits them to those
+    jobs."""
+    params: list[Any] = [start_utc, end_utc]
+    scope = ""
+    if jobs is not None:
+        scope = f" AND s.job_id IN ({', '.join('?' for _ in jobs)})"
+        params.extend(jobs)
+    sql = ("SELECT s.*, c.display_name FROM sessions s JOIN candidates c"  # noqa: S608 - fixed names
+           f" ON c.id = s.candidate_id WHERE {_HELD} >= ? AND {_HELD} < ?"
+           + scope + f" ORDER BY {_HELD}, s.rowid")
+    return [_named(r) for r in rows(db, sql, tuple(params))]
+
+
 def named(db: Database, session_id: str) -> NamedSession | None:
     found = row(db, "SELECT s.*, c.display_name FROM sessions s JOIN candidates c ON"
                 " c.id = s.candidate_id WHERE s.id = ?", (session_id,))

@@ -80,3 +80,13 @@ def authenticate(store: Store, token: str) -> Staff:
     if found["revoked"] is not None:
         raise AuthenticationError(f"staff token {found['name']!r} has been revoked")
     return Staff(found["name"], found["role"], frozenset(json.loads(found["jobs"])))
+
+
+def by_name(store: Store, name: str) -> Staff:
+    """The staff member holding the token named ``name`` as it stands now (role and jobs);
+    AuthenticationError when the token is gone or revoked. Logins made with a token check
+    it again on each request with this."""
+    found = store.one("SELECT name, role, jobs, revoked FROM tokens WHERE name = ?", (name,))
+    if found is None or found["revoked"] is not None:
+        raise AuthenticationError(f"staff token {name!r} is no longer valid")
+    return Staff(found["name"], found["role"], frozenset(json.loads(found["jobs"])))

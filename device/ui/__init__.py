@@ -15,3 +15,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 #: Languages the touchscreen speaks (the job package's languages are a subset).
 LANGUAGES = ("zh-CN", "en", "ko")
+
+#: The staff page's script and stylesheet, served under ``/staff/static/``
+#: (the page itself is built by ``device.api.staff_page``).
+STAFF_DIR = Path(__file__).resolve().parent / "staff"
