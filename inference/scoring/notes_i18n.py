@@ -199,9 +199,33 @@ NOTES: Strings = {
         "이 과제에는 이 역량의 체크 항목이 없음",
     ),
     "activity": (
-        "active {pct}% of the time{idle}",
-        "{pct}% 的时间在操作{idle}",
-        "전체 시간의 {pct}% 동안 작업{idle}",
+        "{basis}active {pct}% of the time{hands}{idle}{away}",
+        "{basis}{pct}% 的时间在操作{hands}{idle}{away}",
+        "{basis}전체 시간의 {pct}% 동안 작업{hands}{idle}{away}",
+    ),
+    "activity.basis.hands": ("hands in the work area: ", "工作区内的手：", "작업 영역 안의 손: "),
+    "activity.basis.work_area_motion": (
+        "motion in the work area, face excluded: ",
+        "工作区内的动作（不含面部）：",
+        "작업 영역 안의 움직임(얼굴 제외): ",
+    ),
+    "activity.basis.frame_motion": (
+        "motion in the whole picture: ", "整个画面的动作：", "화면 전체의 움직임: "
+    ),
+    "activity.hands": (
+        "; hands in the work area {share}% of the time",
+        "；手在工作区内的时间占 {share}%",
+        "; 손이 작업 영역 안에 있던 시간 {share}%",
+    ),
+    "activity.away": (
+        "; hands left the work area {away} times",
+        "；手离开工作区 {away} 次",
+        "; 손이 작업 영역을 벗어남 {away}회",
+    ),
+    "activity_unseen": (
+        "not assessed: the camera gave no view of the work area — review the recording",
+        "未评估：摄像头没有拍到工作区——请查看录像",
+        "평가하지 않음: 카메라에 작업 영역이 보이지 않음 — 녹화를 확인해 주세요",
     ),
     "activity.idle": (
         "; idle periods: {n} (longest {len} at {at})",
@@ -390,6 +414,16 @@ def note_text(
     elif code == "activity":
         idle = note.values.get("n", 0) > 0
         extra["idle"] = pick(NOTES, "activity.idle", language).format(**values) if idle else ""
+        extra["basis"] = pick(NOTES, f"activity.basis.{note.label}", language) if note.label else ""
+        share = note.values.get("hands")
+        extra["hands"] = (
+            "" if share is None
+            else pick(NOTES, "activity.hands", language).format(share=pct(share))
+        )
+        away = note.values.get("away", 0)
+        extra["away"] = (
+            pick(NOTES, "activity.away", language).format(away=num(away)) if away else ""
+        )
     elif code == "expression":
         extra["label"] = name(note.label, language)
     return pick(NOTES, code, language).format(**{**values, **extra})

@@ -22,8 +22,9 @@ def tracker(model_files: ModelPaths) -> HandTracker:
 
 
 def test_no_hands_in_a_portrait(tracker: HandTracker, astronaut: Path) -> None:
-    image = cv2.imread(str(astronaut))
-    assert image is not None
+    read = cv2.imread(str(astronaut))
+    assert read is not None
+    image = np.ascontiguousarray(read, dtype=np.uint8)
     assert tracker.palms(image) == [] and tracker.find(image) == []
 
 
