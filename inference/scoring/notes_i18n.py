@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from inference.findings import Language, StarElement
 from inference.scoring import structure
+from inference.scoring.activity_notes import ACTIVITY_NOTES, activity_clauses
 from inference.scoring.figures import clock as clock
 from inference.scoring.figures import marks as marks
 from inference.scoring.figures import num as num
@@ -198,40 +199,6 @@ NOTES: Strings = {
         "该任务没有此能力的检查点",
         "이 과제에는 이 역량의 체크 항목이 없음",
     ),
-    "activity": (
-        "{basis}active {pct}% of the time{hands}{idle}{away}",
-        "{basis}{pct}% 的时间在操作{hands}{idle}{away}",
-        "{basis}전체 시간의 {pct}% 동안 작업{hands}{idle}{away}",
-    ),
-    "activity.basis.hands": ("hands in the work area: ", "工作区内的手：", "작업 영역 안의 손: "),
-    "activity.basis.work_area_motion": (
-        "motion in the work area, face excluded: ",
-        "工作区内的动作（不含面部）：",
-        "작업 영역 안의 움직임(얼굴 제외): ",
-    ),
-    "activity.basis.frame_motion": (
-        "motion in the whole picture: ", "整个画面的动作：", "화면 전체의 움직임: "
-    ),
-    "activity.hands": (
-        "; hands in the work area {share}% of the time",
-        "；手在工作区内的时间占 {share}%",
-        "; 손이 작업 영역 안에 있던 시간 {share}%",
-    ),
-    "activity.away": (
-        "; hands left the work area {away} times",
-        "；手离开工作区 {away} 次",
-        "; 손이 작업 영역을 벗어남 {away}회",
-    ),
-    "activity_unseen": (
-        "not assessed: the camera gave no view of the work area — review the recording",
-        "未评估：摄像头没有拍到工作区——请查看录像",
-        "평가하지 않음: 카메라에 작업 영역이 보이지 않음 — 녹화를 확인해 주세요",
-    ),
-    "activity.idle": (
-        "; idle periods: {n} (longest {len} at {at})",
-        "；{n} 段停顿（最长 {len}，在 {at}）",
-        "; 멈춤 {n}회 (최장 {len}, {at})",
-    ),
     "facing": (
         "faced the screen {pct}% of the time",
         "{pct}% 的时间面向屏幕",
@@ -267,6 +234,7 @@ NOTES: Strings = {
     "list_sep": (", ", "、", ", "),
     "note_sep": ("; ", "；", "; "),
     "terms_wrap": (" ({terms})", "（{terms}）", " ({terms})"),
+    **ACTIVITY_NOTES,
 }
 
 METRIC_NAMES: Strings = {
@@ -412,18 +380,7 @@ def note_text(
             pick(NOTES, "pauses.longest", language).format(**values) if (has_longest) else ""
         )
     elif code == "activity":
-        idle = note.values.get("n", 0) > 0
-        extra["idle"] = pick(NOTES, "activity.idle", language).format(**values) if idle else ""
-        extra["basis"] = pick(NOTES, f"activity.basis.{note.label}", language) if note.label else ""
-        share = note.values.get("hands")
-        extra["hands"] = (
-            "" if share is None
-            else pick(NOTES, "activity.hands", language).format(share=pct(share))
-        )
-        away = note.values.get("away", 0)
-        extra["away"] = (
-            pick(NOTES, "activity.away", language).format(away=num(away)) if away else ""
-        )
+        extra |= activity_clauses(note, _COLUMN[language], values)
     elif code == "expression":
         extra["label"] = name(note.label, language)
     return pick(NOTES, code, language).format(**{**values, **extra})
