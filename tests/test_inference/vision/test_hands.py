@@ -71,3 +71,23 @@ def test_models_of_the_wrong_shape_are_refused(model_files: ModelPaths) -> None:
         HandTracker(landmarks, landmarks)
     with pytest.raises(ValueError, match="not a 224x224 hand landmark model"):
         HandTracker(palm, palm)
+
+
+def test_a_turned_hand_is_read_from_the_same_pixels(
+    tracker: HandTracker, astronaut: Path
+) -> None:
+    """The landmark crop follows the palm's rotation: the picture and the palm turned a
+    quarter clockwise give the same crop, so the same landmarks, turned with the picture."""
+    read = cv2.imread(str(astronaut))
+    assert read is not None
+    image = np.ascontiguousarray(read, dtype=np.uint8)
+    side = image.shape[0]
+    upright = Palm(cx=256, cy=300, w=90, h=90, score=0.9, rotation=0.0)
+    turned = Palm(cx=side - 1 - 300, cy=256, w=90, h=90, score=0.9, rotation=math.pi / 2)
+    a = tracker._landmarks(image, upright)
+    b = tracker._landmarks(np.ascontiguousarray(cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)),
+                           turned)
+    assert a is not None and b is not None
+    assert b.presence == pytest.approx(a.presence, abs=0.02)
+    expected = np.array([((side - 1) / side - y, x) for x, y in a.landmarks])
+    assert np.abs(np.array(b.landmarks) - expected).max() < 0.01
