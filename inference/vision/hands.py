@@ -105,6 +105,7 @@ class HandTracker:
         self._presence_out = sizes.index(1)  # then the hand-presence score
         self._min_logit = logit(min_score)
         self._canvas = np.zeros((PALM_INPUT, PALM_INPUT, 3), np.uint8)
+        self._decoders: dict[tuple[int, int], Decoder] = {}
         self._crop = np.zeros((LANDMARK_INPUT, LANDMARK_INPUT, 3), np.uint8)
 
     @classmethod
@@ -144,7 +145,12 @@ class HandTracker:
         del logits  # views of the runtime's memory must be gone before its next invoke
         if not kept:
             return []
-        decoder = Decoder(self.anchors, PALM_INPUT, (px, py), (nw, nh), columns=PALM_COLUMNS)
+        decoder = self._decoders.get((w, h))
+        if decoder is None:  # one per frame size: a recording keeps its size
+            if len(self._decoders) >= 16:
+                self._decoders.clear()
+            decoder = Decoder(self.anchors, PALM_INPUT, (px, py), (nw, nh), columns=PALM_COLUMNS)
+            self._decoders[(w, h)] = decoder
         rows = decoder(self.palm_model.output_view(self._box_out)[0], keep).tolist()
         merged = weighted_nms(rows, [sigmoid(v) for v in kept], self.iou_threshold)
         return [_palm(row, score, w, h) for row, score in merged]
