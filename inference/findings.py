@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Language = Literal["zh-CN", "en", "ko"]
 StarElement = Literal["situation", "task", "action", "result"]
@@ -196,20 +196,71 @@ class VisionSummary(Record):
     model: tuple[ModelRef, ...] = ()
 
 
+class WorkArea(Record):
+    """Where in the picture a demonstration's work happens, in shares (0-1) of the frame."""
+
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+    width: float = Field(gt=0, le=1)
+    height: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _inside(self) -> WorkArea:
+        if self.x + self.width > 1 + 1e-9 or self.y + self.height > 1 + 1e-9:
+            raise ValueError("the work area must lie inside the frame")
+        return self
+
+
+ActivityBasis = Literal["frame_motion", "work_area_motion", "hands"]
+"""What a demonstration's activity measured: ``hands``, hands at work in the work area (the
+hand model was installed); ``work_area_motion``, motion in the work area with the
+candidate's face left out; ``frame_motion``, motion over the whole picture, face included
+(analyses made before the work area existed)."""
+
+
 class ActivityPoint(Record):
     t: float
     energy: float = Field(description="Motion energy between sampled frames, 0-1.")
+    hands: int | None = Field(
+        default=None, description="Hands seen in the work area; None without the hand model."
+    )
 
 
 class ActivitySummary(Record):
-    """A skill demonstration's activity, from motion between frames."""
+    """A skill demonstration's activity, from what moved in its work area."""
 
     duration_s: float
     time_limit_s: float
     within_limit: bool
-    active_ratio: float
+    active_ratio: float = Field(
+        description="Share of the time spent working: hands in the work area and moving (with"
+        " the hand model), else motion in the work area."
+    )
     timeline: tuple[ActivityPoint, ...]
-    idle_periods: tuple[Pause, ...] = Field(description="Stretches with no motion of note.")
+    idle_periods: tuple[Pause, ...] = Field(
+        description="Stretches with no motion of note in the work area (with the hand model:"
+        " hands in the area but still)."
+    )
+    basis: ActivityBasis = Field(default="frame_motion", description="What was measured.")
+    work_area: WorkArea | None = Field(
+        default=None, description="The work area measured; None: the whole picture."
+    )
+    frames_analysed: int | None = Field(
+        default=None, description="Frames the activity was read from; None in older analyses."
+    )
+    hands_in_area_ratio: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Share of the time a hand was in the work area; None without the hand model.",
+    )
+    hands_away_periods: tuple[Pause, ...] = Field(
+        default=(), description="Stretches with no hand in the work area (hand model only)."
+    )
+    work_start: float | None = Field(
+        default=None, description="When work was first seen, seconds; None when never."
+    )
+    work_end: float | None = Field(
+        default=None, description="When work was last seen, seconds; None when never."
+    )
 
 
 class SpokenAnswerAnalysis(Record):

@@ -32,6 +32,7 @@ from inference.speech.recognizer import RecognitionStream, Speech
 from inference.speech.whisper import WhisperSettings
 from inference.vision.analyzer import FaceAnalyzer
 from inference.vision.frames import RateController, probe, read_frames
+from inference.vision.hands import HandTracker
 from inference.vision.motion import ActivityMeter
 
 
@@ -59,6 +60,7 @@ class Analyzer:
         self.models = models
         self.speech = Speech(models.speech, self.settings.speech)
         self._faces: dict[bool, FaceAnalyzer] = {}
+        self._hands: HandTracker | None = None
         self._lock = threading.Lock()
 
     # --- languages ---------------------------------------------------------------------------
@@ -88,6 +90,15 @@ class Analyzer:
             )
         return self._faces[expression]
 
+    def hands(self) -> HandTracker | None:
+        """The hand tracker, loaded on first use; None when no hand model is installed
+        (demonstrations are then measured by motion in the work area alone)."""
+        if self._hands is None and self.models.hands is not None:
+            self._hands = HandTracker.load(
+                self.models.hands.path, num_threads=self.settings.tflite_threads
+            )
+        return self._hands
+
     # --- one answer ----------------------------------------------------------------------------
 
     def transcribe(self, audio: Path, language: str, hints: Sequence[str] = ()) -> Transcript:
@@ -109,7 +120,7 @@ class Analyzer:
         if video is None:
             raise MediaError(f"demonstration '{spec.id}' has no video recording to analyse")
         with self._lock:
-            activity, vision = self._activity(video, spec.time_limit_s, expression, duration_s)
+            activity, vision = self._activity(video, spec, expression, duration_s)
         return DemonstrationAnalysis(item_id=spec.id, activity=activity, vision=vision,
                                      checklist=None)
 
@@ -128,25 +139,30 @@ class Analyzer:
 
     def _vision(self, video: Path, expression: bool,
                 meter: ActivityMeter | None = None) -> VisionSummary:
-        """Faces on frames sampled from ``video`` (and motion into ``meter``, when given)."""
+        """Faces on frames sampled from ``video``; with ``meter``, also the motion (face left
+        out) and, when the hand model is installed, the hands."""
         faces = self.faces(expression)
+        hands = self.hands() if meter is not None else None
         controller = RateController(self.settings.frame_rate)
         observed: list[FrameObservation] = []
         for frame in read_frames(video, fps=self.settings.frame_rate, controller=controller):
             started = time.perf_counter()
+            seen = faces.analyse(frame.image, frame.t)
+            observed.append(seen)
             if meter is not None:
-                meter.update(frame.t, frame.image)
-            observed.append(faces.analyse(frame.image, frame.t))
+                found = None if hands is None else [h.box for h in hands.find(frame.image)]
+                meter.update(frame.t, frame.image, faces=[f.box for f in seen.faces],
+                             hands=found)
             controller.report(time.perf_counter() - started, cpu_load=cpu_load())
         return faces.summarise(observed)
 
-    def _activity(self, video: Path, time_limit_s: float, expression: bool,
+    def _activity(self, video: Path, spec: DemonstrationSpec, expression: bool,
                   duration_s: float | None) -> tuple[ActivitySummary, VisionSummary]:
-        meter = ActivityMeter()
+        meter = ActivityMeter(work_area=spec.work_area)
         vision = self._vision(video, expression, meter)
         if duration_s is None or duration_s <= 0:
             duration_s = probe(video).duration_s
-        return meter.summary(time_limit_s, duration_s=duration_s), vision
+        return meter.summary(spec.time_limit_s, duration_s=duration_s), vision
 
 
 __all__ = ["Analyzer", "QuestionVocabulary", "Settings", "content_analysis"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from device.jobs.document import JobPackage
 from device.jobs.models import DemonstrationTask, SpokenQuestion
 from inference.content.answer import QuestionVocabulary
+from inference.findings import WorkArea
 from inference.scoring.models import (
     ChecklistPointSpec,
     CompetencySpec,
@@ -71,6 +72,9 @@ def demonstration_spec(item: DemonstrationTask, position: int) -> DemonstrationS
             expected_min_s=float(band.expected_min_s),
             expected_max_s=float(band.expected_max_s),
             credible_min_s=float(band.credible_min_s),
+        ),
+        work_area=None if (area := item.work_area) is None else WorkArea(
+            x=area.x, y=area.y, width=area.width, height=area.height
         ),
     )
 

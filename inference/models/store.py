@@ -264,6 +264,9 @@ class ModelFiles:
     speech: dict[str, VerifiedModel]
     """Language (as installed, e.g. 'ko') -> the speech model serving it (its ``spec.backend``
     says which recogniser loads it); a multilingual model appears under each language."""
+    hands: VerifiedModel | None = None
+    """The hand-tracking model (a directory of palm-detection and hand-landmark files); None
+    when not installed: demonstrations are then measured by motion alone."""
 
     @classmethod
     def open(cls, store: ModelStore) -> ModelFiles:
@@ -281,4 +284,7 @@ class ModelFiles:
             face_landmarks=verified(store.find("face_landmarks").name),
             expression=verified(store.find("expression").name),
             speech={lang: verified(name) for lang, name in store.speech_languages().items()},
+            hands=next(
+                (verified(m.name) for m in store.installed() if m.spec.kind == "hands"), None
+            ),
         )

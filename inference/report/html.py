@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from html import escape
 
-from inference.findings import Language
+from inference.findings import Language, Pause
 from inference.report import charts
 from inference.report.i18n import localized, metric_name, t
 from inference.report.models import DemonstrationItemReport, Report, SpokenItemReport
-from inference.scoring.metrics import too_fast
+from inference.scoring.metrics import too_fast, work_area_unseen
 from inference.scoring.models import MetricSummary, Note
 from inference.scoring.notes_i18n import NOTES, clock, marks, note_text, notes_line, pct, pick
 
@@ -179,15 +179,37 @@ def demonstration_item(item: DemonstrationItemReport, report: Report, lang: Lang
             credible=clock(band.credible_min_s),
         )
         rows.append([t("time_band", lang), expected])
+    def periods(spans: tuple[Pause, ...]) -> str:  # timestamps into the recording
+        return ", ".join(f"{clock(p.start)}–{clock(p.end)}" for p in spans) or "—"
+
+    area = act.work_area
+    unseen = work_area_unseen(act) is not None
     rows += [
-        [t("active", lang), f"{pct(act.active_ratio)}%"],
+        [t("activity_basis", lang), t(f"basis.{act.basis}", lang)],
         [
-            t("idle_periods", lang),
-            ", ".join(f"{clock(p.start)}–{clock(p.end)}" for p in act.idle_periods) or "—",
+            t("work_area", lang),
+            t("whole_picture", lang) if area is None else t(
+                "work_area_value", lang, x=pct(area.x), y=pct(area.y), w=pct(area.width),
+                h=pct(area.height),
+            ),
         ],
+        [t("active", lang), "—" if unseen else f"{pct(act.active_ratio)}%"],
+        [
+            t("work_seen", lang),
+            "—" if act.work_start is None or act.work_end is None
+            else f"{clock(act.work_start)}–{clock(act.work_end)}",
+        ],
+        [t("idle_periods", lang), periods(act.idle_periods)],
     ]
+    if act.hands_in_area_ratio is not None:
+        rows += [
+            [t("hands_in_area", lang), f"{pct(act.hands_in_area_ratio)}%"],
+            [t("hands_away", lang), periods(act.hands_away_periods)],
+        ]
     head = [esc(t("measure", lang)), esc(t("figure", lang))]
     out = table(head, [[esc(c) for c in r] for r in rows])
+    if unseen:
+        out = f'<p class="warning" role="note">{esc(t("work_area_unseen", lang))}</p>' + out
     if fast is not None:  # flagged first: the figures below are not credible as they stand
         out = f'<p class="warning" role="note">{esc(note_text(fast, lang))}</p>' + out
     checks = []

@@ -259,6 +259,35 @@ UI: Strings = {
     "over_limit": ("Over the limit", "超出时限", "제한 시간 초과"),
     "active": ("Active", "操作时间占比", "작업 비율"),
     "idle_periods": ("Idle periods", "停顿时段", "멈춘 구간"),
+    "activity_basis": ("Activity measured as", "操作的衡量方式", "작업 측정 방식"),
+    "basis.hands": (
+        "hands in the work area", "工作区内的手", "작업 영역 안의 손"
+    ),
+    "basis.work_area_motion": (
+        "motion in the work area, face excluded (no hand model installed)",
+        "工作区内的动作，不含面部（未安装手部模型）",
+        "작업 영역 안의 움직임, 얼굴 제외 (손 모델 미설치)",
+    ),
+    "basis.frame_motion": (
+        "motion in the whole picture, face included",
+        "整个画面的动作，包括面部",
+        "화면 전체의 움직임, 얼굴 포함",
+    ),
+    "work_area": ("Work area", "工作区", "작업 영역"),
+    "work_area_value": (
+        "{w}% × {h}% of the picture from ({x}%, {y}%)",
+        "画面的 {w}% × {h}%，起点 ({x}%, {y}%)",
+        "화면의 {w}% × {h}%, 시작점 ({x}%, {y}%)",
+    ),
+    "whole_picture": ("the whole picture", "整个画面", "화면 전체"),
+    "work_seen": ("Work seen", "看到操作的时段", "작업이 보인 구간"),
+    "hands_in_area": ("Hands in the work area", "手在工作区内", "작업 영역 안의 손"),
+    "hands_away": ("Hands away from the work area", "手离开工作区", "손이 작업 영역을 벗어난 구간"),
+    "work_area_unseen": (
+        "Activity not assessed: the camera gave no view of the work area. Review the recording.",
+        "操作情况未评估：摄像头没有拍到工作区。请查看录像。",
+        "작업 비율은 평가하지 않음: 카메라에 작업 영역이 보이지 않았습니다. 녹화를 확인해 주세요.",
+    ),
     "about": ("About this report", "关于本报告", "보고서 정보"),
     "rubric_version": ("Rubric version", "评分标准版本", "평가 기준 버전"),
     "package_version": ("Job package version", "岗位包版本", "직무 패키지 버전"),

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from inference.findings import (
     EXPRESSIONS,
+    ActivitySummary,
     DemonstrationAnalysis,
     Match,
     SpokenAnswerAnalysis,
@@ -213,6 +214,29 @@ def spoken(metric: Metric, competency: str, spec: QuestionSpec, a: SpokenAnswerA
     raise ValueError(f"{metric} is not a spoken-answer metric")
 
 
+UNSEEN_REASON = "the camera gave no view of the work area"
+
+
+def work_area_unseen(act: ActivitySummary) -> str | None:
+    """Why a demonstration's activity cannot be read (fewer than two frames of its work
+    area were analysed); None when it can. Older analyses, which did not count frames, are
+    read as before."""
+    if act.frames_analysed is not None and act.frames_analysed < 2:
+        return UNSEEN_REASON
+    return None
+
+
+def activity_spans(act: ActivitySummary) -> tuple[Span, ...]:
+    """A demonstration's evidence as timestamps: the work from its first sight to its last,
+    idle periods and hands-away periods, in time order."""
+    spans = [Span(start=p.start, end=p.end, kind="idle") for p in act.idle_periods]
+    spans += [Span(start=p.start, end=p.end, kind="hands_away") for p in act.hands_away_periods]
+    if act.work_start is not None and act.work_end is not None:
+        spans.append(Span(start=act.work_start, end=act.work_end, kind="work"))
+    order = {"work": 0, "idle": 1, "hands_away": 2, "pause": 3}
+    return tuple(sorted(spans, key=lambda sp: (sp.start, order[sp.kind], sp.end)))
+
+
 def too_fast(spec: DemonstrationSpec, a: DemonstrationAnalysis) -> Note | None:
     """The "too fast to be credible" note when the task was finished below its band's credible
     minimum; None when it has no band or was not."""
@@ -260,14 +284,17 @@ def demonstration(
         values = {"ticked": float(len(ticked)), "total": float(len(points)), "pct": share}
         return Reading(share, share, "share by weight", Note(code="checklist", values=values))
     if metric == "activity":
+        if (reason := work_area_unseen(act)) is not None:
+            return Reading(None, None, "", Note(code="activity_unseen", reason=reason))
         values = {"pct": act.active_ratio, "n": float(len(act.idle_periods))}
         if act.idle_periods:
             longest = max(act.idle_periods, key=lambda p: (p.length, -p.start))
             values |= {"len": longest.length, "at": longest.start}
-        spans = tuple(Span(start=p.start, end=p.end, kind="idle") for p in act.idle_periods)
-        note = Note(code="activity", values=values)
+        if act.hands_in_area_ratio is not None:
+            values |= {"hands": act.hands_in_area_ratio, "away": float(len(act.hands_away_periods))}
+        note = Note(code="activity", values=values, label=act.basis)
         ratio = clamp01(act.active_ratio)
-        return Reading(ratio, act.active_ratio, "ratio", note, (), spans)
+        return Reading(ratio, act.active_ratio, "ratio", note, (), activity_spans(act))
     raise ValueError(f"{metric} is not a demonstration metric")
 
 

@@ -14,16 +14,22 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from inference.findings import (
+    ActivityBasis,
     Language,
     Match,
     ModelRef,
     Record,
     StarElement,
+    WorkArea,
 )
 
 SCORECARD_FORMAT: Literal["kiosk-scorecard/1"] = "kiosk-scorecard/1"
-SCORING_VERSION = "kiosk-scoring/4"
+SCORING_VERSION = "kiosk-scoring/5"
 """Version of the metric mappings in ``inference.scoring.scorer``; bump it when a mapping changes.
+
+5: a demonstration's activity is read in its work area with the candidate's face left out
+(with the hand model: hands in the area and moving), so talking to the camera is no longer
+activity; a demonstration whose work area the camera never saw has its activity not assessed.
 
 4: explanations state what they measure with the figure beside them: a competency's notes end
 with what its score is the mean of (``score_basis``) instead of its strongest and weakest item;
@@ -142,6 +148,10 @@ class DemonstrationSpec(Record):
         default=None,
         description="Expected time band; None: time is weighed against the limit only.",
     )
+    work_area: WorkArea | None = Field(
+        default=None,
+        description="Where in the picture the work is done; None: the whole picture.",
+    )
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -175,6 +185,7 @@ NoteCode = Literal[
     "checklist_pending",
     "no_checklist_points",
     "activity",
+    "activity_unseen",
     "facing",
     "no_video",
     "expression",
@@ -208,12 +219,18 @@ class Note(Record):
     )
 
 
+SpanKind = Literal["pause", "idle", "work", "hands_away"]
+
+
 class Span(Record):
-    """A stretch of time behind a metric value (a pause, an idle period)."""
+    """A stretch of time behind a metric value (a pause, an idle period, the work itself)."""
 
     start: float = Field(description="Seconds from the start of the item's recording.")
     end: float = Field(description="Seconds from the start of the item's recording.")
-    kind: Literal["pause", "idle"] = Field(description="What the span marks.")
+    kind: SpanKind = Field(
+        description="What the span marks: 'work' from the first work seen to the last, 'idle'"
+        " no motion of note in the work area, 'hands_away' no hand in it, 'pause' in speech."
+    )
 
 
 class ItemMatch(Record):
@@ -266,12 +283,24 @@ class ItemScore(Record):
         default=None,
         description="Why the content of a spoken answer was not assessed (speech recognised"
         " below inference.speech.quality.RELIABLE_QUALITY), or why a demonstration's time and"
-        " activity were not (finished too fast to be credible); None when they were.",
+        " activity were not (finished too fast to be credible) or its activity was not (the"
+        " camera gave no view of the work area); None when they were.",
     )
     too_fast: Note | None = Field(
         default=None,
         description="A demonstration finished below its time band's credible minimum: the"
         " 'too_fast' note with the time taken and the minimum; None otherwise.",
+    )
+    activity_basis: ActivityBasis | None = Field(
+        default=None,
+        description="What a demonstration's activity measured: 'hands' (hands in the work"
+        " area), 'work_area_motion' (motion in the work area, face excluded) or"
+        " 'frame_motion' (older analyses: the whole picture); None for a spoken answer.",
+    )
+    evidence: tuple[Span, ...] = Field(
+        default=(),
+        description="A demonstration's evidence as timestamps into its recording: work start"
+        " to end, idle periods and hands-away periods, in time order.",
     )
     competencies: tuple[ItemCompetencyScore, ...] = Field(description="In rubric order.")
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from inference.findings import Language, StarElement
 from inference.scoring import structure
+from inference.scoring.activity_notes import ACTIVITY_NOTES, activity_clauses
 from inference.scoring.figures import clock as clock
 from inference.scoring.figures import marks as marks
 from inference.scoring.figures import num as num
@@ -198,16 +199,6 @@ NOTES: Strings = {
         "该任务没有此能力的检查点",
         "이 과제에는 이 역량의 체크 항목이 없음",
     ),
-    "activity": (
-        "active {pct}% of the time{idle}",
-        "{pct}% 的时间在操作{idle}",
-        "전체 시간의 {pct}% 동안 작업{idle}",
-    ),
-    "activity.idle": (
-        "; idle periods: {n} (longest {len} at {at})",
-        "；{n} 段停顿（最长 {len}，在 {at}）",
-        "; 멈춤 {n}회 (최장 {len}, {at})",
-    ),
     "facing": (
         "faced the screen {pct}% of the time",
         "{pct}% 的时间面向屏幕",
@@ -243,6 +234,7 @@ NOTES: Strings = {
     "list_sep": (", ", "、", ", "),
     "note_sep": ("; ", "；", "; "),
     "terms_wrap": (" ({terms})", "（{terms}）", " ({terms})"),
+    **ACTIVITY_NOTES,
 }
 
 METRIC_NAMES: Strings = {
@@ -388,8 +380,7 @@ def note_text(
             pick(NOTES, "pauses.longest", language).format(**values) if (has_longest) else ""
         )
     elif code == "activity":
-        idle = note.values.get("n", 0) > 0
-        extra["idle"] = pick(NOTES, "activity.idle", language).format(**values) if idle else ""
+        extra |= activity_clauses(note, _COLUMN[language], values)
     elif code == "expression":
         extra["label"] = name(note.label, language)
     return pick(NOTES, code, language).format(**{**values, **extra})

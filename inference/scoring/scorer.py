@@ -18,8 +18,10 @@ Metric -> 0-1 (constants in ``inference.scoring.metrics``):
   a time band: to 1 at the band's slowest expected finish; see below).
 - ``checklist``: weighted share of the competency's points staff ticked (a point missing from the
   ticks counts as not ticked); not yet scored by staff -> the competency awaits staff.
-- ``activity``: the demonstration's active ratio; ``facing_screen``: share of time facing
-  the screen.
+- ``activity``: the demonstration's active ratio, read in its work area with the candidate's
+  face left out (with the hand model: hands in the area and moving), so talking to the camera
+  is not activity; not assessed, never 0, when the camera gave no view of the work area.
+  ``facing_screen``: share of time facing the screen.
 - ``expression``: 1 minus the share of negative expressions (angry, disgust, fear, sad). Counted
   only when the rubric enables it and the candidate consented; otherwise an observation
   (``counted_in_score`` false), or not run at all when consent was declined.
@@ -75,6 +77,7 @@ from inference.scoring.models import (
     QuestionSpec,
     RubricSpec,
     ScoreCard,
+    Span,
 )
 from inference.scoring.notes_i18n import note_text
 
@@ -216,6 +219,11 @@ def _item_score(
         if isinstance(analysis, SpokenAnswerAnalysis)
         else None
     )
+    basis = None
+    evidence: tuple[Span, ...] = ()
+    if isinstance(analysis, DemonstrationAnalysis):
+        basis, evidence = analysis.activity.basis, sm.activity_spans(analysis.activity)
+        unassessed = sm.work_area_unseen(analysis.activity)
     if fast is not None:
         unassessed = note_text(fast, "en")
     return ItemScore(
@@ -225,6 +233,8 @@ def _item_score(
         not_analysed=failed,
         not_assessed=unassessed,
         too_fast=fast,
+        activity_basis=basis,
+        evidence=evidence,
         competencies=tuple(comps),
     )
 

@@ -1,4 +1,4 @@
-"""Face, expression, framing and activity analysis of video frames (numpy, OpenCV, TFLite).
+"""Face, expression, framing, hand and activity analysis of video frames (numpy, OpenCV, TFLite).
 
 Frames are BGR ``uint8`` arrays as OpenCV reads them. Typical use::
 
@@ -21,6 +21,7 @@ from inference.vision.frames import (
     sample,
 )
 from inference.vision.framing import ADVICE, FramingLimits, framing_check, judge_framing
+from inference.vision.hands import Hand, HandTracker
 from inference.vision.landmarks import FaceMesh, HeadPose, Mesh, head_pose
 from inference.vision.motion import ActivityMeter, activity_summary, motion_energy
 
@@ -36,6 +37,8 @@ __all__ = [
     "Frame",
     "FrameError",
     "FramingLimits",
+    "Hand",
+    "HandTracker",
     "HeadPose",
     "MediaError",
     "Mesh",

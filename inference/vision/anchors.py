@@ -1,7 +1,8 @@
-"""BlazeFace SSD anchors, box decoding and weighted non-max suppression.
+"""MediaPipe SSD anchors, box decoding and weighted non-max suppression.
 
-Anchors follow MediaPipe's ``SsdAnchorsCalculator`` with the short-range face detector's
-options: 4 layers, strides 8, 16, 16, 16, input 128, offsets 0.5, fixed anchor size. Layers
+Shared by the BlazeFace face detector and the palm detector. Anchors follow MediaPipe's
+``SsdAnchorsCalculator`` with both models' options: 4 layers, strides 8, 16, 16, 16,
+offsets 0.5, fixed anchor size; input 128 for faces (896 anchors), 192 for palms (2016). Layers
 of the same stride share one grid, each layer adding 2 anchors per cell (the aspect ratio 1
 anchor and the interpolated one), so stride 8 gives 16x16 cells x 2 and stride 16 gives
 8x8 cells x 6: 896 anchors, ordered row, column, anchor as the model's outputs are.
@@ -50,6 +51,7 @@ class Decoder:
 
     A row is (x, y, w, h, then x, y of each keypoint) in input pixels relative to its
     anchor; decoded, it is (centre x, centre y, w, h, keypoints...) in 0-1 of the frame.
+    ``columns``: the row length (16 for BlazeFace's 6 keypoints, 18 for the palm's 7).
     The letterbox map is affine, so it is folded with the anchors into one multiplier per
     column and one addend per anchor and column: decoding is a multiply and an add.
     """
@@ -60,11 +62,11 @@ class Decoder:
         input_size: int,
         pad: tuple[int, int] = (0, 0),
         inner: tuple[int, int] | None = None,
+        columns: int = 16,
     ) -> None:
         width, height = inner if inner is not None else (input_size, input_size)
         gain = np.array([input_size / width, input_size / height])  # 0-1 of input -> of frame
         shift = -np.array(pad, dtype=np.float64) / (width, height)
-        columns = 16
         axis = np.arange(columns) % 2  # 0: x-like column, 1: y-like
         self.multiplier = (gain[axis] / input_size).astype(np.float32)
         addend = anchors.astype(np.float64)[:, axis] * gain[axis] + shift[axis]
@@ -72,7 +74,7 @@ class Decoder:
         self.addend = addend.astype(np.float32)
 
     def __call__(self, raw: FloatArray, keep: npt.NDArray[np.intp]) -> FloatArray:
-        """Decode the rows ``keep`` of the model's (N, 16) regressor output."""
+        """Decode the rows ``keep`` of the model's (N, columns) regressor output."""
         rows: FloatArray = raw[keep] * self.multiplier + self.addend[keep]
         return rows
 

@@ -40,7 +40,8 @@ def answers(store: Store, session_id: str, said: dict[str, str],
         elif body.get("kind") == "demonstration":
             activity = body["activity"]
             entry.update(active_ratio=activity.get("active_ratio"),
-                         duration_s=activity.get("duration_s"))
+                         duration_s=activity.get("duration_s"),
+                         activity_basis=activity.get("basis", "frame_motion"))
         if body.get("vision"):
             entry["face_present_ratio"] = body["vision"]["face_present_ratio"]
         out.append(entry)
@@ -102,7 +103,9 @@ def print_summary(s: dict[str, Any]) -> None:
                 f"{rate['metric']} {rate['value']:.2f}" if rate else None,
                 f"recognition quality {quality:.2f}" if quality is not None else None))))
         elif "active_ratio" in a:
-            print(f"      active {a['active_ratio']:.0%} of {a['duration_s']:.1f} s on camera")
+            basis = str(a.get("activity_basis", "frame_motion")).replace("_", " ")
+            print(f"      active {a['active_ratio']:.0%} of {a['duration_s']:.1f} s on camera"
+                  f" ({basis})")
         if a.get("error"):
             print(f"      analysis failed: {a['error']}")
     print(f"\n  Speech model: {speech['summary']}")

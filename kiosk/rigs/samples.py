@@ -88,6 +88,8 @@ class ModelPaths:
     expression: Path
     whisper: Path
     vosk_ko: Path
+    hands: Path
+    """The hand-tracking model's directory (palm detection and hand landmarks)."""
 
 
 VOSK_KO = "vosk-model-small-ko"
@@ -108,4 +110,5 @@ def default_models(cache: Path, progress: Progress = _quiet) -> ModelPaths:
         expression=files.expression.path,
         whisper=files.speech["zh-CN"].path,
         vosk_ko=store.open(VOSK_KO).path,
+        hands=store.open(store.find("hands").name).path,
     )

