@@ -15,7 +15,8 @@ hotwords or as an initial prompt (off by default, see :class:`WhisperSettings`).
 Recognition quality (see :mod:`inference.speech.quality`): per decoded segment,
 ``exp(avg_logprob)``; a segment whose text repeats itself counts 0: Whisper's own loop test
 (compression ratio above 2.4), or the same two to six words three times in a row (one word
-four times), a loop too short for that test (the repeats are dropped, the first kept). The
+four times), a loop too short for that test (the repeats are dropped, the first kept); a
+segment that writes back the Mandarin prompt also counts 0, its words dropped. The
 decoder itself drops a segment it judged not to be speech (no-speech probability above 0.6
 with a log-probability below -1). The transcript's quality is the mean over segments
 weighted by their length; sound that was decoded but gave no words at all has quality 0
@@ -49,6 +50,9 @@ very" is said) is the decoder looping, not speech."""
 LOOP_UNIT = 6
 PROMPTS = {"zh": "以下是普通话的句子。"}
 """A Simplified-Chinese prompt steers Whisper away from Traditional characters."""
+PROMPT_ECHOES = {"zh": "普通话的句子"}
+"""On speech it cannot make out, Whisper may write its prompt back ("我发现了普通话的句子"):
+a segment holding these words is an echo of the prompt, not what the candidate said."""
 
 
 class WhisperError(InferenceError):
@@ -225,10 +229,16 @@ class WhisperStream(FedStream):
     def _add(self, segment: Any, offset: float) -> None:
         length = max(0.0, float(segment.end) - float(segment.start))
         words = list(segment.words or ())
-        looped = loop_start(["".join(w.word.split()) for w in words])
+        said = ["".join(w.word.split()) for w in words]
+        looped = loop_start(said)
         if looped is not None:
             words = words[:looped]
-        quality = 0.0 if looped is not None or segment.compression_ratio > LOOP_COMPRESSION \
+        echo = PROMPT_ECHOES.get(self._code)
+        echoed = echo is not None and echo in to_simplified("".join(said))
+        if echoed:
+            words = []
+        quality = 0.0 if echoed or looped is not None \
+            or segment.compression_ratio > LOOP_COMPRESSION \
             else math.exp(min(0.0, float(segment.avg_logprob)))
         self._decoded.weighted_quality += quality * length
         self._decoded.weight += length

@@ -28,6 +28,7 @@ from central.core import DB_FILE
 from central.messages import list_messages
 from central.store import ReceiverStore
 from conftest import TEST_CACHE
+from inference.speech.quality import RELIABLE_QUALITY as MIN_QUALITY
 from kiosk.rigs import samples
 
 KIOSK = [sys.executable, "-m", "kiosk"]
@@ -121,11 +122,13 @@ def test_summary_scores_with_evidence_and_timings(ran: tuple[Path, dict[str, Any
     answers = {a["item_id"]: a for a in summary["answers"]}
     assert set(answers) == {*SPOKEN, DEMONSTRATION}
     assert all(a["analysis"] == "done" and a["analysis_cpu_s"] > 0 for a in answers.values())
-    for item in SPOKEN:  # something was heard, and the script is shown beside it
-        assert answers[item]["said"] and answers[item]["heard"]
-        rate = answers[item]["error_rate"]
-        assert rate["metric"] == "CER" and 0 <= rate["value"] < 1.0
-        assert 0 <= answers[item]["recognition_quality"] <= 1
+    for item in SPOKEN:  # the script is shown beside what was heard, and how well
+        answer = answers[item]
+        assert answer["said"] and 0 <= answer["recognition_quality"] <= 1
+        rate = answer["error_rate"]
+        assert rate["metric"] == "CER" and 0 <= rate["value"] <= 1.0
+        if answer["recognition_quality"] >= MIN_QUALITY:  # assessed: then truly heard
+            assert answer["heard"] and rate["value"] < 1.0
     # the demonstration's video is a person talking to the camera, no work in the work area
     assert answers[DEMONSTRATION]["active_ratio"] < 0.2
     assert answers[DEMONSTRATION]["activity_basis"] == "hands"

@@ -160,6 +160,19 @@ def test_a_decoder_loop_is_cut_and_counts_as_not_understood() -> None:
     assert loop_start(["a", "b", "a", "b", "a", "b"]) == 2
 
 
+def test_the_prompt_written_back_is_not_taken_for_speech(speech: Speech,
+                                                          tmp_path: Path) -> None:
+    """On espeak-ng's Mandarin Whisper writes its own prompt back ("以下是普通话的句子"):
+    those words are not what was said, so they are dropped and count as not understood."""
+    wav = tmp_path / "zh.wav"
+    subprocess.run(["espeak-ng", "-v", "cmn", "-w", str(wav),
+                    "我发现了不良，马上停线并报告了班长。"], check=True)
+    transcript = speech.transcribe_file(wav, "zh-CN")
+    assert "普通话" not in transcript.text and not transcript.silent
+    assert transcript.quality is not None and transcript.quality < RELIABLE_QUALITY
+    assert unreliable_reason(transcript) == NOT_ASSESSED_REASON
+
+
 def test_kiosk_transcribe_prints_one_json_line_per_file(
     model_files: ModelPaths, human_speech: list[Clip], tmp_path: Path
 ) -> None:
