@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from device.errors import KioskError, RateLimitedError, SessionStateError, StorageFullError
 from device.jobs.language_gate import LanguageUnavailableError
+from device.sessions.code_limiter import CodeLockedError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ def install(app: FastAPI, on_error: Any = None) -> None:
             extra = {"state": exc.state, "allowed": exc.allowed}
         if isinstance(exc, RateLimitedError):
             extra = {"retry_after_s": round(exc.retry_after_s, 1)}
+        if isinstance(exc, CodeLockedError):
+            extra["limit"] = exc.limit
         if isinstance(exc, StorageFullError) and exc.usage:
             extra = {"storage": exc.usage}
         if isinstance(exc, LanguageUnavailableError):
