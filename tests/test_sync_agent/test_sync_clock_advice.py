@@ -52,12 +52,12 @@ def refused_box(tmp_path: Path, pki: Pki, broker: Mosquitto, central: Central
     return load_config(None, env), env
 
 
-def offline_detail(config: KioskConfig) -> str:
+def offline_detail(config: KioskConfig, transport: str = "mqtt") -> str:
     """The reason the running agent gives for being offline, once it has given one."""
     found: list[str] = []
 
     def offline() -> bool:
-        state = link_state(config.db_path, "mqtt")
+        state = link_state(config.db_path, transport)
         if state is None or state["state"] != "offline":
             return False
         found.append(str(state["detail"]))
@@ -100,6 +100,25 @@ def test_a_clock_before_the_certificates_says_to_set_the_time(
         sync = http.get("/api/v1/staff/sync",
                         headers=staff_headers(kiosk, "technician")).json()
         assert sync["links"][0]["detail"].startswith(shown), sync
+
+
+@pytest.fixture
+def https_central(tmp_path: Path, pki: Pki) -> Iterator[Central]:
+    c = Central(tmp_path / "https-central", pki, None)
+    yield c
+    c.close()
+
+
+def test_over_https_too(tmp_path: Path, pki: Pki, https_central: Central) -> None:
+    env = box_env(tmp_path / "box", pki, "dev-1", https_url=https_central.url,
+                  key_file=https_central.key_file, transport="https",
+                  ca_file=pki.wrong_ca.cert)
+    config = load_config(None, env)
+    at = dt.datetime(1970, 1, 1, tzinfo=UTC)
+    with running_agent(config, wall_clock=stand_in_clock(at)):
+        detail = offline_detail(config, "https")
+    assert detail.startswith("the clock is 1970-01-01 00:00 UTC; set the time (TLS handshake"
+                             f" with {https_central.url} failed"), detail
 
 
 def test_a_plausible_clock_is_not_blamed(
