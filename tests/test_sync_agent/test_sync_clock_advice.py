@@ -2,9 +2,9 @@
 <date>; set the time", in the link state (``kiosk sync status``, the TUI's sync screen
 through ``GET /api/v1/staff/sync``) and in the log.
 
-The handshake failure is real: the box trusts a CA that did not issue the broker's
-certificate, and Mosquitto answers with its own. Only the clock the agent checks the
-failure against is a stand-in, handed to the agent; OpenSSL keeps the real time.
+Every handshake failure is real, checked by OpenSSL on the real clock: the box trusts a
+CA that did not issue central's certificate, or central's certificate starts tomorrow.
+Only the clock the agent checks the failure against is a stand-in, handed to the agent.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from api_helpers import staff_headers
 from sync_fixtures import Pki
 from sync_harness import Central, box_env, link_state, running_agent, wait_until
 
+from central import pki as pki_module
 from central.broker import Mosquitto
 from conftest import Served
 from device.config import KioskConfig
@@ -119,6 +121,29 @@ def test_over_https_too(tmp_path: Path, pki: Pki, https_central: Central) -> Non
         detail = offline_detail(config, "https")
     assert detail.startswith("the clock is 1970-01-01 00:00 UTC; set the time (TLS handshake"
                              f" with {https_central.url} failed"), detail
+
+
+def test_a_certificate_not_valid_yet_blames_the_clock(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Central's HTTPS certificate starts tomorrow: OpenSSL, on the real clock, finds it not
+    # valid yet, as it finds every certificate on a box whose clock is behind.
+    tomorrow = dt.datetime.now(UTC) + dt.timedelta(days=1)
+    with monkeypatch.context() as m:
+        m.setattr(pki_module, "_now", lambda: tomorrow)
+        early = pki.ca.issue_server("early-receiver", tmp_path / "early")
+    central = Central(tmp_path / "central", replace(pki, https=early), None)
+    try:
+        env = box_env(tmp_path / "box", pki, "dev-1", https_url=central.url,
+                      key_file=central.key_file, transport="https")
+        config = load_config(None, env)
+        now = dt.datetime.now(UTC)
+        with running_agent(config, wall_clock=stand_in_clock(now)):
+            detail = offline_detail(config, "https")
+    finally:
+        central.close()
+    assert detail.startswith(f"the clock is {now:%Y-%m-%d %H:%M} UTC; set the time"), detail
+    assert "not yet valid" in detail, detail
 
 
 def test_a_plausible_clock_is_not_blamed(
