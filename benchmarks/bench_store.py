@@ -74,7 +74,7 @@ class RowSizes:
 
 def _check_in_all(prepared: Prepared) -> list[str]:
     engine = prepared.kiosk.engine
-    return [engine.check_in(code, client="bench").session_id for code in prepared.codes()]
+    return [engine.check_in(code).session_id for code in prepared.codes()]
 
 
 def _cycle(prepared: Prepared, session_ids: list[str], cycles: int) -> Round:

@@ -56,6 +56,11 @@ class ApiConfig(_Section):
         le=64 * 1_048_576,
         description="Largest request body the API accepts (bytes); larger ones get 413.",
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Comma-separated proxies (addresses or networks) whose X-Forwarded-For "
+                    "and X-Forwarded-Proto headers are believed; empty: none are.",
+    )
 
 
 class StaffPageConfig(_Section):
@@ -75,10 +80,24 @@ class SessionConfig(_Section):
         10.0, ge=0, le=120, description="How long a staff terminate can be undone (minutes)."
     )
     checkin_max_failures: int = Field(
-        5, ge=1, le=100, description="Wrong invite/resume codes allowed before a lockout."
+        5, ge=1, le=100,
+        description="Wrong invite/resume codes starting with the same four characters "
+                    "before codes starting with them are locked.",
     )
     checkin_lockout_s: float = Field(
-        60.0, ge=1, le=3600, description="Lockout after too many wrong codes (seconds)."
+        60.0, ge=1, le=3600,
+        description="How long such a lockout lasts; also the quiet time after which the "
+                    "kiosk-wide count of wrong codes starts again (seconds).",
+    )
+    checkin_global_free: int = Field(
+        10, ge=1, le=1000,
+        description="Wrong codes across the kiosk before every check-in pauses after each "
+                    "further wrong one.",
+    )
+    checkin_backoff_max_s: float = Field(
+        30.0, ge=1, le=600,
+        description="Longest kiosk-wide pause after a wrong code; the pause doubles from 1 s "
+                    "up to this (seconds).",
     )
     code_length: int = Field(
         8, ge=6, le=16, description="Length of generated invite and resume codes."

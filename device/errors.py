@@ -19,10 +19,18 @@ class ConfigError(KioskError):
 
 
 class StoreError(KioskError):
-    """The database cannot be used (corrupt, locked, unwritable)."""
+    """The database cannot be used (corrupt, locked, unwritable).
+
+    ``cause`` is SQLite's own words for what went wrong (``disk I/O error``,
+    ``database disk image is malformed``...), when SQLite gave them.
+    """
 
     status = 503
     code = "store-unavailable"
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class ModelStoreUnreadable(StoreError):
@@ -37,6 +45,18 @@ class DatabaseCorruptError(StoreError):
 
 class DatabaseLockedError(StoreError):
     code = "database-locked"
+
+
+class DatabaseIOError(StoreError):
+    """The disk could not read or write the database file."""
+
+    code = "database-io-error"
+
+
+class DatabaseReadOnlyError(StoreError):
+    """The database file cannot be written (permissions, a read-only mount)."""
+
+    code = "database-read-only"
 
 
 class NotFoundError(KioskError):

@@ -41,6 +41,7 @@ def _open(config: KioskConfig) -> Any:
 
 def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.api.app import create_app
+    from device.api.serving import server_options
     from device.ops import logs
     from provisioning import notify, wipe
 
@@ -66,12 +67,14 @@ def cmd_serve(args: argparse.Namespace, config: KioskConfig) -> int:
     socket = args.unix_socket or config.api.unix_socket
     host = args.host or config.api.host
     port = args.port or config.api.port
+    options = server_options(config.api)
     try:
         # READY=1 once listening, WATCHDOG=1 while the store answers, STOPPING=1 (systemd)
         if socket:
-            notify.run_server(app, kiosk.store, uds=str(socket), log_config=None)
+            notify.run_server(app, kiosk.store, uds=str(socket), log_config=None, **options)
         else:
-            notify.run_server(app, kiosk.store, host=host, port=port, log_config=None)
+            notify.run_server(app, kiosk.store, host=host, port=port, log_config=None,
+                              **options)
     finally:
         kiosk.close()
     return 0

@@ -9,6 +9,7 @@ back in order by ``session_seq``, so a resend is always safe.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import threading
@@ -24,9 +25,11 @@ from device.central_link import outbox
 from device.central_link import sync_control as control
 from device.central_link.link_state import LinkState
 from device.central_link.outbox import Identity, Outgoing
+from device.central_link.tls_files import TlsPaths
 from device.config import KioskConfig
 from device.storage import media
 from device.storage.database import Store
+from sync_agent import clock_check
 from sync_agent.backoff import Backoff
 from sync_agent.controls import DeliveryControls
 from sync_agent.errors import LinkError
@@ -78,6 +81,7 @@ class SyncAgent:
         poll: Callable[[], None] | None = None,
         publish_status: Callable[[int], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], dt.datetime] = clock_check.utc_now,
     ) -> None:
         self.config = config
         self.store = store
@@ -89,6 +93,8 @@ class SyncAgent:
         self.poll = poll
         self.publish_status = publish_status
         self.monotonic = monotonic
+        #: The wall clock a failed handshake is checked against (see ``clock_check``).
+        self.wall_clock = wall_clock
         sync = config.sync
         self.backoff = Backoff(sync.backoff_initial_s, sync.backoff_max_s)
         self.controls = DeliveryControls(store, sync, monotonic=monotonic)
@@ -180,9 +186,10 @@ class SyncAgent:
         except LinkError as exc:
             delay = self.backoff.next_delay()
             self.next_connect = self.monotonic() + delay
-            self.state.set("offline", str(exc))
-            self.state.note_error(f"cannot connect: {exc}", self.store.now())
-            log.warning("link to central down: %s (next try in %.1f s)", exc, delay)
+            why = clock_check.explain(exc, self.wall_clock(), TlsPaths.from_config(self.config).ca)
+            self.state.set("offline", why)
+            self.state.note_error(f"cannot connect: {why}", self.store.now())
+            log.warning("link to central down: %s (next try in %.1f s)", why, delay)
             self.state.flush(self.store, force=True)
             return
         if self.state.reconnects or self.state.sent:

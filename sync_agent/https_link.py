@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from device.central_link.outbox import Identity, Outgoing
 from shared.contract import Ack
-from sync_agent.errors import LinkError
+from sync_agent.errors import LinkError, TlsHandshakeError
 from sync_agent.events import AckReceived, Event
 
 
@@ -60,6 +60,11 @@ class HttpsLink:
             return self._client.request(method, url, **kwargs)
         except httpx.ConnectError as exc:
             self._connected = False
+            tls = _ssl_error(exc)
+            if tls is not None:
+                raise TlsHandshakeError(f"TLS handshake with {self.base_url} failed:"
+                                        f" {_reason(exc)}",
+                                        getattr(tls, "verify_code", None)) from None
             raise LinkError(f"cannot reach {self.base_url}: {_reason(exc)}") from None
         except httpx.TimeoutException:
             self._connected = False
@@ -166,3 +171,13 @@ def _detail(response: httpx.Response) -> str:
 def _reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text.replace("[SSL: CERTIFICATE_VERIFY_FAILED] ", "TLS: ")[:300]
+
+
+def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS failure behind a connection error (httpx wraps it twice), if there is one."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None or isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

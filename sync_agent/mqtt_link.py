@@ -35,7 +35,7 @@ from shared.contract import (
     message_topic,
     status_topic,
 )
-from sync_agent.errors import LinkError
+from sync_agent.errors import LinkError, TlsHandshakeError
 from sync_agent.events import AckReceived, Disconnected, DocumentReceived, Event, Published
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,9 @@ class MqttLink:
             client.connect(self.host, self.port, keepalive=self.keepalive_s, clean_start=False,
                            properties=props)
         except ssl.SSLError as exc:
-            raise LinkError(f"TLS handshake with {self.host}:{self.port} failed:"
-                            f" {exc.reason or exc}") from None
+            raise TlsHandshakeError(f"TLS handshake with {self.host}:{self.port} failed:"
+                                    f" {exc.reason or exc}",
+                                    getattr(exc, "verify_code", None)) from None
         except socket.gaierror as exc:
             raise LinkError(f"cannot resolve {self.host}: {exc.strerror}") from None
         except OSError as exc:

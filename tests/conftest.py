@@ -103,6 +103,7 @@ def free_port() -> int:
 class LiveServer:
     def __init__(self, kiosk: Kiosk, *, capture: bool = False, sweep: bool = False) -> None:
         from device.api.app import create_app
+        from device.api.serving import server_options
         from provisioning.for_api import BoxProvisioner
 
         self.kiosk = kiosk
@@ -110,8 +111,10 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(kiosk, sweep=sweep, analyse=False, capture=capture,
                          provisioner=BoxProvisioner())
+        # served as `kiosk serve` serves it, forwarded headers included
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
+                                                    log_level="warning",
+                                                    **server_options(kiosk.config.api)))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:

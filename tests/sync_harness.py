@@ -10,6 +10,7 @@ and the box has nothing left to send.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import ssl
 import sys
@@ -131,12 +132,16 @@ def box_env(data_dir: Path, pki: Pki, device_id: str, *, broker_port: int | None
 
 
 @contextmanager
-def running_agent(config: KioskConfig, media_key: MediaKey | None = None
+def running_agent(config: KioskConfig, media_key: MediaKey | None = None, *,
+                  wall_clock: Callable[[], dt.datetime] | None = None
                   ) -> Iterator[AgentProcess]:
     """The sync agent on a thread of this process, with its own store connection (and
-    ``media_key`` to read sealed recordings with, when given)."""
+    ``media_key`` to read sealed recordings with, when given; ``wall_clock`` stands in
+    for the clock the agent checks a failed TLS handshake against)."""
     store = Store(config.db_path)
     service = build(config, store)
+    if wall_clock is not None:
+        service.agent.wall_clock = wall_clock
     if media_key is not None:
         assert service.agent.uploader is not None
         service.agent.uploader.use_key(media_key)

@@ -6,7 +6,7 @@ import io
 from typing import Annotated, Any, Literal
 
 import segno
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from device.api.deps import KioskDep, SessionDep, session_header
@@ -60,10 +60,6 @@ class ExitOut(BaseModel):
     resume_qr_svg: str = Field(description="The resume code as a QR code (SVG document).")
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 class LanguagesOut(BaseModel):
     languages: list[Language] = Field(
         description="Interview languages this box can analyse now (a speech model serves"
@@ -78,14 +74,14 @@ def languages(k: KioskDep) -> LanguagesOut:
 
 
 @router.post("/checkin", response_model=OpenedOut, summary="Check in with an invite code")
-def check_in(body: CodeIn, request: Request, k: KioskDep) -> OpenedOut:
-    opened = k.engine.check_in(body.code, client=_client(request), language=body.language)
+def check_in(body: CodeIn, k: KioskDep) -> OpenedOut:
+    opened = k.engine.check_in(body.code, language=body.language)
     return OpenedOut(session_id=opened.session_id, token=opened.token, state=opened.state)
 
 
 @router.post("/resume", response_model=OpenedOut, summary="Come back with a resume code")
-def resume(body: CodeIn, request: Request, k: KioskDep) -> OpenedOut:
-    opened = k.engine.resume_by_code(body.code, client=_client(request))
+def resume(body: CodeIn, k: KioskDep) -> OpenedOut:
+    opened = k.engine.resume_by_code(body.code)
     return OpenedOut(session_id=opened.session_id, token=opened.token, state=opened.state)
 
 

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from device.composition import Kiosk
-from device.errors import AuthenticationError
+from device.errors import AuthenticationError, NotFoundError
 from device.sessions.session_rows import SessionRow
 from device.staff import tokens
 from device.staff.policy import Staff
@@ -35,7 +35,7 @@ def candidate_session(
         raise AuthenticationError("missing X-Session-Token header")
     try:
         return k.engine.by_token(token)
-    except Exception as exc:
+    except NotFoundError as exc:  # a failing store stays a 503, not a bad token
         raise AuthenticationError(str(exc)) from None
 
 

@@ -10,8 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from device.errors import KioskError, RateLimitedError, SessionStateError, StorageFullError
+from device.errors import (
+    KioskError,
+    RateLimitedError,
+    SessionStateError,
+    StorageFullError,
+    StoreError,
+)
 from device.jobs.language_gate import LanguageUnavailableError
+from device.sessions.code_limiter import CodeLockedError
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +39,24 @@ def _title(code: str) -> str:
     return code.replace("-", " ").capitalize()
 
 
+#: Distinct store failures logged at most; later ones are counted, not logged again.
+MAX_LOGGED = 100
+
+
 def install(app: FastAPI, on_error: Any = None) -> None:
+    logged: set[str] = set()
+
     def count(code: str) -> None:
         if on_error is not None:
             on_error(code)
+
+    def log_store_error(exc: StoreError) -> None:
+        """A broken disk fails every request alike: log each failure once, not per request."""
+        if str(exc) in logged:
+            return
+        if len(logged) < MAX_LOGGED:
+            logged.add(str(exc))
+        log.error("the database failed: %s", exc)
 
     @app.exception_handler(KioskError)
     async def kiosk_error(request: Request, exc: KioskError) -> JSONResponse:
@@ -45,11 +66,17 @@ def install(app: FastAPI, on_error: Any = None) -> None:
             extra = {"state": exc.state, "allowed": exc.allowed}
         if isinstance(exc, RateLimitedError):
             extra = {"retry_after_s": round(exc.retry_after_s, 1)}
+        if isinstance(exc, CodeLockedError):
+            extra["limit"] = exc.limit
         if isinstance(exc, StorageFullError) and exc.usage:
             extra = {"storage": exc.usage}
         if isinstance(exc, LanguageUnavailableError):
             extra = {"languages": exc.available}
-        if exc.status >= 500:
+        if isinstance(exc, StoreError) and exc.cause:
+            extra = {"cause": exc.cause}
+        if isinstance(exc, StoreError):
+            log_store_error(exc)
+        elif exc.status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         return problem(exc.status, exc.code, _title(exc.code), str(exc), **extra)
 

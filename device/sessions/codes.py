@@ -1,4 +1,5 @@
-"""Invite and resume codes, session tokens, and the limiter for wrong codes.
+"""Invite and resume codes and session tokens (the limiter for wrong codes is in
+``code_limiter``).
 
 Codes are short enough to type on a touchscreen, so they are stored as HMAC-SHA256
 under a key that never leaves the box: a copied database does not reveal them, and
@@ -11,10 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
-
-from device.errors import RateLimitedError
 
 #: No 0/O, 1/I/L: nothing a nervous candidate can misread.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -60,46 +58,3 @@ def load_or_create_key(path: Path) -> bytes:
         os.close(fd)
     os.replace(tmp, path)
     return key
-
-
-@dataclass
-class _Failures:
-    count: int = 0
-    locked_until: float = 0.0
-
-
-@dataclass
-class CodeLimiter:
-    """Refuses further tries from a client after ``max_failures`` wrong codes in a row.
-
-    Times are monotonic readings, so a wall-clock jump neither lifts nor extends a
-    lockout.
-    """
-
-    max_failures: int
-    lockout_s: float
-    _clients: dict[str, _Failures] = field(default_factory=dict)
-
-    def check(self, client: str, mono: float) -> None:
-        state = self._clients.get(client)
-        if state is not None and state.locked_until > mono:
-            wait = state.locked_until - mono
-            raise RateLimitedError(
-                f"too many wrong codes; try again in {int(wait) + 1} s or ask staff for help",
-                retry_after_s=wait,
-            )
-
-    def failed(self, client: str, mono: float) -> None:
-        state = self._clients.setdefault(client, _Failures())
-        if state.locked_until and state.locked_until <= mono:
-            state.count = 0
-            state.locked_until = 0.0
-        state.count += 1
-        if state.count >= self.max_failures:
-            state.locked_until = mono + self.lockout_s
-        if len(self._clients) > 10_000:  # bounded: drop the oldest entries
-            for key in list(self._clients)[:1000]:
-                del self._clients[key]
-
-    def succeeded(self, client: str) -> None:
-        self._clients.pop(client, None)

@@ -32,7 +32,8 @@ from device.errors import (
 from device.jobs.installed import session_package
 from device.jobs.language_gate import LanguageGate
 from device.sessions import answer_rows, results, session_rows, usage
-from device.sessions.codes import CodeLimiter, hash_code, hash_token, new_code, new_token
+from device.sessions.code_limiter import CodeLimiter
+from device.sessions.codes import hash_code, hash_token, new_code, new_token
 from device.sessions.session_rows import SessionRow
 from device.sessions.transitions import FINAL_STATES, resume_state, target
 from device.staff.policy import Staff, authorize_session_action
@@ -72,7 +73,8 @@ class Engine:
         self.code_key = code_key
         #: Which interview languages the box can analyse (read from its installed models).
         self.languages = languages or LanguageGate.off()
-        self.limiter = CodeLimiter(rules.checkin_max_failures, rules.checkin_lockout_s)
+        self.limiter = CodeLimiter(rules.checkin_max_failures, rules.checkin_lockout_s,
+                                   rules.checkin_global_free, rules.checkin_backoff_max_s)
         #: Called inside a transition's transaction when a session reaches a final
         #: state, so later stages (analysis, results) can add to the same transaction.
         self.on_final: list[Callable[[Database, SessionRow, Stamp], None]] = []
@@ -174,23 +176,22 @@ class Engine:
 
     # -- candidate: check-in, consent, exit, resume ------------------------------
 
-    def _by_code(self, db: Database, purpose: str, code: str, client: str, now: Stamp
-                 ) -> SessionRow:
-        """The session a code opens; a wrong code counts against the client's tries."""
+    def _by_code(self, db: Database, purpose: str, code: str, now: Stamp) -> SessionRow:
+        """The session a code opens; a wrong code counts against its prefix and the kiosk."""
         column: session_rows.HashColumn = "invite_hash" if purpose == "invite" else "resume_hash"
         session = session_rows.by_hash(db, column, hash_code(self.code_key, purpose, code))
         if session is None:
-            self.limiter.failed(client, now.mono)
+            self.limiter.failed(code, now.mono)
             raise InvalidCodeError(
                 f"this {purpose} code is not known here; check it or ask staff")
         return session
 
-    def check_in(self, code: str, client: str = "kiosk", language: str | None = None) -> Opened:
+    def check_in(self, code: str, language: str | None = None) -> Opened:
         """Open an invited session by its invite code."""
         now = self.store.now()
-        self.limiter.check(client, now.mono)
+        self.limiter.check(code, now.mono)
         with self.store.transaction() as db:
-            session = self._by_code(db, "invite", code, client, now)
+            session = self._by_code(db, "invite", code, now)
             for admit in self.admission:
                 admit()
             if self.languages.gating:  # never in a language the box cannot analyse
@@ -204,7 +205,7 @@ class Engine:
                 updates["language"] = language
             state = self.transition(db, session, "check_in", Actor(CANDIDATE, session.id),
                                     now, updates=updates)
-        self.limiter.succeeded(client)
+        self.limiter.succeeded(code)
         return Opened(session.id, token, state)
 
     def consent(
@@ -267,11 +268,11 @@ class Engine:
                 return None
             return self._pause(db, session, "pause", audit.SYSTEM, now, reason, keep_token=True)
 
-    def resume_by_code(self, code: str, client: str = "kiosk") -> Opened:
+    def resume_by_code(self, code: str) -> Opened:
         now = self.store.now()
-        self.limiter.check(client, now.mono)
+        self.limiter.check(code, now.mono)
         with self.store.transaction() as db:
-            session = self._by_code(db, "resume", code, client, now)
+            session = self._by_code(db, "resume", code, now)
             if session.state == "paused" and self._pause_expired(session, now):
                 self.transition(db, session, "expire", audit.SYSTEM, now,
                                 reason="resume window passed")
@@ -290,7 +291,7 @@ class Engine:
                 f"this resume code has expired (sessions can be resumed within {hours:g} h); "
                 "please ask staff"
             )
-        self.limiter.succeeded(client)
+        self.limiter.succeeded(code)
         return Opened(session.id, token, state)
 
     def _pause_expired(self, session: SessionRow, now: Stamp) -> bool:

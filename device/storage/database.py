@@ -19,7 +19,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from device.clock import Clock, Stamp, SystemClock
-from device.errors import DatabaseCorruptError, DatabaseLockedError, DiskFullError, StoreError
+from device.errors import DatabaseCorruptError, StoreError
+from device.storage import faults
 from device.storage.migrations import migrations
 from shared.canonical_json import dumps
 
@@ -71,7 +72,10 @@ class Store:
                 migrations.apply(self.db)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise self._translate(exc) from None
+            error = self._translate(exc)
+            if isinstance(error, DatabaseCorruptError):
+                error = DatabaseCorruptError(f"{error}; refusing to start", cause=error.cause)
+            raise error from None
         except StoreError:
             conn.close()
             raise
@@ -95,30 +99,15 @@ class Store:
         c.execute("PRAGMA foreign_keys = ON")
 
     def _translate(self, exc: sqlite3.Error) -> StoreError:
-        text = str(exc)
-        if getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in text:  # SQLITE_FULL
-            return DiskFullError(
-                f"{self.path}: the disk is full ({text}); the change was not saved. Free space"
-                " on the disk and try again.")
-        if "locked" in text or "busy" in text:
-            return DatabaseLockedError(
-                f"{self.path}: database is locked by another process "
-                f"(waited {self.busy_timeout_ms} ms)"
-            )
-        if "not a database" in text or "malformed" in text or "corrupt" in text:
-            return DatabaseCorruptError(
-                f"{self.path}: database is corrupt ({text}); refusing to start. Move the file "
-                "aside and restore it, or run 'kiosk provision wipe' to start empty."
-            )
-        return StoreError(f"{self.path}: database error: {text}")
+        return faults.translate(self.path, exc, self.busy_timeout_ms)
 
     @contextmanager
     def _locked_writes(self) -> Iterator[None]:
         with self._lock:
             try:
                 yield
-            except sqlite3.OperationalError as exc:
-                raise self._translate(exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc) from None
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
@@ -128,25 +117,32 @@ class Store:
                 raise StoreError("nested write transactions are not supported")
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise self._translate(exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc) from None
             try:
                 yield self.db
-            except sqlite3.OperationalError as exc:  # e.g. the page cache spilling on a full disk
+            except sqlite3.DatabaseError as exc:  # e.g. the page cache spilling on a full disk
                 self._rollback()
-                raise self._translate(exc) from None
+                raise self._fault(exc) from None
             except BaseException:
                 self._rollback()
                 raise
             try:
                 self.conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 self._rollback()
-                raise self._translate(exc) from None
+                raise self._fault(exc) from None
+
+    def _fault(self, exc: sqlite3.DatabaseError) -> Exception:
+        """A storage fault as the box's error; anything else (a broken constraint) as is."""
+        return self._translate(exc) if faults.is_storage_fault(exc) else exc
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.DatabaseError:  # the fault being reported may stop even this
+                log.warning("rollback failed on %s", self.path, exc_info=True)
 
     @contextmanager
     def read(self) -> Iterator[Database]:
@@ -154,8 +150,8 @@ class Store:
         with self._lock:
             try:
                 yield self.db
-            except sqlite3.OperationalError as exc:
-                raise self._translate(exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc) from None
 
     def now(self) -> Stamp:
         return self.clock.now()

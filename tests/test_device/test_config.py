@@ -50,7 +50,8 @@ def test_bad_value_names_file_key_and_expectation(tmp_path: Path) -> None:
 
 def test_unknown_key_is_refused_with_the_allowed_keys(tmp_path: Path) -> None:
     path = write(tmp_path, "[api]\nprot = 1\n")
-    with pytest.raises(ConfigError, match=r"unknown key \[api\] prot .*allowed here: host"):
+    with pytest.raises(ConfigError,
+                       match=r"unknown key \[api\] prot .*allowed here: forwarded_allow_ips, host"):
         load_config(path, {})
 
 

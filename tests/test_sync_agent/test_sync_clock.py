@@ -151,6 +151,8 @@ def test_a_clock_from_1970_that_jumps_changes_no_id_order_or_stamp(
         wait_until(refused, 30, "the agent to try central in 1970")
         state = link_state(db, "mqtt")
         assert state is not None and "TLS" in (state["detail"] or ""), state
+        # and says what to do about it, from the clock the agent really runs on
+        assert (state["detail"] or "").startswith("the clock is 1970-01-01 "), state
         assert agent_clock_year(db) == "1970", "faketime did not take effect in the agent"
         assert central.messages(DEVICE) == [], "something was delivered over a bad clock"
         clock.set("+0")  # the time service set the clock

@@ -113,14 +113,16 @@ function handlersFor(s, input, button) {
       return true;
     },
     "rate-limited": (err) => {
-      waitOut(s, button, Number(err.body.retry_after_s) || 60, err.detail);
+      const key = err.body.limit === "kiosk" ? "rateLimitedKiosk" : "rateLimited";
+      waitOut(s, button, Number(err.body.retry_after_s) || 60, err.detail, key);
       return true;
     },
   };
 }
 
-/** Too many wrong codes: say how long to wait, and keep the button off until then. */
-function waitOut(s, button, seconds, detail) {
+/** Too many wrong codes (for this code, or at this kiosk): say how long to wait, and keep the
+ * button off until then. */
+function waitOut(s, button, seconds, detail, key) {
   const until = performance.now() + seconds * 1000;
   const tick = () => {
     const left = Math.ceil((until - performance.now()) / 1000);
@@ -130,7 +132,7 @@ function waitOut(s, button, seconds, detail) {
       return;
     }
     button.disabled = true;
-    s.showError(t("rateLimited", { seconds: left }), detail, { hint: "" });
+    s.showError(t(key, { seconds: left }), detail, { hint: "" });
     s.later(1000, tick);
   };
   tick();

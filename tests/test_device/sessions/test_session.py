@@ -16,10 +16,10 @@ from device.composition import Kiosk
 from device.errors import (
     ExpiredCodeError,
     InvalidCodeError,
-    RateLimitedError,
     SessionRuleError,
     SessionStateError,
 )
+from device.sessions.code_limiter import CodeLockedError
 from device.staff.policy import Staff
 from device.storage.database import load_stamp
 
@@ -61,22 +61,22 @@ def test_invite_code_works_once(kiosk: Kiosk, invite: InviteFn) -> None:
         kiosk.engine.check_in(code)
 
 
-def test_wrong_codes_are_rate_limited_then_released(
+def test_wrong_codes_lock_their_prefix_then_release(
     kiosk: Kiosk, invite: InviteFn, clock: ManualClock
 ) -> None:
     code = invite().invite_code
-    assert code
-    limit = kiosk.config.session.checkin_max_failures
-    for _ in range(limit):
+    other = invite().invite_code
+    assert code and other and code[:4] != other[:4]
+    typo = code[:4] + ("2222" if code[4:] != "2222" else "3333")
+    for _ in range(kiosk.config.session.checkin_max_failures):
         with pytest.raises(InvalidCodeError):
-            kiosk.engine.check_in("WRONG234", client="tablet")
-    with pytest.raises(RateLimitedError) as err:
-        kiosk.engine.check_in(code, client="tablet")  # even the right code waits
-    assert err.value.retry_after_s > 0
-    with pytest.raises(InvalidCodeError):  # another client is not locked out
-        kiosk.engine.check_in("WRONG234", client="other")
+            kiosk.engine.check_in(typo)
+    with pytest.raises(CodeLockedError) as err:
+        kiosk.engine.check_in(code)  # even the right code waits: it shares the prefix
+    assert err.value.limit == "code" and err.value.retry_after_s > 0
+    assert kiosk.engine.check_in(other).state == "checked_in"  # another code is not held
     clock.advance(kiosk.config.session.checkin_lockout_s + 1)
-    assert kiosk.engine.check_in(code, client="tablet").state == "checked_in"
+    assert kiosk.engine.check_in(code).state == "checked_in"
 
 
 # -- consent -------------------------------------------------------------------------------

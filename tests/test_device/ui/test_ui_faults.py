@@ -88,6 +88,32 @@ def test_too_many_wrong_codes_ask_to_wait_then_allow_a_retry(
     ui.wait_screen("consent")
 
 
+def test_a_kiosk_wide_pause_is_explained_in_the_candidates_language(
+    ui_servers: Callable[..., UiServer], open_page: Callable[..., UiPage]
+) -> None:
+    # wrong codes that start differently: no code is locked, the kiosk pauses check-in
+    server = ui_servers(capture=False, KIOSK_SESSION_CHECKIN_GLOBAL_FREE="1")
+    code, _ = server.invite()
+    ko = strings()["ko"]
+    ui = open_page(server)
+    ui.check_in("ko", "AAAA2345")
+    ui.page.wait_for_selector(".error-message")
+    for head in ("BBBB", "CCCC", "DDDD", "EEEE", "FFFF"):
+        if ui.page.is_disabled("button[type=submit]"):
+            break
+        ui.page.fill("input.code-input", head + "2345")
+        ui.page.click("button[type=submit]")
+        ui.page.wait_for_timeout(150)
+    ui.page.wait_for_selector("button[type=submit][disabled]")
+    message = ui.page.inner_text(".error-message")
+    said = [ko["rateLimitedKiosk"].replace("{seconds}", str(n)) for n in range(1, 9)]
+    assert message in said, f"the pause in Korean, with its seconds: {message!r}"
+    ui.page.wait_for_selector("button[type=submit]:not([disabled])", timeout=10000)
+    ui.page.fill("input.code-input", code)
+    ui.page.click("button[type=submit]")
+    ui.wait_screen("consent")
+
+
 def test_an_expired_or_unknown_resume_code_is_explained(
     ui_servers: Callable[..., UiServer], open_page: Callable[..., UiPage]
 ) -> None:
