@@ -1,7 +1,9 @@
-"""Local API helpers: staff bearer headers, a candidate's check-in, problem+json checks."""
+"""Local API helpers: staff bearer headers, a candidate's check-in and interview, problem+json
+checks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -32,3 +34,22 @@ def assert_problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert body["status"] == status and str(body["type"]).endswith("/" + code)
     assert body["detail"]
     return body
+
+
+def answer_to_the_end(http: httpx.Client, h: dict[str, str], consent_version: str,
+                      advance: Callable[[float], object]) -> str:
+    """Consent and answer every item; the last answer is finished and ``next`` tapped right
+    after it, as a candidate hurrying out does. Returns the last answer's id."""
+    r = http.post("/api/v1/session/consent", headers=h,
+                  json={"accept": True, "consent_version": consent_version})
+    assert r.status_code == 200, r.text
+    view = http.post("/api/v1/session/present", headers=h).json()
+    last = ""
+    while view["phase"] != "done":
+        started = http.post("/api/v1/session/answer/start", headers=h)
+        assert started.status_code == 200, started.text
+        last = started.json()["answer_id"]
+        advance(20)
+        http.post("/api/v1/session/answer/finish", headers=h).raise_for_status()
+        view = http.post("/api/v1/session/next", headers=h).json()
+    return last
