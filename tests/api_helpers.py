@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
+from conftest import LiveServer
 from device.audit import SYSTEM
+from device.clock import ManualClock
 from device.composition import Kiosk
 from device.staff import tokens
 
@@ -37,9 +39,11 @@ def assert_problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
 
 
 def answer_to_the_end(http: httpx.Client, h: dict[str, str], consent_version: str,
-                      advance: Callable[[float], object]) -> str:
+                      advance: Callable[[float], object],
+                      after_finish: Callable[[str], object] | None = None) -> str:
     """Consent and answer every item; the last answer is finished and ``next`` tapped right
-    after it, as a candidate hurrying out does. Returns the last answer's id."""
+    after it, as a candidate hurrying out does (``after_finish`` runs between the two, with
+    the answer's id). Returns the last answer's id."""
     r = http.post("/api/v1/session/consent", headers=h,
                   json={"accept": True, "consent_version": consent_version})
     assert r.status_code == 200, r.text
@@ -51,5 +55,22 @@ def answer_to_the_end(http: httpx.Client, h: dict[str, str], consent_version: st
         last = started.json()["answer_id"]
         advance(20)
         http.post("/api/v1/session/answer/finish", headers=h).raise_for_status()
+        if after_finish is not None:
+            after_finish(last)
         view = http.post("/api/v1/session/next", headers=h).json()
     return last
+
+
+def hurried_session(k: Kiosk, code: str, consent_version: str, clock: ManualClock,
+                    after_finish: Callable[[str], object] | None = None) -> tuple[str, str]:
+    """A candidate answers every item through the API, tapping ``next`` right after the
+    last ``finish``, before capture has registered that answer's files; returns (session,
+    last answer). The session has ended."""
+    with LiveServer(k) as live, httpx.Client(base_url=live.url, timeout=20) as http:
+        last = answer_to_the_end(http, check_in(http, code), consent_version, clock.advance,
+                                 after_finish)
+    answer = k.store.one("SELECT session_id FROM answers WHERE id = ?", (last,))
+    assert answer is not None
+    session = k.store.one("SELECT state FROM sessions WHERE id = ?", (answer["session_id"],))
+    assert session == {"state": "completed"}
+    return answer["session_id"], last

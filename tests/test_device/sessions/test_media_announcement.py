@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from api_helpers import answer_to_the_end, check_in
-from capture_helpers import wait_for
+from api_helpers import hurried_session
+from capture_helpers import closed_answer_files, wait_for
 
 from conftest import JOB, InviteFn, LiveServer, make_config
 from device.audit import SYSTEM
 from device.capture import files
-from device.capture.base import Recorded
 from device.clock import ManualClock
 from device.composition import Kiosk, open_kiosk
 from device.jobs.installed import import_package
@@ -37,34 +35,11 @@ def sending(tmp_path: Path, clock: ManualClock) -> Iterator[Kiosk]:
     k.close()
 
 
-def closed_files(k: Kiosk, session_id: str, answer_id: str) -> list[Recorded]:
-    """The answer's audio and video as capture leaves them when it stops recording."""
-    wav, mp4 = files.answer_paths(k.config.media_dir, session_id, answer_id)
-    wav.write_bytes(os.urandom(4000))
-    mp4.write_bytes(os.urandom(9000))
-    return [Recorded(wav, "audio", 20.0, 320_000), Recorded(mp4, "video", 20.0, 300)]
-
-
 def media_messages(k: Kiosk, session_id: str) -> list[dict[str, Any]]:
     """The session's ``media`` messages' bodies, in outbox order."""
     return [json.loads(r["payload"])["body"] for r in k.store.all(
         "SELECT payload FROM outbox WHERE kind = 'media' AND session_id = ? ORDER BY seq",
         (session_id,))]
-
-
-def finished_session(k: Kiosk, invite: InviteFn, version: str, clock: ManualClock
-                     ) -> tuple[str, str]:
-    """A candidate answers every item through the API, tapping ``next`` right after the
-    last ``finish``, before capture has registered that answer's files; (session, last
-    answer)."""
-    with LiveServer(k) as live, httpx.Client(base_url=live.url, timeout=20) as http:
-        h = check_in(http, invite().invite_code or "")
-        last = answer_to_the_end(http, h, version, clock.advance)
-    answer = k.store.one("SELECT session_id FROM answers WHERE id = ?", (last,))
-    assert answer is not None
-    session = k.store.one("SELECT state FROM sessions WHERE id = ?", (answer["session_id"],))
-    assert session == {"state": "completed"}
-    return answer["session_id"], last
 
 
 @pytest.fixture
@@ -83,11 +58,11 @@ def sending_invite(sending: Kiosk) -> InviteFn:
 def test_the_last_answer_registered_after_the_session_ended_is_announced(
         sending: Kiosk, sending_invite: InviteFn, consent_version: str,
         clock: ManualClock) -> None:
-    sid, last = finished_session(sending, sending_invite, consent_version, clock)
+    sid, last = hurried_session(sending, sending_invite().invite_code or "", consent_version, clock)
     assert media_messages(sending, sid) == [], "nothing was recorded when the session ended"
     # capture's file thread registers the files as this box's recorder
     assert sending.capture is not None and sending.capture.announce_as == sending.identity
-    ids = files.register(sending.store, None, last, closed_files(sending, sid, last),
+    ids = files.register(sending.store, None, last, closed_answer_files(sending, sid, last),
                          announce_as=sending.capture.announce_as)
     got = media_messages(sending, sid)
     assert sorted(m["media_id"] for m in got) == sorted(ids)
@@ -109,7 +84,7 @@ def test_a_recording_registered_while_the_session_runs_waits_for_its_end(
     assert answer is not None
     clock.advance(20)
     sending.interview.finish_answer(sid)
-    ids = files.register(sending.store, None, answer, closed_files(sending, sid, answer),
+    ids = files.register(sending.store, None, answer, closed_answer_files(sending, sid, answer),
                          announce_as=sending.identity)
     assert media_messages(sending, sid) == [], "announced when the session ends, not before"
     assert sending.media_announcer is not None
@@ -128,9 +103,9 @@ def test_a_recording_registered_while_the_session_runs_waits_for_its_end(
 def test_the_sweep_queues_a_missing_announcement_exactly_once(
         sending: Kiosk, sending_invite: InviteFn, consent_version: str,
         clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
-    sid, last = finished_session(sending, sending_invite, consent_version, clock)
+    sid, last = hurried_session(sending, sending_invite().invite_code or "", consent_version, clock)
     # registered without announcing, as before the fix: the announcement is missing
-    ids = files.register(sending.store, None, last, closed_files(sending, sid, last))
+    ids = files.register(sending.store, None, last, closed_answer_files(sending, sid, last))
     assert media_messages(sending, sid) == []
     announcer = sending.media_announcer
     assert announcer is not None
@@ -150,9 +125,9 @@ def test_the_sweep_waits_its_interval(
         clock: ManualClock) -> None:
     announcer = sending.media_announcer
     assert announcer is not None
-    sid, last = finished_session(sending, sending_invite, consent_version, clock)
+    sid, last = hurried_session(sending, sending_invite().invite_code or "", consent_version, clock)
     assert announcer.sweep() == 0  # the first pass runs (nothing to do) and starts the wait
-    files.register(sending.store, None, last, closed_files(sending, sid, last))
+    files.register(sending.store, None, last, closed_answer_files(sending, sid, last))
     clock.advance(announcer.interval_s / 2)
     assert announcer.sweep() == 0 and media_messages(sending, sid) == [], "not yet due"
     clock.advance(announcer.interval_s)
@@ -163,16 +138,16 @@ def test_a_box_that_keeps_its_recordings_announces_nothing(
         kiosk: Kiosk, invite: InviteFn, consent_version: str, clock: ManualClock) -> None:
     assert kiosk.media_announcer is None
     assert kiosk.capture is not None and kiosk.capture.announce_as is None
-    sid, last = finished_session(kiosk, invite, consent_version, clock)
-    files.register(kiosk.store, None, last, closed_files(kiosk, sid, last))
+    sid, last = hurried_session(kiosk, invite().invite_code or "", consent_version, clock)
+    files.register(kiosk.store, None, last, closed_answer_files(kiosk, sid, last))
     assert media_messages(kiosk, sid) == []
 
 
 def test_the_kiosk_process_runs_the_sweep_while_it_serves(
         sending: Kiosk, sending_invite: InviteFn, consent_version: str,
         clock: ManualClock) -> None:
-    sid, last = finished_session(sending, sending_invite, consent_version, clock)
-    ids = files.register(sending.store, None, last, closed_files(sending, sid, last))
+    sid, last = hurried_session(sending, sending_invite().invite_code or "", consent_version, clock)
+    ids = files.register(sending.store, None, last, closed_answer_files(sending, sid, last))
     with LiveServer(sending, sweep=True):
         got = wait_for(lambda: len(m := media_messages(sending, sid)) == 2 and m,
                        what="the periodic sweep to queue the recordings")
