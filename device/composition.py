@@ -6,12 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from device.analysis.worker import AnalysisService
 from device.central_link.outbox import Identity
 from device.central_link.settings import effective_config
-from device.clock import Clock, Stamp
+from device.clock import Clock
 from device.config import KioskConfig
 from device.jobs.language_gate import LanguageGate
 from device.ops.storage_budget import StorageBudget
@@ -19,7 +17,6 @@ from device.sessions import recordings
 from device.sessions.codes import load_or_create_key
 from device.sessions.engine import Engine
 from device.sessions.interview import Interview
-from device.sessions.session_rows import SessionRow
 from device.storage.database import Store
 from device.storage.media_crypto import MediaKey
 
@@ -38,6 +35,8 @@ class Kiosk:
     storage: StorageBudget
     #: Recording on this box (None when ``[capture] enabled`` is off).
     capture: CaptureService | None = None
+    #: Announces recordings to central (None when ``[sync] upload_media`` is off).
+    media_announcer: recordings.MediaAnnouncer | None = None
     #: Set by the API app: its metrics registry.
     metrics: Any = None
 
@@ -70,17 +69,14 @@ def open_kiosk(config: KioskConfig, clock: Clock | None = None) -> Kiosk:
     service = AnalysisService(store, identity, lambda: load_analyzer(config),
                               media_key=media_key, work_dir=config.media_dir / ".work")
     engine.on_final.append(service.on_final)
+    announcer = None
     if config.sync.upload_media:
-
-        def announce(db: Database, session: SessionRow, now: Stamp) -> None:
-            recordings.announce_session_media(db, identity, now,
-                                              {"id": session.id, "drill": session.drill})
-
-        engine.on_final.append(announce)
+        announcer = recordings.MediaAnnouncer(store, identity)
+        engine.on_final.append(announcer.on_final)
     budget = StorageBudget(store, config)
     engine.admission.append(budget.admit)
     interview = Interview(engine)
-    kiosk = Kiosk(config, store, engine, interview, service, budget)
+    kiosk = Kiosk(config, store, engine, interview, service, budget, media_announcer=announcer)
     if config.capture.enabled:
         kiosk.capture = build_capture(config, engine, interview, service,
                                       media_key if config.capture.encrypt else None)

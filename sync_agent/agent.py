@@ -241,6 +241,10 @@ class SyncAgent:
         with self.store.transaction() as db:
             batch = outbox.next_batch(db, self.store.now(), room, busy,
                                       metered=self.controls.metered, held=self.retry_at)
+            # Places in a session are given now, in the order chosen (the order written): a
+            # recording's message, sent only after its upload, keeps its place before the
+            # session's later messages that go out meanwhile.
+            outbox.number(db, [r.message_id for r in batch])
             ready = []
             for r in batch:
                 if r.kind == "media" and r.message_id not in self.uploaded:

@@ -1,8 +1,9 @@
-"""Capture helpers: a session taken to its first recording, a tone written as WAV, waiting
-on a condition."""
+"""Capture helpers: a session taken to its first recording, an answer's closed files, a tone
+written as WAV, waiting on a condition."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,8 @@ import httpx
 
 from conftest import JOB
 from device.audit import SYSTEM
+from device.capture import files
+from device.capture.base import Recorded
 from device.composition import Kiosk
 from device.sessions.roster import Invite, Roster, import_roster
 
@@ -37,3 +40,12 @@ def wait_for(check: Callable[[], Any], timeout_s: float = 15.0, what: str = "con
             return found
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def closed_answer_files(k: Kiosk, session_id: str, answer_id: str) -> list[Recorded]:
+    """An answer's audio and video (random bytes) as capture leaves them when it stops
+    recording, before they are registered."""
+    wav, mp4 = files.answer_paths(k.config.media_dir, session_id, answer_id)
+    wav.write_bytes(os.urandom(4000))
+    mp4.write_bytes(os.urandom(9000))
+    return [Recorded(wav, "audio", 20.0, 320_000), Recorded(mp4, "video", 20.0, 300)]

@@ -68,6 +68,11 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("kiosk_audit_entries", "Entries in the audit log",
                                 value=entries)
         yield from storage_metrics(self.kiosk.storage.usage())
+        if self.kiosk.media_announcer is not None:
+            yield CounterMetricFamily(
+                "kiosk_media_announced_late", "Recordings of ended sessions the periodic"
+                " sweep found unannounced and queued for central",
+                value=self.kiosk.media_announcer.late)
         yield from capture_metrics(self.kiosk)
         yield from language_metrics(self.kiosk)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from device.analysis import worker as analysis
 from device.capture.base import Recorded
 from device.capture.wavfile import repair_wav
+from device.central_link.outbox import Identity
 from device.sessions import answer_rows, recordings
 from device.sessions.recordings import MediaKind
 from device.storage import media
@@ -36,10 +37,12 @@ def answer_paths(media_dir: Path, session_id: str, answer_id: str) -> tuple[Path
     return folder / f"{answer_id}.wav", folder / f"{answer_id}.mp4"
 
 
-def register(store: Store, key: MediaKey | None, answer_id: str, recorded: list[Recorded]
-             ) -> list[str]:
+def register(store: Store, key: MediaKey | None, answer_id: str, recorded: list[Recorded],
+             *, announce_as: Identity | None = None) -> list[str]:
     """Seal (when ``key`` is given) and register closed recordings of one answer; queue its
-    analysis when the answer is finished. Returns the media ids."""
+    analysis when the answer is finished, and with ``announce_as`` (the box sends
+    recordings) their ``media`` messages when the session has ended meanwhile. Returns the
+    media ids."""
     sealed: list[tuple[Recorded, Path, SealedInfo | None]] = []
     for rec in recorded:
         if not rec.path.is_file():
@@ -63,13 +66,14 @@ def register(store: Store, key: MediaKey | None, answer_id: str, recorded: list[
         for rec, path, sealed_info in sealed:
             kind: MediaKind = "audio" if rec.kind == "audio" else "video"
             ids.append(recordings.attach(db, answer_id, kind, path, now, sealed=sealed_info,
-                                         duration_s=rec.duration_s))
+                                         duration_s=rec.duration_s, announce_as=announce_as))
         if answer.state == "finished" and ids:
             analysis.schedule(db, answer_id, now)
     return ids
 
 
-def salvage(store: Store, key: MediaKey | None, media_dir: Path) -> list[str]:
+def salvage(store: Store, key: MediaKey | None, media_dir: Path, *,
+            announce_as: Identity | None = None) -> list[str]:
     """Register plain recordings a restart left behind (repairing a cut WAV header);
     returns the answer ids they belong to."""
     found: dict[str, list[Recorded]] = {}
@@ -93,7 +97,7 @@ def salvage(store: Store, key: MediaKey | None, media_dir: Path) -> list[str]:
     for answer_id, recs in found.items():
         log.warning("registering %d recording(s) of answer %s left by a restart",
                     len(recs), answer_id)
-        register(store, key, answer_id, recs)
+        register(store, key, answer_id, recs, announce_as=announce_as)
     return list(found)
 
 

@@ -68,6 +68,9 @@ class CaptureService:
         self.interview = interview
         self.store = engine.store
         self.key = key
+        #: Who announces recordings of sessions that ended before they were registered
+        #: (None when the box does not send recordings).
+        self.announce_as = engine.identity if config.sync.upload_media else None
         self._make_mic = microphone
         self._make_camera = camera
         self._on_registered = on_registered
@@ -107,7 +110,8 @@ class CaptureService:
             left = answer_rows.recording_ids(db)
         for answer_id in left:
             self.interview.interrupt(answer_id)  # its take ended with the old process
-        files.salvage(self.store, self.key, self.config.media_dir)
+        files.salvage(self.store, self.key, self.config.media_dir,
+                      announce_as=self.announce_as)
         self._stop.clear()
         self._threads = [threading.Thread(target=self._monitor, name="capture", daemon=True),
                          threading.Thread(target=self._finisher, name="capture-files",
@@ -375,7 +379,8 @@ class CaptureService:
                         with self.store.transaction() as db:
                             answer_rows.set_live_transcript(db, active.answer_id,
                                                             transcript.model_dump_json())
-                ids = files.register(self.store, self.key, active.answer_id, recorded)
+                ids = files.register(self.store, self.key, active.answer_id, recorded,
+                                     announce_as=self.announce_as)
                 if transcript is not None and self._on_transcript:
                     with self.store.read() as db:
                         answer = answer_rows.get(db, active.answer_id)

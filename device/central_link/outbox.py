@@ -214,44 +214,71 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start:start + size]
 
 
-def claim(db: Database, message_ids: Sequence[str], now: Stamp) -> list[Outgoing]:
-    """Mark rows as sent (inside the caller's transaction) and return what to send.
+def number(db: Database, message_ids: Sequence[str]) -> dict[str, int]:
+    """Give each of these messages its place in its session (``session_seq``), in the order
+    named, unless it has one already; returns the places of the messages of a session.
 
-    A message gets its place in its session (``session_seq``) the first time it is
-    claimed and keeps it for every resend, so central can put a session's messages back
-    in order whatever the network did to them.
+    The agent numbers a batch as :func:`next_batch` chose it (a session's messages in outbox
+    order), before it sends any of it or uploads a recording's file: so the places follow the
+    order the box wrote the messages in, even for a ``media`` message that goes only after
+    its upload, while the session's later messages are already on their way.
     """
-    if not message_ids:
-        return []
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(list(message_ids), 500):
         marks = ",".join("?" * len(chunk))
-        for r in rows(db, "SELECT seq, message_id, kind, session_id, session_seq, payload"  # noqa: S608
+        for r in rows(db, "SELECT message_id, session_id, session_seq FROM outbox"  # noqa: S608
+                      f" WHERE status != 'acked' AND message_id IN ({marks})", tuple(chunk)):
+            found[r["message_id"]] = r
+    places: dict[str, int] = {}
+    for message_id in message_ids:  # in the caller's order: a session's numbers follow it
+        item = found.get(message_id)
+        if item is None or not item["session_id"]:
+            continue
+        if item["session_seq"] is not None:
+            places[message_id] = int(item["session_seq"])
+            continue
+        counter = row(db, "INSERT INTO session_seqs (session_id, last) VALUES (?, 1)"
+                      " ON CONFLICT (session_id) DO UPDATE SET last = last + 1"
+                      " RETURNING last", (item["session_id"],))
+        assert counter is not None
+        places[message_id] = int(counter["last"])
+        db.execute("UPDATE outbox SET session_seq = ? WHERE message_id = ?",
+                   (places[message_id], message_id))
+    return places
+
+
+def claim(db: Database, message_ids: Sequence[str], now: Stamp) -> list[Outgoing]:
+    """Mark rows as sent (inside the caller's transaction) and return what to send.
+
+    A message keeps the place in its session (``session_seq``) it was given by
+    :func:`number` (numbered here if it has none yet) for every resend, so central can put a
+    session's messages back in order whatever the network did to them.
+    """
+    if not message_ids:
+        return []
+    places = number(db, message_ids)
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list(message_ids), 500):
+        marks = ",".join("?" * len(chunk))
+        for r in rows(db, "SELECT seq, message_id, kind, session_id, payload"  # noqa: S608
                       f" FROM outbox WHERE status != 'acked' AND message_id IN ({marks})",
                       tuple(chunk)):
             found[r["message_id"]] = r
     out: list[Outgoing] = []
-    updates: list[tuple[str, int | None, str]] = []
     at = stamp_json(now)
-    for message_id in message_ids:  # in the caller's order: a session's numbers follow it
+    for message_id in message_ids:
         item = found.get(message_id)
         if item is None:
             continue
-        session_seq = item["session_seq"]
-        if session_seq is None and item["session_id"]:
-            counter = row(db, "INSERT INTO session_seqs (session_id, last) VALUES (?, 1)"
-                          " ON CONFLICT (session_id) DO UPDATE SET last = last + 1"
-                          " RETURNING last", (item["session_id"],))
-            assert counter is not None
-            session_seq = int(counter["last"])
-        updates.append((at, session_seq, message_id))
+        session_seq = places.get(message_id)
         payload: str = item["payload"]
         if session_seq is not None:  # the stored envelope, with its place in the session
             payload = f'{payload[:-1]},"session_seq":{session_seq}}}'
         out.append(Outgoing(item["seq"], message_id, item["kind"], item["session_id"], session_seq,
                             payload.encode()))
     db.conn.executemany("UPDATE outbox SET status = 'sent', attempts = attempts + 1,"
-                        " last_attempt = ?, session_seq = ? WHERE message_id = ?", updates)
+                        " last_attempt = ? WHERE message_id = ?",
+                        [(at, o.message_id) for o in out])
     return out
 
 

@@ -103,6 +103,13 @@ def unconfirmed_of_session(db: Database, session_id: str) -> list[MediaRow]:
         " AND purged IS NULL AND sha256 IS NOT NULL ORDER BY created, id", (session_id,))]
 
 
+def sessions_with_unconfirmed(db: Database) -> list[str]:
+    """Sessions with a recording :func:`unconfirmed_of_session` lists, sorted."""
+    return [r["session_id"] for r in rows(
+        db, "SELECT DISTINCT session_id FROM media WHERE acked IS NULL AND purged IS NULL"
+        " AND sha256 IS NOT NULL ORDER BY session_id")]
+
+
 def is_registered(db: Database, paths: Sequence[str]) -> bool:
     """Whether a recording with one of these paths is registered."""
     if not paths:
