@@ -99,15 +99,20 @@ def check_file(db_path: Path, mark_path: Path) -> None:
 def check_store(store: Store, mark_path: Path) -> None:
     """After migrating: the database must be the one the mark names and not behind it. A
     database opened without a mark gets one (and its id, when it has none)."""
-    mark = read(mark_path)
     with store.transaction() as db:
+        if meta.get(db, STORE_ID_KEY) is None and read(mark_path) is None:
+            meta.add(db, STORE_ID_KEY, uuid.uuid4().hex)
+    # The mark is read and written under the database's write lock, as the sync agent
+    # raises it, so the two processes never write it at once; a mark written here names a
+    # database id already committed.
+    with store.transaction() as db:
+        mark = read(mark_path)
         store_id = meta.get(db, STORE_ID_KEY)
         seq = int(meta.get(db, "message_seq") or 0)
-        if mark is None and store_id is None:
-            store_id = uuid.uuid4().hex
-            meta.add(db, STORE_ID_KEY, store_id)
-    if mark is None:  # after the commit: a mark never names a database that does not exist
-        write(mark_path, StoreMark(str(store_id), seq))
+        if mark is None and store_id is not None:
+            write(mark_path, StoreMark(store_id, seq))
+            return
+    if mark is None:  # the mark went away between the two: look again next start
         return
     if store_id != mark.store_id:
         what = ("the database has no store id (a new or foreign database)" if store_id is None

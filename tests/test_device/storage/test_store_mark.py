@@ -17,10 +17,11 @@ import pytest
 from conftest import make_config
 from device import audit
 from device.central_link import outbox
-from device.central_link.outbox import Outgoing
+from device.central_link.outbox import Identity, Outgoing
 from device.composition import open_kiosk
 from device.config import KioskConfig
 from device.storage import store_mark
+from device.storage.database import Store
 from device.storage.store_mark import DatabaseBehindError
 from kiosk.cli import main
 from sync_agent.agent import SyncAgent
@@ -213,3 +214,18 @@ def test_recovery_changes_nothing_unconfirmed_or_when_the_database_is_good(
     assert "does not match" in capsys.readouterr().err
     assert config.db_path.stat().st_size == 0
     assert not list(config.data_dir.glob("kiosk.db.refused-*"))
+
+
+def test_a_box_from_before_the_mark_is_marked_at_its_next_start(tmp_path: Path) -> None:
+    config = enrolled(tmp_path / "data")
+    old = Store(config.db_path)  # opened as before the mark existed
+    identity = Identity(DEVICE, "acme", "plant-1")
+    with old.transaction() as db:
+        for i in range(3):
+            outbox.enqueue(db, identity, old.now(), "usage", {"n": i})
+    assert store_mark.load_store_id(old) is None
+    old.close()
+    open_kiosk(config).close()
+    found = store_mark.read(config.store_mark_path)
+    assert found is not None and found.sent_seq == 3  # any of them may have been sent
+    assert write_messages(config, 1) == [f"{DEVICE}:000000000004"]
