@@ -11,10 +11,15 @@ from device.config import KioskConfig
 
 def cmd_store_recover(args: argparse.Namespace, config: KioskConfig) -> int:
     from device.audit import Actor
+    from device.errors import StoreError
     from device.ops.store_recovery import LOST, recover, refusal
-    from provisioning.wipe import refuse_if_pending
+    from provisioning.wipe import refuse_if_pending, running_services
 
     refuse_if_pending(config)
+    services = running_services()
+    if services:  # a running service could open the new database before it is ready
+        raise StoreError(f"{', '.join(services)} still running: stop the kiosk services first"
+                         f" (systemctl stop {' '.join(services)})")
     found = refusal(config)  # NothingToRecoverError (one clear line) when the box starts
     device_id = config.device.id
     start = max(found.mark.sent_seq, args.central_seq or 0)
