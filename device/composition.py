@@ -59,6 +59,7 @@ def open_kiosk(config: KioskConfig, clock: Clock | None = None) -> Kiosk:
         clock=clock,
         busy_timeout_ms=config.store.busy_timeout_ms,
         check_integrity=config.store.check_integrity,
+        mark=config.store_mark_path,
     )
     config = effective_config(config, store)  # with the settings central has sent
     identity = Identity(config.device.id, config.device.tenant, config.device.site)

@@ -296,6 +296,11 @@ class KioskConfig(_Section):
         return self.data_dir / "kiosk.db"
 
     @property
+    def store_mark_path(self) -> Path:
+        """What the box knows about its database from outside it (``device.storage.store_mark``)."""
+        return self.data_dir / "store-mark.json"
+
+    @property
     def secrets_dir(self) -> Path:
         return self.data_dir / "secrets"
 

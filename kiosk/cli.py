@@ -23,6 +23,7 @@ from kiosk import (
     cli_devices,
     cli_models,
     cli_provision,
+    cli_store,
     cli_sync,
     cli_transcribe,
     cli_tui,
@@ -215,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_devices.register(sub)
     cli_tui.register(sub)
     cli_provision.register(sub)
+    cli_store.register(sub)
     cli_central.register(sub)
     analyze.register(sub)
     cli_transcribe.register(sub)

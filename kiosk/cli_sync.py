@@ -45,7 +45,7 @@ def _open_store(config: KioskConfig) -> Any:
     from device.storage.database import Store
 
     return Store(config.db_path, busy_timeout_ms=config.store.busy_timeout_ms,
-                 check_integrity=config.store.check_integrity)
+                 check_integrity=config.store.check_integrity, mark=config.store_mark_path)
 
 
 def cmd_sync(args: argparse.Namespace, config: KioskConfig) -> int:

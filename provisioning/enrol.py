@@ -198,7 +198,7 @@ def _audit(config: KioskConfig, store: Store | None, actor: Actor, device_id: st
     own = store is None
     try:
         db_store = store or Store(config.db_path, busy_timeout_ms=config.store.busy_timeout_ms,
-                                  check_integrity=False)
+                                  check_integrity=False, mark=config.store_mark_path)
     except KioskError as exc:
         if forced:
             raise ProvisioningError(f"enrolled as {device_id}, but the forced re-enrolment"

@@ -27,7 +27,7 @@ from device.central_link.link_state import LinkState
 from device.central_link.outbox import Identity, Outgoing
 from device.central_link.tls_files import TlsPaths
 from device.config import KioskConfig
-from device.storage import media
+from device.storage import media, store_mark
 from device.storage.database import Store
 from sync_agent import clock_check
 from sync_agent.backoff import Backoff
@@ -251,6 +251,8 @@ class SyncAgent:
                     self._start_upload(db, r.message_id)
                 else:
                     ready.append(r.message_id)
+            # Before any of them can leave: central may hold ids up to here from now on.
+            store_mark.note_sent(self.store, max((r.seq for r in batch), default=0))
             claimed = outbox.claim(db, ready, self.store.now())
         for out in claimed:
             if not self._send(out):

@@ -51,12 +51,20 @@ class Store:
         clock: Clock | None = None,
         busy_timeout_ms: int = 5000,
         check_integrity: bool = True,
+        mark: Path | None = None,
     ) -> None:
+        """``mark``: the store mark to check the database against (see
+        :mod:`device.storage.store_mark`); None opens the file unchecked."""
+        from device.storage import store_mark  # it stands on this module
+
         self.path = path
+        self.mark = mark
         self.clock: Clock = clock or SystemClock()
         self.busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
+        if mark is not None:
+            store_mark.check_file(path, mark)
         try:
             conn = sqlite3.connect(
                 str(path), timeout=busy_timeout_ms / 1000, check_same_thread=False,
@@ -70,6 +78,8 @@ class Store:
             self.db = Database(conn, execute_plugins=False)
             with self._locked_writes():
                 migrations.apply(self.db)
+            if mark is not None:
+                store_mark.check_store(self, mark)
         except sqlite3.DatabaseError as exc:
             conn.close()
             error = self._translate(exc)

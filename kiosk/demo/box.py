@@ -85,7 +85,8 @@ class DemoBox:
         except BaseException:
             kiosk.close()
             raise
-        sync_store = Store(config.db_path, busy_timeout_ms=config.store.busy_timeout_ms)
+        sync_store = Store(config.db_path, busy_timeout_ms=config.store.busy_timeout_ms,
+                           mark=config.store_mark_path)
         box = cls(config, kiosk, api, staff.token, admin.token, sync_store)
         service = build_sync(config, sync_store)
         box._sync = threading.Thread(target=service.run, args=(box._stop,), name="sync",
