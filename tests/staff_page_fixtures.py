@@ -20,6 +20,7 @@ from device.composition import Kiosk
 from device.sessions import session_rows
 from device.sessions.recordings import MediaKind, attach
 from device.storage.media_crypto import seal_file
+from inference.findings import Pause
 
 #: The example package's checklist of the demonstration.
 POINTS = ("screws-torqued", "correct-orientation", "no-leftover-parts", "esd-strap-worn",
@@ -44,7 +45,11 @@ def reviewed_session(kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent
     sid, answers = interviewed(kiosk, clock, invite, consent_version)
     store(kiosk, answers[Q1], "done", heard(Q1, 0.9))
     store(kiosk, answers[Q2], "done", heard(Q2, 0.9))
-    store(kiosk, answers[DEMO], "done", demo(None))
+    plain_demo = demo(None)
+    worked = plain_demo.activity.model_copy(update={
+        "basis": "hands", "hands_in_area_ratio": 0.8, "work_start": 3.0, "work_end": 410.0,
+        "hands_away_periods": (Pause(start=60.0, end=75.0),)})
+    store(kiosk, answers[DEMO], "done", plain_demo.model_copy(update={"activity": worked}))
     key = kiosk.analysis.media_key
     assert key is not None
     media: dict[str, str] = {}

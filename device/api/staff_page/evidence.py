@@ -2,7 +2,8 @@
 its evidence starts at.
 
 A spoken answer's cues are its keywords, synonyms and STAR element cues (the report's word
-evidence, one cue per match); a demonstration's are its idle periods. Each cue plays the
+evidence, one cue per match); a demonstration's are when its work began
+and ended, its idle periods and the times hands left the work area. Each cue plays the
 item's recording from its start. Questions play their audio, demonstrations their video;
 each falls back to the other when only that one is on the box.
 """
@@ -80,11 +81,20 @@ def _spoken_cues(item: SpokenItemReport, names: dict[str, str], lang: PageLangua
     return sorted(cues, key=lambda c: c.start)
 
 
-def _idle_cues(item: DemonstrationItemReport, lang: PageLanguage) -> list[Cue]:
+def _work_cues(item: DemonstrationItemReport, lang: PageLanguage) -> list[Cue]:
+    """When the work began and ended, its idle periods and the times hands were away."""
     if item.analysis is None:
         return []
-    return [Cue(p.start, t("evidence.idle", lang, start=clock(p.start), end=clock(p.end)))
-            for p in item.analysis.activity.idle_periods]
+    act = item.analysis.activity
+    cues = [Cue(p.start, t("evidence.idle", lang, start=clock(p.start), end=clock(p.end)))
+            for p in act.idle_periods]
+    cues += [Cue(p.start, t("evidence.away", lang, start=clock(p.start), end=clock(p.end)))
+             for p in act.hands_away_periods]
+    if act.work_start is not None:
+        cues.append(Cue(act.work_start, t("evidence.work_start", lang, at=clock(act.work_start))))
+    if act.work_end is not None:
+        cues.append(Cue(act.work_end, t("evidence.work_end", lang, at=clock(act.work_end))))
+    return sorted(cues, key=lambda c: c.start)
 
 
 def items(report: Report, files: dict[str, MediaRow], lang: PageLanguage
@@ -98,7 +108,7 @@ def items(report: Report, files: dict[str, MediaRow], lang: PageLanguage
             cues = _spoken_cues(item, names, lang)
         else:
             title = f"{t('task', lang, n=item.number)}: {pick(item.spec.title, lang)}"
-            cues = _idle_cues(item, lang)
+            cues = _work_cues(item, lang)
         out.append(ItemEvidence(item.spec.id, item.kind, title, files.get(item.spec.id),
                                 tuple(cues)))
     return out

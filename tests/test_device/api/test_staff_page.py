@@ -259,6 +259,9 @@ def test_the_report_is_framed_as_analysis_renders_it_with_evidence_to_play(
     assert f'src="/staff/recordings/{reviewed.media[Q1]}"' in page.text
     assert 'data-start="100.00"' in page.text  # the demonstration's idle period
     assert "Idle 1:40–2:20" in page.text
+    assert 'data-start="60.00"' in page.text and "Hands away 1:00–1:15" in page.text
+    assert 'data-start="3.00"' in page.text and "Work begins 0:03" in page.text
+    assert 'data-start="410.00"' in page.text and "Work ends 6:50" in page.text
 
 
 def test_site_hr_of_another_job_gets_not_found_and_nothing_of_the_candidate(
