@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from device.config import KioskConfig
+from kiosk.cli_confirm import device_id_typed
 
 
 def cmd_enroll(args: argparse.Namespace, config: KioskConfig) -> int:
@@ -57,15 +58,7 @@ def cmd_wipe(args: argparse.Namespace, config: KioskConfig) -> int:
         print(f"factory reset of {device_id}: deletes every session, recording, log, key and"
               f" the enrolment in {config.data_dir}; keeps the installed models and the"
               " configuration file")
-    typed = args.yes_wipe
-    if typed is None:
-        try:
-            typed = input("type the device id to confirm: ")
-        except EOFError:
-            typed = ""
-    if typed.strip() != device_id:
-        print(f"kiosk: the text typed does not match the device id {device_id}: nothing was"
-              " deleted", file=sys.stderr)
+    if not device_id_typed(args.yes_wipe, device_id, "nothing was deleted"):
         return 1
     keep = [p for p in (args.config, os.environ.get("KIOSK_CONFIG")) if p]
     removed = wipe(config, device_id, keep=[Path(p) for p in keep])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from device.config import KioskConfig
+from kiosk.cli_confirm import device_id_typed
 
 
 def cmd_store_recover(args: argparse.Namespace, config: KioskConfig) -> int:
@@ -27,15 +27,7 @@ def cmd_store_recover(args: argparse.Namespace, config: KioskConfig) -> int:
     print(f"recovery of {device_id}: moves {config.db_path} aside (kept, not deleted) and starts"
           f" a new database whose next message id is {device_id}:{start + 1:012d}")
     print(f"lost: {LOST}")
-    typed = args.yes_recover
-    if typed is None:
-        try:
-            typed = input("type the device id to confirm: ")
-        except EOFError:
-            typed = ""
-    if typed.strip() != device_id:
-        print(f"kiosk: the text typed does not match the device id {device_id}: nothing was"
-              " changed", file=sys.stderr)
+    if not device_id_typed(args.yes_recover, device_id, "nothing was changed"):
         return 1
     done = recover(config, device_id, args.reason, Actor("technician", "console"),
                    central_seq=args.central_seq)
