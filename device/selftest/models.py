@@ -1,8 +1,9 @@
 """Model self-test: each installed model is verified, loaded and run once on a made-up sample.
 
 The samples are generated here (a second of a quiet tone for speech models, a drawn face
-for the vision models), so the test needs nothing but the installed models. A model that
-fails verification, loading or running is reported with the reason; the others still run.
+for the face models, a drawn hand for the hand model), so the test needs nothing but the
+installed models. A model that fails verification, loading or running is reported with the
+reason; the others still run.
 """
 
 from __future__ import annotations
@@ -134,9 +135,33 @@ def run_expression(model: VerifiedModel) -> str:
     return f"ran on a drawn face: {len(found)} classes, top '{top_expression(found)}'"
 
 
+def hand_image() -> Image:
+    """A drawn open hand on a grey background (BGR): a palm and five fingers."""
+    w, h = IMAGE_SIZE
+    image = np.full((h, w, 3), 110, np.uint8)
+    skin = (150, 180, 225)
+    cx, cy = w // 2, h // 2 + 40
+    cv2.ellipse(image, (cx, cy), (38, 45), 0, 0, 360, skin, -1)
+    for dx, length in ((-30, 55), (-12, 75), (6, 80), (24, 70)):
+        cv2.line(image, (cx + dx, cy - 25), (cx + dx, cy - 25 - length), skin, 14)
+    cv2.line(image, (cx - 35, cy + 5), (cx - 80, cy - 30), skin, 16)
+    return image
+
+
+def run_hands(model: VerifiedModel) -> str:
+    from inference.vision.hands import HandTracker
+
+    root = model.path if model.path.is_dir() else model.path.parent
+    tracker = HandTracker.load(root, num_threads=1)
+    palms = tracker.palms(hand_image())
+    hands = tracker.find(hand_image())
+    return f"ran on a drawn hand: {len(palms)} palm(s), {len(hands)} hand(s) found"
+
+
 RUNNERS: dict[str, Runner] = {
     "speech": run_speech,
     "face_detection": run_face_detection,
     "face_landmarks": run_face_landmarks,
     "expression": run_expression,
+    "hands": run_hands,
 }

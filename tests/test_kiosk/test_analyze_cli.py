@@ -33,7 +33,9 @@ def test_analyze_a_spoken_answer_as_json(crema_clips: dict[str, Path],
     analysis = out["analysis"]
     assert analysis["transcript"]["language"] == "en"
     assert analysis["transcript"]["model"]["name"] == "whisper-base"
-    assert "jacket" in analysis["transcript"]["text"].lower()  # "Don't forget a jacket"
+    # "Don't forget a jacket": whisper-base hears the first words; the last depends on the
+    # CTranslate2 build ("a jacket" or "to check it"), as the bare library does on the clip
+    assert analysis["transcript"]["text"].lower().startswith("don't forget")
     assert analysis["transcript"]["quality"] > 0.45
     assert analysis["vision"]["face_present_ratio"] == 1.0
     dist = analysis["vision"]["expression_distribution"]

@@ -265,13 +265,14 @@ def test_every_installed_model_runs_on_a_made_up_sample(box: Box, models_copy: P
     assert r.status_code == 200, r.text
     results = {x["name"]: x for x in r.json()["results"]}
     assert {x["kind"] for x in results.values()} == {
-        "speech", "face_detection", "face_landmarks", "expression"}
+        "speech", "face_detection", "face_landmarks", "expression", "hands"}
     for name, x in results.items():
         assert x["ok"] is True and x["ms"] > 0 and x["detail"], (name, x)
     assert "468 landmarks" in results["face-landmark"]["detail"]
     assert results["whisper-base"]["detail"].startswith("whisper recognised")
     assert results["vosk-model-small-ko"]["detail"].startswith("vosk recognised")
-    assert entries(k, "selftest.models")[0]["details"] == {"failed": [], "models": 5}
+    assert results["mediapipe-hands-lite"]["detail"].startswith("ran on a drawn hand:")
+    assert entries(k, "selftest.models")[0]["details"] == {"failed": [], "models": 6}
 
 
 def test_a_damaged_model_is_reported_and_the_others_still_run(

@@ -105,7 +105,7 @@ def test_site_hr_reviews_a_session_plays_evidence_and_scores_the_checklist_by_ke
     assert start - 0.05 <= at < start + 2.0, (start, at)
     assert violations(page) == []
 
-    idle = page.locator(f"button.cue[data-player='player-{DEMO}']").first
+    idle = page.locator(f"button.cue[data-player='player-{DEMO}']").filter(has_text="Idle").first
     assert page.evaluate(f"() => document.getElementById('player-{DEMO}').tagName") == "VIDEO"
     idle.focus()
     page.keyboard.press("Space")
