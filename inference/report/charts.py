@@ -116,6 +116,8 @@ def _legend(fig: Figure, handles: Sequence[Artist] | None = None) -> None:
     height = fig.get_size_inches()[1]
     anchor = (1 - (LEGEND_IN - 0.1) / WIDTH_IN, 1 - 0.1 / height)
     if handles is None:
+        if not any(ax.get_legend_handles_labels()[0] for ax in fig.axes):
+            return  # nothing labelled was drawn (e.g. no frame was seen): no empty legend
         fig.legend(loc="upper left", bbox_to_anchor=anchor)
     else:
         fig.legend(handles=handles, loc="upper left", bbox_to_anchor=anchor)
