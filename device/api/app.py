@@ -26,6 +26,7 @@ def _sweep(kiosk: Kiosk) -> None:
     kiosk.interview.finish_overdue()
     kiosk.engine.expire_due()
     kiosk.storage.sweep()
+    kiosk.retention.sweep()
     if kiosk.media_announcer is not None:
         kiosk.media_announcer.sweep()
 
