@@ -195,6 +195,13 @@ def test_a_consent_text_stating_its_own_retention_period_is_refused(
         " keeps: remove the period from the text"]
 
 
+def test_a_package_installed_before_the_rule_still_reads_back(example: Document) -> None:
+    """The rule runs on import, not when a stored package is read for its sessions."""
+    example["consent"]["text"]["en"] += " Recordings are kept for 180 days."
+    package = package_document.JobPackage.model_validate(example, strict=True)
+    assert stated_period(package.consent.text["en"]) == "180 days"
+
+
 def test_other_periods_in_consent_texts_are_not_retention_periods() -> None:
     for text in ("We will reply within 15 days.", "我们会在 15 个工作日内答复。",
                  "영업일 기준 15일 이내에 답변드립니다.", "The interview takes 20 minutes.",

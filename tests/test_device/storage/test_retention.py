@@ -241,3 +241,21 @@ def test_box_settings_longer_than_the_promise_are_named_and_do_not_extend_it(
         "[storage] media_retention_days = 365 is longer than job assembly-line-operator's"
         f" consent.retention_days = {DAYS}: its sessions are purged at {DAYS} days, as the"
         " consent promises"]
+
+
+def test_a_purge_cut_short_by_a_crash_is_finished_by_the_next_pass(
+    kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent_version: str,
+) -> None:
+    sid, files = interview(kiosk, clock, invite, consent_version)
+    clock.advance(DAYS * DAY)
+    session = kiosk.engine.session(sid)
+    with kiosk.store.transaction() as db:  # the rows change; the power goes before the files
+        retention.purge_session(db, kiosk.store.now(), session, DAYS, DAYS * DAY)
+    assert all(f.exists() for f in files) and receipts(kiosk) == []
+
+    report = retention.purge(kiosk.store, kiosk.identity, kiosk.config.media_dir)
+
+    assert report.purged == [] and len(report.receipts) == 1  # nothing left to purge again
+    assert not any(f.exists() for f in files)
+    (sent,) = receipts(kiosk)
+    assert sent["session_id"] == sid and sent["files_deleted"] == len(files)
