@@ -1,7 +1,8 @@
 """Erasing a candidate's personal data on the box, on central's signed deletion request.
 
 What goes, for every session of the candidate: the name, language and accommodation; the
-follow-up questions asked; analyses (transcripts, observations); staff checklist scores;
+follow-up questions asked; transcripts recognised live; analyses (transcripts,
+observations); staff checklist scores;
 results and reports; recordings (rows marked purged, files deleted after the commit);
 invite, resume and link hashes; consent flags (so nothing is ever scored or reported for
 the session again); every outbox message of those sessions, sent or not; and the
