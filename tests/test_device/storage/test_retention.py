@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import InviteFn, make_config
@@ -182,19 +183,22 @@ def test_sessions_that_have_not_ended_are_never_purged(
 
 def test_an_unmeasurable_age_purges_nothing_and_says_why(
     kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent_version: str,
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, http: httpx.Client,
 ) -> None:
     sid, files = interview(kiosk, clock, invite, consent_version)
+    assert http.get("/healthz").json()["retention"] == {"ran": False}
     clock.advance(2 * DAYS * DAY)
     clock.reboot(synced=False)  # a new boot, clock not synchronised: no age to compare
 
     with caplog.at_level(logging.WARNING, logger="device.ops.retention"):
-        report = retention.purge(kiosk.store, kiosk.identity, kiosk.config.media_dir)
+        report = kiosk.retention.run()
 
     assert report.purged == [] and report.kept_unmeasurable == [sid]
     assert all(f.exists() for f in files) and receipts(kiosk) == []
     assert "cannot be measured (the clock was not synchronised across a restart)" in caplog.text
     assert sid in caplog.text
+    assert http.get("/healthz").json()["retention"] == {
+        "ran": True, "purged": 0, "waiting_for_clock": [sid], "files_failed": []}
     clock.synced = True  # both readings synchronised: the wall clocks compare across boots
     assert retention.purge(kiosk.store, kiosk.identity, kiosk.config.media_dir).purged == [sid]
 
