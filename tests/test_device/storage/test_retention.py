@@ -50,11 +50,11 @@ def kiosk(config: KioskConfig, clock: ManualClock, kiosk: Kiosk) -> Kiosk:
 
 
 def interview(kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent: str,
-              *, finish: bool = True) -> tuple[str, list[Path]]:
+              *, finish: bool = True, **who: str) -> tuple[str, list[Path]]:
     """A candidate's interview with a recording per answer (never sent: upload_media is
     off), a live transcript and an analysis; completed unless ``finish`` is false, when
     it stops in progress after the first answer."""
-    invited = invite(display_name=NAME)
+    invited = invite(display_name=NAME, **who)
     assert invited.invite_code
     sid = kiosk.engine.check_in(invited.invite_code).session_id
     kiosk.engine.consent(sid, accept=True, consent_version=consent)
@@ -263,3 +263,24 @@ def test_a_purge_cut_short_by_a_crash_is_finished_by_the_next_pass(
     assert not any(f.exists() for f in files)
     (sent,) = receipts(kiosk)
     assert sent["session_id"] == sid and sent["files_deleted"] == len(files)
+
+
+def test_the_candidate_is_forgotten_with_their_last_kept_session(
+    kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent_version: str,
+) -> None:
+    first, _ = interview(kiosk, clock, invite, consent_version, candidate_id="c-twice")
+    clock.advance(DAYS / 2 * DAY)
+    second, _ = interview(kiosk, clock, invite, consent_version, candidate_id="c-twice")
+
+    def name() -> str | None:
+        found = kiosk.store.one("SELECT display_name FROM candidates WHERE id = 'c-twice'")
+        assert found is not None
+        return found["display_name"]  # type: ignore[no-any-return]
+
+    clock.advance(DAYS / 2 * DAY)
+    assert retention.purge(kiosk.store, kiosk.identity).purged == [first]
+    assert name() == NAME  # the second session still holds what staff need to read it
+    clock.advance(DAYS / 2 * DAY)
+    assert retention.purge(kiosk.store, kiosk.identity).purged == [second]
+    assert name() is None
+    assert [r["candidate_forgotten"] for r in receipts(kiosk)] == [False, True]
