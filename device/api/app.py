@@ -26,9 +26,9 @@ def _sweep(kiosk: Kiosk) -> None:
     kiosk.interview.finish_overdue()
     kiosk.engine.expire_due()
     kiosk.storage.sweep()
-    kiosk.retention.sweep()
     if kiosk.media_announcer is not None:
         kiosk.media_announcer.sweep()
+    kiosk.retention.sweep()
 
 
 def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True,

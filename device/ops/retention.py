@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlite_utils import Database
 
 from device import audit
@@ -45,6 +46,7 @@ from device.central_link import erasure, outbox
 from device.central_link.outbox import Identity
 from device.clock import Stamp, elapsed_s
 from device.config import KioskConfig
+from device.errors import NotFoundError
 from device.jobs.installed import jobs, package
 from device.sessions import candidate_rows, session_rows
 from device.sessions.session_rows import SessionRow
@@ -127,6 +129,8 @@ class PurgeReport:
     files_deleted: int = 0
     files_failed: list[str] = field(default_factory=list)
     receipts: list[str] = field(default_factory=list)
+    #: Sessions whose job package cannot be read back, so their retention is unknown.
+    errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -261,7 +265,11 @@ def purge(store: Store, identity: Identity, media_dir: Path | None = None) -> Pu
                 session = session_rows.get(db, candidate.id)
                 if session is None or session.purged or session.state not in FINAL_STATES:
                     continue
-                days, age = _due(db, session, now)
+                try:
+                    days, age = _due(db, session, now)
+                except (NotFoundError, ValidationError) as exc:
+                    report.errors.append(f"{session.id}: {exc}")
+                    continue
                 if age is None:
                     report.kept_unmeasurable.append(session.id)
                     continue
@@ -278,6 +286,9 @@ def purge(store: Store, identity: Identity, media_dir: Path | None = None) -> Pu
     if report.purged:
         log.info("retention purge: %d sessions purged at their job's retention age (%s)",
                  len(report.purged), ", ".join(report.purged))
+    if report.errors:
+        log.error("retention purge: %d ended sessions kept, their job package cannot be read"
+                  " back: %s", len(report.errors), "; ".join(report.errors))
     if report.kept_unmeasurable:
         log.warning("retention purge: the age of %d ended sessions cannot be measured (the"
                     " clock was not synchronised across a restart); they are kept until it"
@@ -297,7 +308,10 @@ def shorter_settings(store: Store, config: KioskConfig) -> list[str]:
                 ("acked_retention_days", config.storage.acked_retention_days))
     with store.read() as db:
         for job in jobs(db):
-            days = package(db, job.id, job.active_version).consent.retention_days
+            try:
+                days = package(db, job.id, job.active_version).consent.retention_days
+            except (NotFoundError, ValidationError):
+                continue  # named by the purge, which keeps that job's sessions
             for name, value in settings:
                 if value > days:
                     warnings.append(

@@ -284,3 +284,25 @@ def test_the_candidate_is_forgotten_with_their_last_kept_session(
     assert retention.purge(kiosk.store, kiosk.identity).purged == [second]
     assert name() is None
     assert [r["candidate_forgotten"] for r in receipts(kiosk)] == [False, True]
+
+
+def test_a_package_that_cannot_be_read_back_keeps_its_sessions_and_not_the_others(
+    kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent_version: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sid, files = interview(kiosk, clock, invite, consent_version)
+    with kiosk.store.transaction() as db:  # a session of a job whose stored package is damaged
+        at = stamp_json(kiosk.store.now())
+        db.execute("INSERT INTO job_packages VALUES ('job-x', 1, 'broken', '{}', 't', ?)", (at,))
+        db.execute("INSERT INTO candidates (id, created) VALUES ('c-x', ?)", (at,))
+        db.execute("INSERT INTO sessions (id, candidate_id, job_id, job_version, state, created,"
+                   " state_since, ended) VALUES ('S-x', 'c-x', 'job-x', 1, 'completed', ?, ?, ?)",
+                   (at, at, at))
+    clock.advance(10 * DAYS * DAY)
+
+    with caplog.at_level(logging.ERROR, logger="device.ops.retention"):
+        report = retention.purge(kiosk.store, kiosk.identity, kiosk.config.media_dir)
+
+    assert report.purged == [sid] and not any(f.exists() for f in files)
+    assert [e.split(":")[0] for e in report.errors] == ["S-x"]
+    assert "job package cannot be read back" in caplog.text
