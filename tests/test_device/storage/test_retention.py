@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from api_helpers import staff_headers
 
-from conftest import InviteFn, make_config
+from conftest import JOB, InviteFn, make_config
 from device import audit
 from device.api.app import _sweep
 from device.audit import SYSTEM
@@ -205,6 +206,7 @@ def test_an_unmeasurable_age_purges_nothing_and_says_why(
 
 def test_the_api_sweep_purges_at_most_once_per_interval(
     kiosk: Kiosk, clock: ManualClock, invite: InviteFn, consent_version: str,
+    http: httpx.Client,
 ) -> None:
     assert kiosk.retention.sweep() is not None
     sid, files = interview(kiosk, clock, invite, consent_version)
@@ -213,6 +215,10 @@ def test_the_api_sweep_purges_at_most_once_per_interval(
     assert kiosk.retention.last_purge is not None
     assert kiosk.retention.last_purge.purged == [sid] and not any(f.exists() for f in files)
     assert kiosk.retention.sweep() is None  # within the interval: not again
+    # staff see the tombstone: the session, its job and times, and when it was purged
+    shown = http.get(f"/api/v1/staff/sessions/{sid}", headers=staff_headers(kiosk)).json()
+    assert shown["state"] == "completed" and shown["job_id"] == JOB
+    assert shown["purged"] == kiosk.store.now().utc and shown["display_name"] is None
 
 
 def test_the_receipt_states_the_jobs_retention_days(
