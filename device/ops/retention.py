@@ -240,10 +240,24 @@ def finish_pending(store: Store, identity: Identity, media_dir: Path | None = No
     return finished
 
 
-def _due(db: Database, session: SessionRow, now: Stamp) -> tuple[int, float | None]:
-    days = retention_days(db, session)
+def _due(db: Database, session: SessionRow, now: Stamp, report: PurgeReport
+         ) -> tuple[int, float] | None:
+    """(retention days, age) of a session to purge now; None when it is kept (why is
+    counted in ``report``)."""
+    try:
+        days = retention_days(db, session)
+    except (NotFoundError, ValidationError) as exc:
+        report.errors.append(f"{session.id}: {exc}")
+        return None
     _, anchor = age_anchor(session)
-    return days, elapsed_s(anchor, now)
+    age = elapsed_s(anchor, now)
+    if age is None:
+        report.kept_unmeasurable.append(session.id)
+        return None
+    if age < days * DAY_S:
+        report.kept_young += 1
+        return None
+    return days, age
 
 
 def purge(store: Store, identity: Identity, media_dir: Path | None = None) -> PurgeReport:
@@ -255,27 +269,17 @@ def purge(store: Store, identity: Identity, media_dir: Path | None = None) -> Pu
     now = store.now()
     after = 0
     while True:
-        with store.read() as db:
+        with store.read() as db:  # decided on a read: young sessions cost no write lock
             batch = session_rows.ended_unpurged(db, after, BATCH, FINAL_STATES)
+            due = [(s, d) for _, s in batch if (d := _due(db, s, now, report)) is not None]
         if not batch:
             break
         after = batch[-1][0]
-        for _, candidate in batch:
+        for seen, (days, age) in due:
             with store.transaction() as db:
-                session = session_rows.get(db, candidate.id)
-                if session is None or session.purged or session.state not in FINAL_STATES:
-                    continue
-                try:
-                    days, age = _due(db, session, now)
-                except (NotFoundError, ValidationError) as exc:
-                    report.errors.append(f"{session.id}: {exc}")
-                    continue
-                if age is None:
-                    report.kept_unmeasurable.append(session.id)
-                    continue
-                if age < days * DAY_S:
-                    report.kept_young += 1
-                    continue
+                session = session_rows.get(db, seen.id)
+                if session is None or session != seen:
+                    continue  # changed since it was read (undone, purged): the next pass
                 receipt = purge_session(db, now, session, days, age)
             done = finish_purge(store, identity, receipt, media_dir)
             report.purged.append(session.id)
