@@ -105,7 +105,7 @@ def test_example_loads_with_the_described_job_and_rubric() -> None:
     ]
     assert sum(c.weight for c in competencies) == 100
     assert package.competency_ids == {c.id for c in competencies}
-    assert package.consent.version == "2026-01"
+    assert package.consent.version == "2026-02"
     assert package.scoring.use_expression_in_score is False
 
 
