@@ -12,6 +12,7 @@ from device.central_link.settings import effective_config
 from device.clock import Clock
 from device.config import KioskConfig
 from device.jobs.language_gate import LanguageGate
+from device.ops.retention import RetentionPurge
 from device.ops.storage_budget import StorageBudget
 from device.sessions import recordings
 from device.sessions.codes import load_or_create_key
@@ -33,6 +34,8 @@ class Kiosk:
     interview: Interview
     analysis: AnalysisService
     storage: StorageBudget
+    #: Purges sessions at their job's retention age, as the consent promises.
+    retention: RetentionPurge
     #: Recording on this box (None when ``[capture] enabled`` is off).
     capture: CaptureService | None = None
     #: Announces recordings to central (None when ``[sync] upload_media`` is off).
@@ -77,7 +80,9 @@ def open_kiosk(config: KioskConfig, clock: Clock | None = None) -> Kiosk:
     budget = StorageBudget(store, config)
     engine.admission.append(budget.admit)
     interview = Interview(engine)
-    kiosk = Kiosk(config, store, engine, interview, service, budget, media_announcer=announcer)
+    retention = RetentionPurge(store, config, identity)
+    kiosk = Kiosk(config, store, engine, interview, service, budget, retention,
+                  media_announcer=announcer)
     if config.capture.enabled:
         kiosk.capture = build_capture(config, engine, interview, service,
                                       media_key if config.capture.encrypt else None)

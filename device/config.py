@@ -219,9 +219,11 @@ class StorageConfig(_Section):
         " quota or of the disk (MiB), so sessions in progress can finish.")
     media_retention_days: float = Field(
         30.0, ge=0, le=3650,
-        description="Days a recording stays on the box after central has it.")
+        description="Days a recording stays on the box after central has it; it can only"
+        " shorten what a job's consent.retention_days promises, never extend it.")
     acked_retention_days: float = Field(
-        7.0, ge=0, le=3650, description="Days a delivered message is kept for inspection.")
+        7.0, ge=0, le=3650, description="Days a delivered message is kept for inspection; it"
+        " can only shorten what a job's consent.retention_days promises, never extend it.")
 
 
 CameraKind = Literal["auto", "picamera2", "opencv", "file", "none"]

@@ -20,6 +20,7 @@ PRIORITY = {
     "session.report": 2,
     "media": 3,
     "deletion.receipt": 0,
+    "retention.receipt": 0,
     "package.rejected": 0,
 }
 
@@ -30,6 +31,7 @@ MessageKind = Literal[
     "session.report",
     "media",
     "deletion.receipt",
+    "retention.receipt",
     "package.rejected",
 ]
 

@@ -43,6 +43,8 @@ class SessionRow(TypedDict, total=False):
     state_reason: str | None
     state_actor: str | None
     created: str
+    #: when the retention purge removed its personal data (absent from an older kiosk-device)
+    purged: str | None
 
 
 class ActionState(TypedDict):

@@ -28,6 +28,7 @@ def _sweep(kiosk: Kiosk) -> None:
     kiosk.storage.sweep()
     if kiosk.media_announcer is not None:
         kiosk.media_announcer.sweep()
+    kiosk.retention.sweep()
 
 
 def create_app(kiosk: Kiosk, *, sweep: bool = True, analyse: bool = True,

@@ -176,6 +176,7 @@ def healthz(k: KioskDep) -> dict[str, Any]:
                          "last_error": k.analysis.last_error},
             "clock": {"utc": now.utc, "synced": now.synced, "boot": now.boot},
             "storage": _storage_health(k),
+            "retention": _retention_health(k),
             "capture": k.capture.health() if k.capture is not None else {"enabled": False},
             "system": {"cpu_temperature_c": cpu_temperature_c(), **load()}}
 
@@ -186,6 +187,16 @@ def _storage_health(k: Kiosk) -> dict[str, Any]:
             "remaining_bytes": u.remaining_bytes, "reserve_bytes": u.reserve_bytes,
             "disk_free_bytes": u.disk_free_bytes, "unconfirmed_bytes": u.unconfirmed_bytes,
             "accepting_sessions": u.accepting_sessions, "reason": refusal(u, k.config)}
+
+
+def _retention_health(k: Kiosk) -> dict[str, Any]:
+    """The last retention purge: how many sessions it purged, and which wait for a clock."""
+    last = k.retention.last_purge
+    if last is None:
+        return {"ran": False}
+    return {"ran": True, "purged": len(last.purged),
+            "waiting_for_clock": list(last.kept_unmeasurable),
+            "files_failed": list(last.files_failed)}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -63,6 +63,7 @@ def _session_out(named: NamedSession, staff: Staff) -> dict[str, Any]:
         "state_since": s.state_since.to_dict(), "state_reason": s.state_reason,
         "state_actor": s.state_actor,
         "created": s.created.utc,
+        "purged": s.purged.utc if s.purged is not None else None,
     }
     if staff.role != "technician":
         out["display_name"] = named.display_name

@@ -1,7 +1,8 @@
 """Erasing a candidate's personal data on the box, on central's signed deletion request.
 
 What goes, for every session of the candidate: the name, language and accommodation; the
-follow-up questions asked; analyses (transcripts, observations); staff checklist scores;
+follow-up questions asked; transcripts recognised live; analyses (transcripts,
+observations); staff checklist scores;
 results and reports; recordings (rows marked purged, files deleted after the commit);
 invite, resume and link hashes; consent flags (so nothing is ever scored or reported for
 the session again); every outbox message of those sessions, sent or not; and the
@@ -48,8 +49,8 @@ RETRY = "erasure-retry:"
 PERSONAL_FIELDS = ("display_name", "language", "extra_time_pct", "invite_code")
 CENTRAL = Actor("central", "deletion")
 #: What a receipt counts: sessions closed, rows erased per kind, documents redacted.
-COUNTED = ("sessions_closed", "follow_ups", "analyses", "checklists", "results", "media",
-           "messages_withdrawn", "messages_cleared", "documents_redacted")
+COUNTED = ("sessions_closed", "follow_ups", "live_transcripts", "analyses", "checklists",
+           "results", "media", "messages_withdrawn", "messages_cleared", "documents_redacted")
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def erase_candidate(
         counts.update(erased)
     if candidate is not None:
         candidate_rows.forget(db, candidate_id, now)
-    counts["documents_redacted"] = _redact_documents(db, candidate_id)
+    counts["documents_redacted"] = redact_documents(db, candidate_id)
     receipt = Receipt(
         request_id=request_id, candidate_id=candidate_id, found=candidate is not None,
         sessions=tuple(sessions), counts=counts, erased_at=now.utc, document_id=document_id,
@@ -130,10 +131,22 @@ def erase_candidate(
 
 def _erase_sessions(db: Database, sessions: list[str], now: Stamp
                     ) -> tuple[dict[str, int], list[str]]:
-    ids = tuple(sessions)
     counts = {"sessions_closed": _close_open(db, sessions, now)}
+    erased, paths = erase_session_data(db, sessions, now)
+    counts.update(erased)
+    return counts, paths
 
-    counts["follow_ups"] = answer_rows.clear_follow_ups(db, sessions)
+
+def erase_session_data(db: Database, sessions: list[str], now: Stamp
+                       ) -> tuple[dict[str, int], list[str]]:
+    """Erase what is personal in these (ended) sessions inside the caller's transaction:
+    follow-ups and live transcripts, analyses, checklist scores, results and reports,
+    recordings (rows marked purged), every message about them, sent or not, and the codes
+    and consent flags of the session rows. Returns counts per kind and the recordings'
+    files, to delete once the transaction is committed (see :func:`delete_files`)."""
+    ids = tuple(sessions)
+    counts = {"follow_ups": answer_rows.clear_follow_ups(db, sessions),
+              "live_transcripts": answer_rows.clear_live_transcripts(db, sessions)}
     counts["analyses"] = analysis_rows.delete_for_sessions(db, ids)
     counts["checklists"] = checklists.erase(db, sessions)
     counts["results"] = results.erase(db, sessions)
@@ -157,8 +170,10 @@ def _close_open(db: Database, sessions: list[str], now: Stamp) -> int:
     return len(found)
 
 
-def _redact_documents(db: Database, candidate_id: str) -> int:
-    """Remove the candidate's personal fields from stored documents (rosters, rejects)."""
+def redact_documents(db: Database, candidate_id: str,
+                     note: str = "erased at central's request") -> int:
+    """Remove the candidate's personal fields from stored documents (rosters, rejects); a
+    document that cannot be read is replaced by ``note``."""
     changed = 0
     for r in inbox.mentioning(db, candidate_id):
         try:
@@ -166,7 +181,7 @@ def _redact_documents(db: Database, candidate_id: str) -> int:
         except ValueError:
             document = None
         if document is None:
-            payload = dumps({"redacted": "erased at central's request"})
+            payload = dumps({"redacted": note})
         elif _scrub(document, candidate_id):
             payload = dumps(document)
         else:
@@ -194,7 +209,8 @@ def _scrub(value: Any, candidate_id: str) -> bool:
 
 # -- after the commit ---------------------------------------------------------------------
 
-def _delete(paths: Sequence[str]) -> tuple[int, dict[str, str]]:
+def delete_files(paths: Sequence[str]) -> tuple[int, dict[str, str]]:
+    """Delete recordings: (how many went, {path: why not} for those that could not)."""
     deleted = 0
     failed: dict[str, str] = {}
     for path in paths:
@@ -215,7 +231,7 @@ def finish_erasure(store: Store, identity: Identity, receipt: Receipt) -> Receip
     :func:`finish_pending`. When another caller already finished this erasure, the receipt
     is returned as it is.
     """
-    deleted, failed = _delete(receipt.files)
+    deleted, failed = delete_files(receipt.files)
     done = replace(receipt, files_deleted=deleted, files_failed=tuple(sorted(failed)))
     now = store.now()
     with store.transaction() as db:
@@ -248,7 +264,7 @@ def finish_pending(store: Store, identity: Identity) -> list[Receipt]:
 
 
 def _retry(store: Store, key: str, paths: list[str]) -> None:
-    _, failed = _delete(paths)
+    _, failed = delete_files(paths)
     with store.transaction() as db:
         if failed:
             meta.replace(db, key, dumps(sorted(failed)))

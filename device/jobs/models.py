@@ -389,7 +389,8 @@ class Consent(Model):
         min_length=1, max_length=32, description="Consent text version, stored with each consent."
     )
     text: LocalizedText = Field(
-        description="What is recorded, why, and what the candidate agrees to."
+        description="What is recorded, why, and what the candidate agrees to. No consent text"
+        " states a retention period: it comes from `retention_days` (refused at import)."
     )
     shared_with_central: LocalizedText = Field(
         description="What leaves the kiosk and is sent to central HR."
@@ -398,7 +399,9 @@ class Consent(Model):
         description="The separate, optional consent to facial-expression analysis."
     )
     retention_days: int = Field(
-        ge=1, le=3650, description="Days recordings and results are kept before deletion."
+        ge=1, le=3650, description="Days recordings, transcripts and results are kept on the"
+        " kiosk; the touchscreen and the receipt state it, and the box purges each session at"
+        " this age, sent to central or not."
     )
     deletion_contact: LocalizedText = Field(
         description="How the candidate can ask for access to or deletion of their data."

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from device.central_link import strict_json
+from device.jobs.consent_rules import retention_period_problems
 from device.jobs.document import JobPackage
 from device.jobs.models import (
     DEMONSTRATION_METRICS,
@@ -203,6 +204,7 @@ def parse_package(data: bytes | str, source: str = DEFAULT_SOURCE) -> JobPackage
     """Parse and validate a package document; raise PackageError listing every problem.
 
     Validation is strict: numbers must be JSON numbers and flags JSON booleans ("30" is not 30).
+    Consent texts must not state their own retention period (:mod:`device.jobs.consent_rules`).
     """
     document = _decode_json(data, source)
     if not isinstance(document, dict):
@@ -214,9 +216,13 @@ def parse_package(data: bytes | str, source: str = DEFAULT_SOURCE) -> JobPackage
             [f"format: unsupported format {found}; this kiosk reads '{FORMAT}'"], source
         )
     try:
-        return JobPackage.model_validate(document, strict=True)
+        package = JobPackage.model_validate(document, strict=True)
     except ValidationError as exc:
         raise PackageError(_validation_problems(exc), source) from None
+    problems = retention_period_problems(package)
+    if problems:
+        raise PackageError(problems, source)
+    return package
 
 
 def load_package(path: Path) -> JobPackage:

@@ -10,6 +10,10 @@ central acknowledged, once ``media_retention_days`` have passed since that ack, 
 delivered outbox row after ``acked_retention_days``. Ages are measured like every
 duration on the box (:func:`device.clock.elapsed_s`); an age that cannot be measured
 (another boot, clock not synchronised) keeps the file or the row.
+
+Eviction can only delete earlier than the consent promises, never later: whatever these
+settings say, :mod:`device.ops.retention` purges a session's recordings, results and
+messages at its job's ``consent.retention_days``, sent to central or not.
 """
 
 from __future__ import annotations
@@ -145,7 +149,8 @@ def refusal(u: Usage, config: KioskConfig) -> str | None:
         parts.append(raise_quota[0].upper() + raise_quota[1:] + ".")
     if u.media_unconfirmed_bytes and not config.sync.upload_media:
         parts.append("Recordings are not sent to central on this box (sync.upload_media is"
-                     " off): they stay until central asks for their deletion.")
+                     " off): they stay until their job's retention period ends, or until"
+                     " central asks for their deletion.")
     confirmed = u.media_bytes - u.media_unconfirmed_bytes
     if confirmed:
         days = config.storage.media_retention_days

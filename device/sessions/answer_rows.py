@@ -178,6 +178,14 @@ def clear_follow_ups(db: Database, session_ids: list[str]) -> int:
                           tuple(session_ids)).rowcount)
 
 
+def clear_live_transcripts(db: Database, session_ids: list[str]) -> int:
+    """Forget the transcripts recognised live for these sessions' answers; returns how many."""
+    marks = ", ".join("?" for _ in session_ids)
+    return int(db.execute("UPDATE answers SET live_transcript = NULL"  # noqa: S608
+                          f" WHERE live_transcript IS NOT NULL AND session_id IN ({marks})",
+                          tuple(session_ids)).rowcount)
+
+
 # -- takes being recorded (joins ``sessions`` read-only) ----------------------------------
 
 

@@ -1,7 +1,8 @@
 """The ``candidates`` table: the one module that reads and writes it, handing out typed rows.
 
 A candidate is who a roster invites; what identifies them (name, language, extra time)
-is forgotten when central asks for erasure, and the row stays as a marker that it was.
+is forgotten when central asks for erasure, or by the retention purge once none of their
+sessions holds personal data, and the row stays as a marker that it was.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from device.storage.database import load_stamp, row, stamp_json
 
 @dataclass(frozen=True, slots=True)
 class CandidateRow:
-    """One invited candidate, as stored (``erased``: when central had them forgotten)."""
+    """One invited candidate, as stored (``erased``: when they were forgotten, at central's
+    request or at retention)."""
 
     id: str
     display_name: str | None

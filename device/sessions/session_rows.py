@@ -50,6 +50,8 @@ class SessionRow:
     state_since: Stamp
     started: Stamp | None
     ended: Stamp | None
+    #: When the retention purge removed its personal data (the row stays as a tombstone).
+    purged: Stamp | None = None
 
     @classmethod
     def from_row(cls, r: Mapping[str, Any]) -> SessionRow:
@@ -68,7 +70,7 @@ class SessionRow:
             expression_consent=None if consent is None else bool(consent),
             state_reason=r["state_reason"], state_actor=r["state_actor"],
             created=created, state_since=since, started=load_stamp(r["started"]),
-            ended=load_stamp(r["ended"]),
+            ended=load_stamp(r["ended"]), purged=load_stamp(r.get("purged")),
         )
 
 
@@ -256,3 +258,30 @@ def forget_personal(db: Database, session_ids: Sequence[str]) -> None:
         "UPDATE sessions SET language = NULL, extra_time_pct = 0, invite_hash = NULL,"  # noqa: S608
         " resume_hash = NULL, token_hash = NULL, receipt_hash = NULL, consent_version = NULL,"
         f" expression_consent = NULL WHERE id IN ({marks})", tuple(session_ids))
+
+
+# -- the retention purge ------------------------------------------------------------------
+
+
+def ended_unpurged(db: Database, after: int, limit: int, states: Sequence[str]
+                   ) -> list[tuple[int, SessionRow]]:
+    """Sessions in one of ``states`` (the final ones) whose personal data is still on the
+    box, in table order after the position ``after``: (position, row) pairs."""
+    marks = ", ".join("?" for _ in states)
+    found = rows(db, f"SELECT rowid AS rid, * FROM sessions WHERE purged IS NULL"  # noqa: S608
+                     f" AND state IN ({marks}) AND rowid > ? ORDER BY rowid LIMIT ?",
+                 (*states, after, limit))
+    return [(int(r["rid"]), SessionRow.from_row(r)) for r in found]
+
+
+def mark_purged(db: Database, session_id: str, now: Stamp) -> None:
+    """The session's personal data is gone: keep the row as a tombstone, stamped."""
+    db.execute("UPDATE sessions SET purged = ? WHERE id = ? AND purged IS NULL",
+               (stamp_json(now), session_id))
+
+
+def count_unpurged_of_candidate(db: Database, candidate_id: str) -> int:
+    """The candidate's sessions still holding personal data (open ones included)."""
+    found = row(db, "SELECT count(*) AS n FROM sessions WHERE candidate_id = ?"
+                " AND purged IS NULL", (candidate_id,))
+    return int(found["n"]) if found else 0

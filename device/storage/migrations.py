@@ -385,3 +385,10 @@ def m006_live_transcript(db: Database) -> None:
     """The transcript recognised while an answer was spoken, kept with the answer when the
     live recogniser heard all of it, so the analysis need not decode the recording again."""
     db.conn.execute("ALTER TABLE answers ADD COLUMN live_transcript TEXT")
+
+
+@migrations()
+def m007_retention_purge(db: Database) -> None:
+    """When a session's personal data was purged at its job's retention age (the row stays
+    as an anonymous tombstone: id, job, states and times)."""
+    db.conn.execute("ALTER TABLE sessions ADD COLUMN purged TEXT")

@@ -3,7 +3,8 @@
 Central (the reference receiver) signs and publishes job packages, rosters and deletion
 requests; they arrive over MQTT (packages retained) or by HTTPS polling and are applied
 on the box. Anything forged, damaged, replayed or oversized is refused whole: the last
-good version stays active and central hears why in a ``package.rejected`` message.
+good version stays active and central hears why in a ``package.rejected`` message. A
+session purged on the box at its retention age is reported like an erasure, with a receipt.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from sync_harness import (
 
 from central import DocumentRequest
 from central.broker import Mosquitto
+from device.audit import SYSTEM
 from device.central_link import outbox
 from device.central_link.outbox import Identity
-from device.clock import Stamp
+from device.clock import ManualClock, Stamp
 from device.config import KioskConfig
-from device.jobs.package import example_package_path
+from device.jobs.installed import import_package
+from device.jobs.package import example_package_path, load_package
+from device.ops import retention
 from device.storage.database import Store, stamp_json
 from shared.contract import SignedDocument, down_topic
 from shared.signing import canonical_bytes, generate_key, sign
@@ -297,3 +301,42 @@ def test_a_deletion_request_erases_the_candidate_and_central_gets_a_receipt(
     queued = {r["session_id"] for r in query(config, "SELECT session_id FROM outbox"
                                                      " WHERE kind = 'session.report'")}
     assert queued == {kept_session}, "the erased candidate's report is still queued"
+
+
+def test_a_session_past_its_retention_is_purged_and_central_gets_a_receipt(
+        tmp_path: Path, pki: Pki, broker: Mosquitto, central: Central) -> None:
+    """Recordings never uploaded and a report never sent go at the promised age; central
+    hears of it, and never gets the report the candidate was promised would be deleted."""
+    config = mqtt_box(tmp_path, pki, broker, central)
+    clock = ManualClock()
+    store = Store(config.db_path, clock=clock)
+    try:
+        import_package(store, example_package_path().read_bytes(), "test", SYSTEM)
+        recording = config.media_dir / "S-old" / "answer.wav"
+        recording.parent.mkdir(parents=True)
+        recording.write_bytes(b"RIFF" + bytes(4096))
+        with store.transaction() as db:
+            at = stamp_json(store.now())
+            db.execute("INSERT INTO candidates (id, display_name, created) VALUES"
+                       " ('cand-old', 'Name of cand-old', ?)", (at,))
+            db.execute("INSERT INTO sessions (id, candidate_id, job_id, job_version, state,"
+                       " created, state_since, ended) VALUES ('S-old', 'cand-old', ?, 1,"
+                       " 'completed', ?, ?, ?)", (JOB, at, at, at))
+            db.execute("INSERT INTO media (id, session_id, kind, path, bytes, created)"
+                       " VALUES ('m-old', 'S-old', 'audio', ?, 4100, ?)", (str(recording), at))
+            outbox.enqueue(db, BOX, store.now(), "session.report", {"score": 3},
+                           session_id="S-old")
+        days = load_package(example_package_path()).consent.retention_days
+        clock.advance(days * 86400.0)
+        report = retention.purge(store, BOX, config.media_dir)
+    finally:
+        store.close()
+    assert report.purged == ["S-old"] and not recording.exists()
+    with running_agent(config):
+        wait_until(lambda: len(central_bodies(central, "dev-1", "retention.receipt")) == 1, 15,
+                   "the retention receipt at central")
+    [receipt] = central_bodies(central, "dev-1", "retention.receipt")
+    assert receipt["session_id"] == "S-old" and receipt["retention_days"] == days
+    assert receipt["counts"]["messages_withdrawn"] == 1 and receipt["files_deleted"] == 1
+    assert receipt["candidate_forgotten"] is True
+    assert central_bodies(central, "dev-1", "session.report") == []

@@ -60,6 +60,8 @@ def completed_interview(kiosk: Kiosk, clock: ManualClock, consent: str) -> tuple
                    (sid,))
         db.execute("UPDATE answers SET follow_up = ? WHERE id = ?",
                    (json.dumps({"prompt": f"{NAME}, what happened next?"}), answer["id"]))
+        db.execute("UPDATE answers SET live_transcript = ? WHERE id = ?",
+                   (f"I am {NAME}", answer["id"]))
         sent = [r[0] for r in db.execute(
             "SELECT message_id FROM outbox WHERE session_id = ? ORDER BY seq LIMIT 2",
             (sid,)).fetchall()]
@@ -134,6 +136,7 @@ def test_a_deletion_erases_everything_personal_and_sends_one_receipt(
     assert counts["sessions_closed"] == 1 and counts["media"] == 3
     assert counts["results"] == 2 and counts["analyses"] == 1 and counts["checklists"] == 1
     assert counts["follow_ups"] == 1 and counts["documents_redacted"] == 2
+    assert counts["live_transcripts"] == 1
     assert counts["messages_cleared"] == 2 and counts["messages_withdrawn"] > 0
     assert acked is not None and outcome.receipt is not None
     assert outcome.receipt.message_id is not None

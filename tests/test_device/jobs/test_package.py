@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from device.jobs import document as package_document
 from device.jobs import models as package_models
+from device.jobs.consent_rules import stated_period
 from device.jobs.package import (
     LANGUAGES,
     MAX_PACKAGE_BYTES,
@@ -104,7 +105,7 @@ def test_example_loads_with_the_described_job_and_rubric() -> None:
     ]
     assert sum(c.weight for c in competencies) == 100
     assert package.competency_ids == {c.id for c in competencies}
-    assert package.consent.version == "2026-01"
+    assert package.consent.version == "2026-02"
     assert package.scoring.use_expression_in_score is False
 
 
@@ -166,10 +167,46 @@ def test_example_vocabulary_covers_every_language() -> None:
                 assert all(cues.get(lang) for lang in LANGUAGES), (item.id, element)
 
 
-def test_example_consent_states_the_retention_period() -> None:
+def test_example_consent_leaves_the_retention_period_to_retention_days() -> None:
     consent = load_package(example_package_path()).consent
-    for language in ALL_LANGUAGES:
-        assert str(consent.retention_days) in consent.text[language], language
+    for texts in (consent.text, consent.shared_with_central, consent.expression_analysis,
+                  consent.deletion_contact):
+        for language in ALL_LANGUAGES:
+            assert stated_period(texts[language]) is None, language
+            assert str(consent.retention_days) not in texts[language], language
+
+
+@pytest.mark.parametrize(("field", "language", "sentence", "period"), [
+    ("text", "en", "Recordings are kept for 90 days, then deleted.", "90 days"),
+    ("text", "zh-CN", "录像保存六个月后自动删除。", "六个月"),
+    ("shared_with_central", "ko", "녹화 자료는 3개월 동안 보관합니다.", "3개월"),
+    ("deletion_contact", "en", "Your data is erased after two years.", "two years"),
+    ("expression_analysis", "zh-CN", "分析结果保留1年。", "1年"),
+])
+def test_a_consent_text_stating_its_own_retention_period_is_refused(
+    tmp_path: Path, example: Document, field: str, language: str, sentence: str, period: str,
+) -> None:
+    example["consent"][field][language] += " " + sentence
+    error = load_error(write_json(tmp_path, example))
+    assert error.problems == [
+        f"consent.{field}.{language}: states its own retention period ('{period}'); the"
+        f" period comes from consent.retention_days ({example['consent']['retention_days']}"
+        " days), which the touchscreen and the receipt show beside this text and the box"
+        " keeps: remove the period from the text"]
+
+
+def test_a_package_installed_before_the_rule_still_reads_back(example: Document) -> None:
+    """The rule runs on import, not when a stored package is read for its sessions."""
+    example["consent"]["text"]["en"] += " Recordings are kept for 180 days."
+    package = package_document.JobPackage.model_validate(example, strict=True)
+    assert stated_period(package.consent.text["en"]) == "180 days"
+
+
+def test_other_periods_in_consent_texts_are_not_retention_periods() -> None:
+    for text in ("We will reply within 15 days.", "我们会在 15 个工作日内答复。",
+                 "영업일 기준 15일 이내에 답변드립니다.", "The interview takes 20 minutes.",
+                 "Recordings are deleted when the retention period ends."):
+        assert stated_period(text) is None, text
 
 
 def test_localized_texts_lists_every_localized_field() -> None:

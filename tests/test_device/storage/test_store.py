@@ -34,7 +34,8 @@ def test_schema_has_every_table_and_migrations_apply_once(tmp_path: Path) -> Non
     applied = store.all("SELECT name FROM _sqlite_migrations")
     assert [r["name"] for r in applied] == ["m001_initial_schema", "m002_analysis",
                                                    "m003_sync", "m004_capture",
-                                                   "m005_sync_control", "m006_live_transcript"]
+                                                   "m005_sync_control", "m006_live_transcript",
+                                                   "m007_retention_purge"]
 
 
 def test_garbage_file_is_refused_with_its_path(tmp_path: Path) -> None:
