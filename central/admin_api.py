@@ -103,4 +103,7 @@ def admin_router(receiver: Receiver) -> APIRouter:
         new = await run_in_threadpool(receiver.register_device, device, wanted.move)
         return {**vars(device), "new": new}
 
+    from central.webhooks.routes import router as webhook_routes
+
+    api.include_router(webhook_routes(receiver))
     return api

@@ -3,7 +3,9 @@
 A message is *stored* (durable, acknowledged) as soon as it arrives, and *delivered*
 (given the next global ``delivered_order``) once every earlier message of its session
 has been delivered: ``session_seq`` 1 goes at once, ``n`` waits for ``n - 1``. Messages
-without a session (or without a ``session_seq``) are delivered on arrival.
+without a session (or without a ``session_seq``) are delivered on arrival. A delivered
+message makes its events for the HR system in the same transaction
+(:mod:`central.webhooks.events`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from central.store import Connection, ReceiverStore, row, rows, utc_now
+from central.webhooks import events
 from shared.canonical_json import dumps
 from shared.contract import Envelope, Status
 
@@ -87,6 +90,8 @@ def ingest_batch(conn: Connection, envelopes: list[Envelope], transport: str) ->
         if device in new and device not in first and results[i].outcome == "stored":
             first.add(device)
             results[i] = replace(results[i], new_device=True)
+    # last, so the events lock is the last one taken (see central.webhooks.events)
+    events.record(conn, [m for i in order for m in results[i].delivered], now)
     return [results[i] for i in range(len(envelopes))]
 
 

@@ -208,12 +208,61 @@ CREATE TABLE IF NOT EXISTS admin_tokens (
 );
 """
 
+_WEBHOOKS = """
+-- events for the HR system (central.webhooks.events); seq is the pull API's cursor
+CREATE TABLE IF NOT EXISTS events (
+    seq {serial},
+    event_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    site TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    session_id TEXT,
+    subject TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    occurred_at TEXT,
+    created TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_type ON events (type, seq);
+-- webhook endpoints (central.webhooks.endpoints); the secret signs each delivery
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    description TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    created TEXT NOT NULL
+);
+-- one delivery of one event to one endpoint (central.webhooks.delivery)
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    endpoint_id TEXT NOT NULL,
+    event_seq BIGINT NOT NULL,
+    subject TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt TEXT NOT NULL,
+    leased_until TEXT,
+    last_status INTEGER,
+    last_error TEXT,
+    delivered_at TEXT,
+    PRIMARY KEY (endpoint_id, event_seq)
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (state, next_attempt);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_order
+    ON webhook_deliveries (endpoint_id, subject, state, event_seq);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "messages, media, documents, versions, devices, enrolment tokens",
               _INITIAL_SQLITE, _INITIAL_POSTGRESQL),
     Migration(2, "device registry, admin tokens", _TRUST),
     Migration(3, "media uploads belong to the box that declared them",
               "ALTER TABLE media ADD COLUMN device_id TEXT;"),
+    Migration(4, "events for the HR system, webhook endpoints and deliveries",
+              _WEBHOOKS.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+              _WEBHOOKS.replace("{serial}", "BIGSERIAL PRIMARY KEY")),
 )
 
 _LEDGER = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"

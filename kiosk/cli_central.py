@@ -73,6 +73,8 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
                             cert=args.mqtt_cert, key=args.mqtt_key,
                             client_id=args.mqtt_client_id, share_group=args.share_group)
     enrolment = _enrolment(args)
+    if args.webhook_retry_hours <= 0:
+        raise UsageError("--webhook-retry-hours must be above 0")
     if args.enrol_port is not None and tls is None:
         raise UsageError("--enrol-port needs --tls-cert and --tls-key")
     receiver = Receiver(args.data_dir, mqtt=mqtt, enrolment=enrolment, database=args.database)
@@ -82,8 +84,13 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
                                                        args.broker_reload_command))
         receiver.registry_changed()
     logs.setup("INFO", "text")
+    from central.webhooks.delivery import Deliverer, RetryPolicy
+
+    deliverer = Deliverer(receiver.store,
+                          policy=RetryPolicy(give_up_after_s=args.webhook_retry_hours * 3600))
     enrol_server = None
     try:
+        deliverer.start()
         if args.enrol_port is not None and tls is not None:
             from central import ServerThread, TlsSettings
 
@@ -106,6 +113,7 @@ def cmd_serve(args: argparse.Namespace, config: Any) -> int:
         uvicorn.Server(uvicorn_config(receiver.app, args.host, args.port, tls,
                                       log_config=None)).run()
     finally:
+        deliverer.stop()
         if enrol_server is not None:
             enrol_server.stop()
         receiver.close()
@@ -299,6 +307,9 @@ def register(sub: Any) -> None:
                        " (default: central)")
     serve.add_argument("--broker-reload-command", metavar="CMD",
                        help="run after each ACL rewrite, e.g. 'systemctl reload mosquitto'")
+    serve.add_argument("--webhook-retry-hours", type=float, default=72.0, metavar="H",
+                       help="keep retrying a webhook event this long before it becomes a"
+                       " dead letter (default 72)")
     serve.set_defaults(handler=_usage(cmd_serve))
 
     token = rsub.add_parser("admin-token", help="Make an admin token (printed once) for the"
