@@ -7,7 +7,8 @@ leased before it is sent (several central processes may deliver from one databas
 lease runs out if a process dies mid-send, and the delivery is sent again: consumers
 deduplicate by ``event_id``.
 
-A 2xx answer delivers it. Anything else (an error status, no answer within the timeout, a
+An endpoint that fails is not tried again in the same round. A 2xx answer delivers
+it. Anything else (an error status, no answer within the timeout, a
 refused connection) is retried after ``base_s``, doubling up to ``cap_s``; once the event
 is older than ``give_up_after_s`` a failure makes it a dead letter, listed with its last
 error and replayable. A dead letter no longer holds back the candidate's later events;
@@ -90,23 +91,37 @@ class Deliverer:
         now = self.clock()
         with self.store.read() as conn:
             due = rows(conn, _DUE, (iso(now), iso(now), self.policy.batch))
-        attempted = 0
-        for row in due:
-            if self._lease(row, now):
-                self._send(row)
-                attempted += 1
-        return attempted
+        leased = self._lease(due, now) if due else []
+        failing: set[str] = set()
+        sent = 0
+        for row in leased:
+            if row["endpoint_id"] in failing:  # down just now: try it again next time
+                self._release(row)
+                continue
+            sent += 1
+            if not self._send(row):
+                failing.add(row["endpoint_id"])
+        return sent
 
-    def _lease(self, row: dict[str, Any], now: datetime) -> bool:
-        until = iso(now + timedelta(seconds=self.policy.lease_s))
+    def _lease(self, due: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        """The due deliveries this process now holds (one transaction for the round)."""
+        # long enough to send every one of them at the timeout, so no lease runs out mid-round
+        until = iso(now + timedelta(seconds=self.policy.lease_s
+                                    + self.policy.timeout_s * len(due)))
         with self.store.transaction() as conn:
-            return conn.execute(
+            return [row for row in due if conn.execute(
                 "UPDATE webhook_deliveries SET leased_until = ? WHERE endpoint_id = ?"
                 " AND event_seq = ? AND state = 'pending'"
                 " AND (leased_until IS NULL OR leased_until <= ?)",
-                (until, row["endpoint_id"], row["event_seq"], iso(now))).rowcount == 1
+                (until, row["endpoint_id"], row["event_seq"], iso(now))).rowcount == 1]
 
-    def _send(self, row: dict[str, Any]) -> None:
+    def _release(self, row: dict[str, Any]) -> None:
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE webhook_deliveries SET leased_until = NULL WHERE endpoint_id"
+                         " = ? AND event_seq = ?", (row["endpoint_id"], row["event_seq"]))
+
+    def _send(self, row: dict[str, Any]) -> bool:
+        """Send one delivery and record the outcome; True when it was accepted."""
         event = events.to_json(row)
         body = json.dumps(event, ensure_ascii=False, sort_keys=True).encode()
         headers = {"Content-Type": "application/json",
@@ -120,6 +135,7 @@ class Deliverer:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:300]
         self._settle(row, event, status, error)
+        return error is None
 
     def _settle(self, row: dict[str, Any], event: dict[str, Any], status: int | None,
                 error: str | None) -> None:
@@ -141,7 +157,8 @@ class Deliverer:
                 " AND event_seq = ?",
                 ("dead" if dead else "pending", attempts, status, error,
                  iso(now + timedelta(seconds=self.policy.delay_s(attempts))), *key))
-        (log.error if dead else log.warning)(
+        level = logging.ERROR if dead else logging.WARNING if attempts == 1 else logging.INFO
+        log.log(level,
             "webhook %s of event %s (%s) to %s failed (attempt %d): %s%s", row["endpoint_id"],
             event["event_id"], event["type"], row["url"], attempts, error,
             "; dead-lettered" if dead else "")

@@ -342,3 +342,15 @@ def test_serve_refuses_a_retry_period_that_is_not_positive(
     assert main(["central", "serve", "--data-dir", str(tmp_path), "--port", "0",
                  "--webhook-retry-hours", "0"]) == 2
     assert "--webhook-retry-hours must be above 0" in capsys.readouterr().err
+
+
+def test_an_endpoint_that_fails_is_not_tried_again_in_the_same_round(
+        store: ReceiverStore) -> None:
+    endpoints.add(store, "http://127.0.0.1:9/down", [])
+    put(store, completed(1, session="s-1", session_seq=1),
+        completed(2, session="s-2", session_seq=1), completed(3, session="s-3", session_seq=1))
+    assert Deliverer(store).run_once() == 1
+    rows = delivery.deliveries(store)
+    assert sorted(r["attempts"] for r in rows) == [0, 0, 1]
+    assert store.all("SELECT COUNT(*) AS n FROM webhook_deliveries"
+                     " WHERE leased_until IS NOT NULL")[0]["n"] == 0  # the rest released
