@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from central.webhooks import events
 from shared.canonical_json import dumps
 from shared.contract import Envelope, Status
 
+log = logging.getLogger(__name__)
 Outcome = Literal["stored", "duplicate", "conflict"]
 
 
@@ -115,6 +117,8 @@ def _store(conn: Connection, envelope: Envelope, transport: str, now: str) -> In
          envelope.session_id, envelope.session_seq, envelope.seq, envelope.kind, text, now,
          transport)).rowcount
     if inserted == 1:
+        if envelope.kind == "retention.receipt":
+            _discard_held(conn, envelope)
         return Ingested(envelope.message_id, "stored", delivered=_deliver(conn, envelope))
     # stored before (by this process or another): the same message again, or a reused id
     if _stored_envelope(conn, envelope.message_id) != text:
@@ -124,6 +128,20 @@ def _store(conn: Connection, envelope: Envelope, transport: str, now: str) -> In
     conn.execute("UPDATE messages SET copies = copies + 1 WHERE message_id = ?",
                  (envelope.message_id,))
     return Ingested(envelope.message_id, "duplicate")
+
+
+def _discard_held(conn: Connection, receipt: Envelope) -> None:
+    """A session purged on the box sends nothing more: the messages of it still held back
+    for an earlier ``session_seq`` will never be completed, and the personal data they carry
+    was promised deleted, so they go."""
+    session = receipt.body.get("session_id")
+    if not isinstance(session, str):
+        return
+    gone = conn.execute("DELETE FROM messages WHERE device_id = ? AND session_id = ?"
+                        " AND delivered_order IS NULL", (receipt.device_id, session)).rowcount
+    if gone:
+        log.info("retention receipt %s: discarded %d held-back message(s) of session %s",
+                 receipt.message_id, gone, session)
 
 
 def _stored_envelope(conn: Connection, message_id: str) -> str | None:

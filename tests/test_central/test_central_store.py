@@ -178,3 +178,17 @@ def test_concurrent_batches_over_many_sessions_never_deadlock(
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_retention_receipt_discards_the_purged_sessions_held_back_messages(
+        store: ReceiverStore) -> None:
+    with store.transaction() as conn:
+        ingest(conn, envelope(1, session="s-1", session_seq=1), "https")
+        ingest(conn, envelope(3, session="s-1", session_seq=3), "https")  # waits for 2
+        ingest(conn, envelope(4, session="s-2", session_seq=2), "https")  # another session
+    receipt = envelope(5, session=None).model_copy(update={
+        "kind": "retention.receipt", "body": {"session_id": "s-1", "reason": "retention"}})
+    with store.transaction() as conn:
+        assert ingest(conn, receipt, "https").outcome == "stored"
+    left = {(m["session_id"], m["session_seq"]) for m in list_messages(store)}
+    assert left == {("s-1", 1), ("s-2", 2), (None, None)}
