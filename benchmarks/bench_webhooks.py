@@ -12,7 +12,7 @@ stores each) signed the same way to the same receiver, one after another, nothin
 recorded. Each round uses a fresh database; the table quotes the medians.
 
 Outage. The receiver is stopped while interviews keep arriving, for ten minutes (thirty
-seconds with ``--quick``), under the default retry policy (10 s doubling to an hour);
+seconds with ``--quick``), under the default retry policy (10 s doubling up to ten minutes);
 then it is started again on the same port and the deliverer runs until the queue is
 empty. Reported: events lost, events out of order per candidate, and how long after the
 receiver came back everything was delivered.
@@ -204,5 +204,5 @@ def run(quick: bool) -> list[Row]:
             notes=f"{NO_BASELINE}: no library retries webhooks this way; receiver down"
                   f" {result['down_s']:.0f} s with interviews arriving, {result['made']:.0f}"
                   f" events: {result['lost']:.0f} lost, {result['out_of_order']:.0f}"
-                  " candidates out of order; default retry policy (10 s doubling)"))
+                  " candidates out of order; default retry policy (10 s doubling up to 10 min)"))
     return rows

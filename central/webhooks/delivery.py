@@ -8,8 +8,10 @@ lease runs out if a process dies mid-send, and the delivery is sent again: consu
 deduplicate by ``event_id``.
 
 An endpoint that fails is not tried again in the same round. A 2xx answer delivers
-it. Anything else (an error status, no answer within the timeout, a
-refused connection) is retried after ``base_s``, doubling up to ``cap_s``; once the event
+it, and makes the endpoint's other waiting deliveries due at once: an endpoint that was
+down gets its backlog as soon as one retry reaches it, not each event's own backoff
+later. Anything else (an error status, no answer within the timeout, a refused
+connection) is retried after ``base_s``, doubling up to ``cap_s``; once the event
 is older than ``give_up_after_s`` a failure makes it a dead letter, listed with its last
 error and replayable. A dead letter no longer holds back the candidate's later events;
 each event carries its ``sequence``, so a consumer can tell a replayed one is older.
@@ -47,7 +49,7 @@ def iso(at: datetime) -> str:
 @dataclass(frozen=True)
 class RetryPolicy:
     base_s: float = 10.0
-    cap_s: float = 3600.0
+    cap_s: float = 600.0
     give_up_after_s: float = 72 * 3600.0
     timeout_s: float = 10.0
     lease_s: float = 60.0
@@ -147,6 +149,10 @@ class Deliverer:
                              " attempts + 1, leased_until = NULL, last_status = ?,"
                              " last_error = NULL, delivered_at = ? WHERE endpoint_id = ?"
                              " AND event_seq = ?", (status, iso(now), *key))
+                # the endpoint answers again: what waited out its backoff goes now
+                conn.execute("UPDATE webhook_deliveries SET next_attempt = ? WHERE"
+                             " endpoint_id = ? AND state = 'pending' AND next_attempt > ?",
+                             (iso(now), row["endpoint_id"], iso(now)))
                 return
             attempts = int(row["attempts"]) + 1
             age = (now - datetime.fromisoformat(event["created_at"])).total_seconds()

@@ -354,3 +354,23 @@ def test_an_endpoint_that_fails_is_not_tried_again_in_the_same_round(
     assert sorted(r["attempts"] for r in rows) == [0, 0, 1]
     assert store.all("SELECT COUNT(*) AS n FROM webhook_deliveries"
                      " WHERE leased_until IS NOT NULL")[0]["n"] == 0  # the rest released
+
+
+def test_once_a_retry_gets_through_the_endpoints_backlog_goes_at_once(
+        store: ReceiverStore, consumer: Callable[..., Consumer]) -> None:
+    hr = consumer("")
+    hr.stop()
+    _, secret = endpoints.add(store, hr.url, [])
+    put(store, completed(1, session="s-1", session_seq=1))
+    clock = Clock()
+    deliverer = Deliverer(store, clock=clock, policy=RetryPolicy(base_s=10, cap_s=600))
+    for _ in range(6):  # s-1's event backs off to 320 s
+        deliverer.run_once()
+        clock.advance(400)
+    put(store, completed(2, session="s-2", session_seq=1))
+    clock.advance(1)
+    deliverer.run_once()  # s-2's first try fails: its next is 10 s on, s-1's minutes on
+    hr = consumer(secret, hr.port)
+    clock.advance(10)
+    drain(deliverer)  # s-2 gets through, and s-1 is sent with it, not minutes later
+    assert sorted(e["session_id"] for e in hr.events()) == ["s-1", "s-2"]
