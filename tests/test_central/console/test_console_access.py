@@ -155,6 +155,11 @@ def test_disabling_a_user_ends_their_session(store: ReceiverStore) -> None:
     assert hr.get("/jobs").status_code == 200
     users.disable(store, "hr")
     assert hr.get("/jobs").status_code == 303
+    # a user disabled behind the console's back (their session row left) gets nothing either
+    hm = console_client(store, "hm")
+    with store.transaction() as conn:
+        conn.execute("UPDATE console_users SET disabled = 1 WHERE username = 'hm'")
+    assert hm.get("/jobs").status_code == 303
 
 
 def test_logins_are_rate_limited_per_user(store: ReceiverStore) -> None:
