@@ -205,5 +205,10 @@ def test_views_and_decisions_are_audited_and_the_chain_detects_tampering(
     assert not check.ok and check.problem == "entry 4 was altered after it was written"
     with store.transaction() as conn:
         conn.execute("UPDATE console_audit SET reason = 'strong on the line' WHERE seq = 4")
+    assert audit.verify(store).ok
+    with store.transaction() as conn:  # a cut-off tail: the head still names entry 4
+        conn.execute("DELETE FROM console_audit WHERE seq = 4")
+    assert audit.verify(store).problem == "the log ends at entry 3 but its head is entry 4"
+    with store.transaction() as conn:
         conn.execute("DELETE FROM console_audit WHERE seq = 2")
     assert audit.verify(store).problem == "entry 2 is missing (next is 3)"
