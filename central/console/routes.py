@@ -29,7 +29,7 @@ from central.console.app import Ctx, Refused, check_csrf, form, html, require
 from central.console.decisions import DecisionError
 from central.console.decisions import record as record_decision
 from central.console.i18n import t
-from central.console.layout import page
+from central.console.layout import esc, page
 from central.console.queries import Candidate
 from central.console.users import Role
 
@@ -127,8 +127,14 @@ def export_csv(job_id: str, request: Request) -> Response:
     shown, _, _ = _listed(ctx, job_id, request)
     job = queries.jobs(ctx.store).get(job_id) or queries.Job(job_id, {}, ())
     _viewed(ctx, "job.exported", f"job:{job_id}", job_id, {"candidates": len(shown)})
+    disposition = f'attachment; filename="{_filename(job_id)}.csv"'
     return Response("\ufeff" + stats.csv_export(job, shown), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{job_id}.csv"'})
+                    headers={"Content-Disposition": disposition})
+
+
+def _filename(job_id: str) -> str:
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "_"
+                   for ch in job_id) or "job"
 
 
 @router.get("/candidates/{device_id}/{session_id}", response_class=HTMLResponse)
@@ -177,9 +183,11 @@ async def decide(device_id: str, session_id: str, request: Request) -> Response:
         await run_in_threadpool(record_decision, ctx.store, ctx.user, cand,
                                 fields.get("decision", ""), fields.get("reason", ""))
     except DecisionError as exc:
-        return html(page(ctx.lang, t("decision", ctx.lang), f'<p role="alert">{exc}</p>'
-                         f'<p><a href="/candidates/{device_id}/{session_id}">'
-                         f"{t('candidate', ctx.lang)}</a></p>", ctx.user, ctx.login.csrf), 400)
+        back = f"/candidates/{esc(cand.device_id)}/{esc(cand.session_id)}"
+        return html(page(ctx.lang, t("decision", ctx.lang),
+                         f'<p role="alert">{esc(exc)}</p><p><a href="{back}">'
+                         f"{esc(t('candidate', ctx.lang))}</a></p>", ctx.user, ctx.login.csrf),
+                    400)
     return RedirectResponse(f"/candidates/{device_id}/{session_id}?saved=1", status_code=303)
 
 

@@ -75,6 +75,7 @@ def fleet(store: ReceiverStore) -> list[dict[str, Any]]:
     out = []
     for d in devices:
         status = json.loads(d["status"]) if d["status"] else {}
+        d.pop("status")
         out.append({**d, "held_back": held.get(d["device_id"], 0),
                     "link": status.get("state"), "outbox_depth": status.get("outbox_depth"),
                     "version": status.get("version")})

@@ -117,6 +117,9 @@ def test_a_decision_is_audited_and_becomes_an_event_in_one_go(store: ReceiverSto
     csrf = csrf_of(hm.get(S1).text)
     assert hm.post(f"{S1}/decision", data={"decision": "advance", "reason": "   ",
                                            "csrf": csrf}).status_code == 400
+    odd = hm.post(f"{S1}/decision", data={"decision": "<script>x</script>", "reason": "r",
+                                          "csrf": csrf})
+    assert odd.status_code == 400 and "<script>" not in odd.text
     got = hm.post(f"{S1}/decision", data={"decision": "advance",
                                           "reason": "steady hands, clear answers",
                                           "csrf": csrf})
