@@ -118,7 +118,8 @@ def _trail(c: Candidate, lang: Lang) -> str:
 
 def _recordings(media: list[dict[str, Any]], lang: Lang) -> str:
     body = table([esc(t(k, lang)) for k in ("recordings", "type", "size", "when")],
-                 [[esc(m["id"]), esc(m["content_type"]), esc(m["bytes"]), esc(m["completed"])]
+                 [[f'<a href="/recordings/{esc(m["id"])}">{esc(m["id"])}</a>',
+                   esc(m["content_type"]), esc(m["bytes"]), esc(m["completed"])]
                   for m in media]) if media else f"<p>{esc(t('no_recordings', lang))}</p>"
     return (f'<section aria-labelledby="rec-h"><h2 id="rec-h">{esc(t("recordings", lang))}'
             f"</h2>{body}</section>")

@@ -168,6 +168,12 @@ def recordings(store: ReceiverStore, device_id: str, session_id: str) -> list[di
                      (device_id, session_id))
 
 
+def recording(store: ReceiverStore, media_id: str) -> dict[str, Any] | None:
+    """One upload central holds whole: its box, session, file and type."""
+    return store.one("SELECT id, device_id, session_id, path, content_type FROM media"
+                     " WHERE id = ? AND complete = 1", (media_id,))
+
+
 def decisions(store: ReceiverStore, device_id: str, session_id: str) -> list[dict[str, Any]]:
     return store.all("SELECT decision, reason, username, decided FROM console_decisions"
                      " WHERE device_id = ? AND session_id = ? ORDER BY decided",

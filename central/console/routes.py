@@ -6,7 +6,7 @@ Who may use what:
 route                       hr_specialist   hiring_manager  general_manager  admin
 ==========================  ==============  ==============  ===============  =====
 jobs, candidates, reports,  their jobs      their jobs      403              403
-CSV export
+recordings, CSV export
 decision (POST)             403             their jobs      403              403
 statistics (aggregates)     403             403             yes              yes
 fleet, audit log            403             403             403              yes
@@ -19,10 +19,11 @@ transaction: who, when, what, and the job scope that let them see it.
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from central.console import admin_pages, audit, pages, queries, stats
 from central.console.app import Ctx, Refused, check_csrf, form, html, require
@@ -169,6 +170,22 @@ def report_page(device_id: str, session_id: str, request: Request) -> HTMLRespon
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:;"
         " frame-ancestors 'self'")
     return response
+
+
+@router.get("/recordings/{media_id}")
+def recording(media_id: str, request: Request) -> Response:
+    ctx = require(request, *READERS)
+    found = queries.recording(ctx.store, media_id)
+    if found is None or not found["device_id"]:
+        raise Refused(404, "no such recording")
+    cand = _candidate(ctx, found["device_id"], found["session_id"])
+    path = Path(found["path"])
+    if not path.is_file():
+        raise Refused(404, "the recording's file is not on this central")
+    _viewed(ctx, "recording.viewed", cand.key, cand.job_id,
+            {"candidate_id": cand.candidate_id, "media_id": media_id})
+    return FileResponse(path, media_type=found["content_type"],
+                        headers={"Cache-Control": "no-store"})
 
 
 @router.post("/candidates/{device_id}/{session_id}/decision")

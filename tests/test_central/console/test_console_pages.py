@@ -138,3 +138,29 @@ def test_a_decision_is_audited_and_becomes_an_event_in_one_go(store: ReceiverSto
     assert pending == [{"state": "pending"}]
     audited = store.all("SELECT details FROM console_audit WHERE action = 'decision.recorded'")
     assert json.loads(audited[0]["details"])["decision_id"] == data["decision_id"]
+
+
+def test_an_uploaded_recording_plays_for_its_job_only_and_is_audited(
+        store: ReceiverStore, tmp_path: Path) -> None:
+    clip = tmp_path / "m-1"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    other = tmp_path / "m-3"
+    other.write_bytes(b"forklift")
+    with store.transaction() as conn:
+        for media_id, path, device, session in (("m-1", clip, "kiosk-sz2-01", "s-1"),
+                                                ("m-3", other, "kiosk-wx-01", "s-3")):
+            conn.execute("INSERT INTO media (id, session_id, bytes, sha256, content_type,"
+                         ' "offset", complete, path, restarts, created, completed, device_id)'
+                         " VALUES (?, ?, ?, ?, 'video/mp4', ?, 1, ?, 0, 't', 't', ?)",
+                         (media_id, session, path.stat().st_size, "0" * 64,
+                          path.stat().st_size, str(path), device))
+    hr = console_client(store, "hr")
+    assert '<a href="/recordings/m-1">' in hr.get(S1).text
+    got = hr.get("/recordings/m-1")
+    assert got.status_code == 200 and got.content == clip.read_bytes()
+    assert got.headers["content-type"] == "video/mp4"
+    assert hr.get("/recordings/m-3").status_code == 403  # another job's
+    assert console_client(store, "gm").get("/recordings/m-1").status_code == 403
+    assert hr.get("/recordings/nope").status_code == 404
+    seen = store.all("SELECT details FROM console_audit WHERE action = 'recording.viewed'")
+    assert [json.loads(s["details"])["media_id"] for s in seen] == ["m-1"]
