@@ -9,6 +9,7 @@ from central.console.i18n import Lang, t
 from central.console.layout import esc, localized, table
 from central.console.queries import Job
 from central.console.stats import JobStats
+from central.console.users import User
 
 
 def stats_page(found: list[tuple[Job, JobStats]], lang: Lang) -> str:
@@ -58,3 +59,11 @@ def audit_page(entries: list[dict[str, Any]], check: Verification, lang: Lang) -
     head = ["#", *(esc(t(k, lang)) for k in ("when", "by", "role", "action", "candidate",
                                                "reason"))]
     return f"<p{cls}>{esc(state)}</p>" + table(head, rows)
+
+
+def users_page(found: list[User], lang: Lang) -> str:
+    rows = [[esc(u.username), esc(u.display_name), esc(t(f"role.{u.role}", lang)),
+             esc(", ".join(u.jobs) or "—"), esc(t("disabled" if u.disabled else "active", lang))]
+            for u in found]
+    head = [esc(t(k, lang)) for k in ("username", "name", "role", "jobs_held", "state")]
+    return f"<p>{esc(t('users_hint', lang))}</p>" + table(head, rows)

@@ -91,6 +91,12 @@ _T: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "no_candidates": ("没有符合条件的候选人。", "No candidates match."),
     "apply": ("应用", "Apply"),
     "role": ("角色", "Role"),
+    "users": ("用户", "Users"),
+    "jobs_held": ("负责的职位", "Jobs held"),
+    "active": ("启用", "active"),
+    "disabled": ("已停用", "disabled"),
+    "users_hint": ("在中央服务器上用 kiosk central user 添加或停用用户。",
+                   "Add and disable users with kiosk central user on central's host."),
 }
 
 

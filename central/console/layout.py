@@ -57,7 +57,8 @@ def _nav(user: User, lang: Lang) -> str:
     if user.role in ("general_manager", "admin"):
         links.append(("/stats", t("stats", lang)))
     if user.role == "admin":
-        links += [("/fleet", t("fleet", lang)), ("/audit", t("audit", lang))]
+        links += [("/fleet", t("fleet", lang)), ("/users", t("users", lang)),
+                  ("/audit", t("audit", lang))]
     items = "".join(f'<li><a href="{h}">{esc(label)}</a></li>' for h, label in links)
     return f'<nav aria-label="{esc(t("main_nav", lang))}"><ul>{items}</ul></nav>'
 

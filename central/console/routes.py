@@ -9,7 +9,7 @@ jobs, candidates, reports,  their jobs      their jobs      403              403
 recordings, CSV export
 decision (POST)             403             their jobs      403              403
 statistics (aggregates)     403             403             yes              yes
-fleet, audit log            403             403             403              yes
+fleet, users, audit log     403             403             403              yes
 ==========================  ==============  ==============  ===============  =====
 
 Every response that holds a candidate's personal data is audited first, in its own
@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from central.console import admin_pages, audit, pages, queries, stats
+from central.console import admin_pages, audit, pages, queries, stats, users
 from central.console.app import Ctx, Refused, check_csrf, form, html, require
 from central.console.decisions import DecisionError
 from central.console.decisions import record as record_decision
@@ -221,6 +221,14 @@ def fleet_page(request: Request) -> HTMLResponse:
     ctx = require(request, "admin")
     return html(page(ctx.lang, t("fleet", ctx.lang),
                      admin_pages.fleet_page(stats.fleet(ctx.store), ctx.lang), ctx.user,
+                     ctx.login.csrf))
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(request: Request) -> HTMLResponse:
+    ctx = require(request, "admin")
+    return html(page(ctx.lang, t("users", ctx.lang),
+                     admin_pages.users_page(users.listing(ctx.store), ctx.lang), ctx.user,
                      ctx.login.csrf))
 
 

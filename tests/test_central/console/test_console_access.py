@@ -39,6 +39,7 @@ ROUTES: dict[str, set[str]] = {
     "/stats": {"gm", "admin"},
     "/fleet": {"admin"},
     "/audit": {"admin"},
+    "/users": {"admin"},
     "/api/jobs": {"hr", "hm"},
     f"/api/jobs/{JOB}/candidates": {"hr", "hm"},
     "/api/candidates/kiosk-sz2-01/s-1": {"hr", "hm"},
@@ -212,3 +213,19 @@ def test_views_and_decisions_are_audited_and_the_chain_detects_tampering(
     with store.transaction() as conn:
         conn.execute("DELETE FROM console_audit WHERE seq = 2")
     assert audit.verify(store).problem == "entry 2 is missing (next is 3)"
+
+
+def test_the_console_and_device_ingest_are_apart(store: ReceiverStore, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from central import Receiver
+
+    assert console_client(store, "admin").post("/v1/messages", json={}).status_code in (
+        404, 405)
+    receiver = Receiver(tmp_path / "central", database=f"sqlite://{tmp_path / 'other.db'}")
+    try:
+        ingest = TestClient(receiver.app)
+        assert ingest.get("/login").status_code == 404
+        assert ingest.get("/api/stats").status_code == 404
+    finally:
+        receiver.close()

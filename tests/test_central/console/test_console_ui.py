@@ -121,7 +121,7 @@ def test_a_hiring_manager_records_a_decision_by_keyboard(page: Page, console: st
 
 
 @pytest.mark.parametrize("who, pages", [("gm", ["/stats"]),
-                                        ("admin", ["/stats", "/fleet", "/audit"])])
+                                        ("admin", ["/stats", "/fleet", "/users", "/audit"])])
 def test_aggregate_and_admin_pages_pass_axe(page: Page, console: str, who: str,
                                             pages: list[str]) -> None:
     sign_in(page, console, who)
