@@ -38,3 +38,36 @@ def test_add_list_and_disable_a_user(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert stored is not None and stored["password_hash"].startswith("$argon2id$")
     finally:
         store.close()
+
+
+@pytest.mark.integration
+def test_console_command_serves_the_console_on_its_own_port(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from central.broker import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "central", "console", "--data-dir",
+                             str(tmp_path), "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline, got = time.monotonic() + 60, None
+        while got is None:
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the console did not start"
+            try:
+                got = httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert got.status_code == 200 and 'name="password"' in got.text
+        assert got.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'self'" in got.headers["content-security-policy"]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
