@@ -2,7 +2,8 @@
 packages, names from the published rosters, candidates from the boxes' delivered messages.
 
 A candidate here is one interview session (a box and its session id). Only messages that
-were delivered in order (``delivered_order`` set) are shown, never a drill's. Scores are
+were delivered in order (``delivered_order`` set) are shown, never a drill's, and nothing
+of a candidate central sent a deletion request for. Scores are
 the latest report revision's; a competency a box could not assess has no score (None),
 never 0.
 """
@@ -101,6 +102,13 @@ def roster_names(store: ReceiverStore) -> dict[tuple[str, str], str]:
     return names
 
 
+def erased(store: ReceiverStore) -> set[str]:
+    """Candidates central has asked the boxes to erase (a ``deletion`` document): the
+    console shows nothing of them any more, whatever central still stores."""
+    return {str(body["candidate_id"]) for doc in _latest_documents(store, "deletion")
+            if (body := doc.get("body") or {}).get("candidate_id")}
+
+
 def _when(envelope: dict[str, Any], received: str) -> str:
     stamp = envelope.get("recorded_at") or {}
     return str(stamp["utc"]) if stamp.get("synced") and stamp.get("utc") else received
@@ -146,10 +154,10 @@ def candidates(store: ReceiverStore, job_ids: set[str] | None = None,
         key = (r["device_id"], r["session_id"])
         cand = found.setdefault(key, Candidate(r["device_id"], r["session_id"], r["site"]))
         _fold(cand, env, r["received"])
-    names = roster_names(store)
+    names, gone = roster_names(store), erased(store)
     out = []
     for cand in found.values():
-        if job_ids is not None and cand.job_id not in job_ids:
+        if (job_ids is not None and cand.job_id not in job_ids) or cand.candidate_id in gone:
             continue
         cand.name = names.get((str(cand.job_id), str(cand.candidate_id)))
         out.append(cand)

@@ -164,3 +164,17 @@ def test_an_uploaded_recording_plays_for_its_job_only_and_is_audited(
     assert hr.get("/recordings/nope").status_code == 404
     seen = store.all("SELECT details FROM console_audit WHERE action = 'recording.viewed'")
     assert [json.loads(s["details"])["media_id"] for s in seen] == ["m-1"]
+
+
+def test_a_candidate_central_asked_to_erase_is_shown_no_more(store: ReceiverStore) -> None:
+    from central.documents import DocumentRequest, store_document
+    from shared.signing import generate_key
+
+    hr = console_client(store, "hr")
+    assert hr.get(S2).status_code == 200
+    store_document(store, generate_key(), DocumentRequest(
+        kind="deletion", scope="erase-c-0043", tenant="acme",
+        body={"request_id": "r-1", "candidate_id": "c-0043", "reason": "candidate asked"}))
+    assert hr.get(S2).status_code == 404
+    assert "Zhang Wei" not in hr.get(f"/jobs/{JOB}").text
+    assert "c-0043" not in hr.get(f"/jobs/{JOB}/export.csv").text
