@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from central.console import auth, users
@@ -177,8 +178,6 @@ def create_app(store: ReceiverStore, *, secure: bool = False,
         address = request.client.host if request.client else "unknown"
         if not console.limiter.allowed(username, address):
             return _login_page(console, lang, t("too_many", lang), 429)
-        from starlette.concurrency import run_in_threadpool
-
         user = await run_in_threadpool(users.authenticate, store, username,
                                        fields.get("password", ""))
         if user is None:
@@ -194,12 +193,12 @@ def create_app(store: ReceiverStore, *, secure: bool = False,
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
-        fields = await form(request)
-        login = auth.current(store, request.cookies.get(COOKIE))
+        fields, token = await form(request), request.cookies.get(COOKIE)
+        login = await run_in_threadpool(auth.current, store, token)
         if login is not None:
             if not auth.csrf_ok(login, fields.get("csrf")):
                 raise Refused(403, "the form's CSRF token is missing or wrong")
-            auth.end(store, request.cookies.get(COOKIE))
+            await run_in_threadpool(auth.end, store, token)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response

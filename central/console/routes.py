@@ -192,7 +192,7 @@ def recording(media_id: str, request: Request) -> Response:
 async def decide(device_id: str, session_id: str, request: Request) -> Response:
     from starlette.concurrency import run_in_threadpool
 
-    ctx = require(request, "hiring_manager")
+    ctx = await run_in_threadpool(require, request, "hiring_manager")
     fields = await form(request)
     check_csrf(ctx, fields)
     cand = await run_in_threadpool(_candidate, ctx, device_id, session_id)

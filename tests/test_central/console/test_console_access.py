@@ -229,3 +229,13 @@ def test_the_console_and_device_ingest_are_apart(store: ReceiverStore, tmp_path:
         assert ingest.get("/api/stats").status_code == 404
     finally:
         receiver.close()
+
+
+def test_signing_out_ends_the_session_on_central(store: ReceiverStore) -> None:
+    hr = console_client(store, "hr")
+    token = hr.cookies.get(auth.COOKIE)
+    got = hr.post("/logout", data={"csrf": csrf_of(hr.get("/jobs").text)})
+    assert got.status_code == 303 and got.headers["location"] == "/login"
+    assert auth.current(store, token) is None
+    hr.cookies.set(auth.COOKIE, str(token))  # a copy of the old cookie is worth nothing
+    assert hr.get("/jobs").status_code == 303
