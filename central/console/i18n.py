@@ -32,6 +32,8 @@ _T: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "no_report": ("尚无报告", "no report yet"),
     "filter": ("筛选", "Filter"),
     "any": ("全部", "any"),
+    "since": ("起始日期", "From"),
+    "until": ("截止日期", "Until"),
     "sort_by": ("按此列排序", "sort by this column"),
     "export_csv": ("导出 CSV", "Export CSV"),
     "compare": ("按能力并排比较", "Compare side by side"),

@@ -7,10 +7,10 @@ from typing import Any
 
 from central.console.decisions import DECISIONS
 from central.console.i18n import Lang, t
-from central.console.layout import csrf_field, esc, localized, query, score_cell, table
+from central.console.layout import csrf_field, esc, localized, score_cell, table
+from central.console.listing import Listing
 from central.console.queries import Candidate, Job
 
-SORTABLE = ("name", "candidate_id", "state", "site", "date", "overall")
 STAFF_ROLES = ("technician", "site_hr", "admin")
 
 
@@ -26,36 +26,30 @@ def jobs_list(jobs: list[tuple[str, Job | None, int]], lang: Lang) -> str:
     return table([esc(t("job", lang)), "ID", esc(t("candidates", lang))], rows)
 
 
-def sort_key(column: str) -> Any:
-    def key(c: Candidate) -> tuple[int, Any]:
-        if column.startswith("comp:"):
-            value: Any = c.scores.get(column[5:])
-        else:
-            value = getattr(c, column, None)
-        return (1, "") if value is None else (0, value)
-    return key
-
-
-def _filters(states: list[str], sites: list[str], state: str | None, site: str | None,
-             sort: str, direction: str, lang: Lang) -> str:
-    def select(name: str, label: str, options: list[str], chosen: str | None) -> str:
+def _filters(states: list[str], sites: list[str], chosen: Listing, lang: Lang) -> str:
+    def select(name: str, label: str, options: list[str], value: str | None) -> str:
         opts = f'<option value="">{esc(t("any", lang))}</option>' + "".join(
-            f'<option value="{esc(o)}"{" selected" if o == chosen else ""}>{esc(o)}</option>'
+            f'<option value="{esc(o)}"{" selected" if o == value else ""}>{esc(o)}</option>'
             for o in options)
         return (f'<label for="f-{name}">{esc(label)}</label>'
                 f'<select id="f-{name}" name="{name}">{opts}</select>')
 
+    def day(name: str, label: str, value: str | None) -> str:
+        return (f'<label for="f-{name}">{esc(label)}</label>'
+                f'<input type="date" id="f-{name}" name="{name}" value="{esc(value or "")}">')
+
     return (f'<form method="get" role="search" aria-label="{esc(t("filter", lang))}">'
-            f'{select("state", t("state", lang), states, state)}'
-            f'{select("site", t("site", lang), sites, site)}'
-            f'<input type="hidden" name="sort" value="{esc(sort)}">'
-            f'<input type="hidden" name="dir" value="{esc(direction)}">'
+            f'{select("state", t("state", lang), states, chosen.state)}'
+            f'{select("site", t("site", lang), sites, chosen.site)}'
+            f'{day("since", t("since", lang), chosen.since)}'
+            f'{day("until", t("until", lang), chosen.until)}'
+            f'<input type="hidden" name="sort" value="{esc(chosen.sort)}">'
+            f'<input type="hidden" name="dir" value="{esc(chosen.direction)}">'
             f'<button type="submit">{esc(t("apply", lang))}</button></form>')
 
 
 def job_page(job: Job | None, job_id: str, shown: list[Candidate], every: list[Candidate],
-             state: str | None, site: str | None, sort: str, direction: str,
-             lang: Lang) -> str:
+             chosen: Listing, lang: Lang) -> str:
     comps = job.competencies if job else ()
     columns = [("name", t("name", lang)), ("candidate_id", t("candidate_id", lang)),
                ("state", t("state", lang)), ("site", t("site", lang)),
@@ -63,11 +57,10 @@ def job_page(job: Job | None, job_id: str, shown: list[Candidate], every: list[C
     columns += [(f"comp:{c.id}", localized(c.name, lang, c.id)) for c in comps]
     head = []
     for key, label in columns:
-        flip = "desc" if key == sort and direction == "asc" else "asc"
-        href = query(state=state, site=site, sort=key, dir=flip)
+        up = key == chosen.sort and chosen.direction == "asc"
+        href = chosen.href(sort=key, direction="desc" if up else "asc")
         head.append(f'<a href="{esc(href)}" title="{esc(t("sort_by", lang))}">{esc(label)}</a>'
-                    + (" ▲" if key == sort and direction == "asc" else
-                       " ▼" if key == sort else ""))
+                    + (" ▲" if up else " ▼" if key == chosen.sort else ""))
     rows = []
     for c in shown:
         link = f'<a href="/candidates/{esc(c.device_id)}/{esc(c.session_id)}">' \
@@ -78,8 +71,9 @@ def job_page(job: Job | None, job_id: str, shown: list[Candidate], every: list[C
                                   if c.revision else None, lang) for k in comps)])
     states = sorted({c.state for c in every if c.state})
     sites = sorted({c.site for c in every})
-    out = _filters(states, sites, state, site, sort, direction, lang)
-    out += (f'<p><a href="/jobs/{esc(job_id)}/export.csv">{esc(t("export_csv", lang))}</a> · '
+    out = _filters(states, sites, chosen, lang)
+    out += (f'<p><a href="/jobs/{esc(job_id)}/export.csv{esc(chosen.href())}">'
+            f'{esc(t("export_csv", lang))}</a> · '
             f'<a href="/jobs/{esc(job_id)}/compare">{esc(t("compare", lang))}</a></p>')
     if not rows:
         return out + f"<p>{esc(t('no_candidates', lang))}</p>"

@@ -31,6 +31,7 @@ from central.console.decisions import DecisionError
 from central.console.decisions import record as record_decision
 from central.console.i18n import t
 from central.console.layout import esc, page
+from central.console.listing import Listing
 from central.console.queries import Candidate
 from central.console.users import Role
 
@@ -69,22 +70,11 @@ def _my_jobs(ctx: Ctx) -> list[tuple[str, queries.Job | None, int]]:
     return [(j, known.get(j), counts.get(j, 0)) for j in sorted(mine)]
 
 
-def _listed(ctx: Ctx, job_id: str, request: Request) -> tuple[list[Candidate], list[Candidate],
-                                                              dict[str, str]]:
+def _listed(ctx: Ctx, job_id: str, request: Request
+            ) -> tuple[list[Candidate], list[Candidate], Listing]:
     every = queries.candidates(ctx.store, {job_id})
-    q = request.query_params
-    state, site = q.get("state") or None, q.get("site") or None
-    sort = q.get("sort") or "date"
-    if sort not in pages.SORTABLE and not sort.startswith("comp:"):
-        sort = "date"
-    direction = "desc" if q.get("dir") == "desc" else "asc"
-    shown = [c for c in every if (state is None or c.state == state)
-             and (site is None or c.site == site)]
-    shown.sort(key=pages.sort_key(sort), reverse=direction == "desc")
-    if direction == "desc":  # keep "no value" last either way
-        shown.sort(key=lambda c: pages.sort_key(sort)(c)[0])
-    return shown, every, {"state": state or "", "site": site or "", "sort": sort,
-                          "dir": direction}
+    chosen = Listing.parse(request.query_params)
+    return chosen.apply(every), every, chosen
 
 
 # -- pages -----------------------------------------------------------------------------------
@@ -103,8 +93,7 @@ def job_page(job_id: str, request: Request) -> HTMLResponse:
     shown, every, f = _listed(ctx, job_id, request)
     _viewed(ctx, "job.candidates.viewed", f"job:{job_id}", job_id, {"candidates": len(shown)})
     job = queries.jobs(ctx.store).get(job_id)
-    body = pages.job_page(job, job_id, shown, every, f["state"] or None, f["site"] or None,
-                          f["sort"], f["dir"], ctx.lang)
+    body = pages.job_page(job, job_id, shown, every, f, ctx.lang)
     return html(page(ctx.lang, pages.job_title(job, job_id, ctx.lang), body, ctx.user,
                      ctx.login.csrf))
 

@@ -51,6 +51,12 @@ def test_job_page_shows_not_assessed_filters_and_sorts(store: ReceiverStore) -> 
     assert "Zhang Wei" in paused and "王芳" not in paused
     by_site = hr.get(f"/jobs/{JOB}?site=suzhou-plant-2").text
     assert "王芳" in by_site and "Zhang Wei" not in by_site
+    # session dates (the box's synchronised clock): s-1 began on 12-01, s-2 on 12-01 too;
+    # a range after both keeps neither, one around them keeps both
+    assert "No candidates match." in hr.get(f"/jobs/{JOB}?since=2026-12-02&lang=en").text
+    ranged = hr.get(f"/jobs/{JOB}?since=2026-12-01&until=2026-12-01").text
+    assert "王芳" in ranged and "Zhang Wei" in ranged
+    assert "since=2026-12-01" in ranged.split("export.csv")[1][:120]  # export what is shown
     up = hr.get(f"/jobs/{JOB}?sort=name&dir=asc").text
     down = hr.get(f"/jobs/{JOB}?sort=name&dir=desc").text
     assert up.index("Zhang Wei") < up.index("王芳")
