@@ -254,6 +254,61 @@ CREATE INDEX IF NOT EXISTS webhook_deliveries_order
     ON webhook_deliveries (endpoint_id, subject, state, event_seq);
 """
 
+_CONSOLE = """
+-- central HR's console (central.console): people, the jobs each is responsible for,
+-- login sessions (only the cookie's SHA-256 is kept), decisions and the audit chain
+CREATE TABLE IF NOT EXISTS console_users (
+    username TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS console_scopes (
+    username TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (username, job_id)
+);
+CREATE TABLE IF NOT EXISTS console_sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS console_decisions (
+    decision_id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    candidate_id TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    username TEXT NOT NULL,
+    decided TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS console_decisions_session
+    ON console_decisions (device_id, session_id, decided);
+CREATE TABLE IF NOT EXISTS console_audit (
+    seq BIGINT PRIMARY KEY,
+    at TEXT NOT NULL,
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT,
+    reason TEXT,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS console_audit_head (
+    one INTEGER PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "messages, media, documents, versions, devices, enrolment tokens",
               _INITIAL_SQLITE, _INITIAL_POSTGRESQL),
@@ -263,6 +318,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "events for the HR system, webhook endpoints and deliveries",
               _WEBHOOKS.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
               _WEBHOOKS.replace("{serial}", "BIGSERIAL PRIMARY KEY")),
+    Migration(5, "central HR's console: users, job scopes, sessions, decisions, audit",
+              _CONSOLE),
 )
 
 _LEDGER = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"

@@ -344,5 +344,7 @@ def register(sub: Any) -> None:
     keygen.set_defaults(handler=_usage(cmd_keygen))
 
     from kiosk.cli_central_admin import add_parsers
+    from kiosk.cli_console import add_parsers as add_console_parsers
 
     add_parsers(rsub)
+    add_console_parsers(rsub)

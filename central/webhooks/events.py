@@ -4,6 +4,8 @@
 ``interview.completed``  a session reached ``completed`` (``session.state``)
 ``report.ready``         a session's report was received, or a new revision of it
                          (``session.report``: after staff scored a checklist, …)
+``decision.recorded``    a hiring manager recorded a decision on central's console
+                         (:func:`record_decision`, in the decision's transaction)
 =====================  ==========================================================
 
 A drill's messages never make events. ``event_id`` is derived from the message id and
@@ -22,7 +24,7 @@ from typing import Any
 
 from central.store_types import Connection
 
-TYPES: tuple[str, ...] = ("interview.completed", "report.ready")
+TYPES: tuple[str, ...] = ("interview.completed", "report.ready", "decision.recorded")
 _NAMESPACE = uuid.UUID("5f0c1d52-8a53-4c43-9a57-2f1b5a0c6e11")
 _EVENTS_LOCK = 0x6b696f736b657674  # "kioskevt": serialises event writers on PostgreSQL
 
@@ -69,6 +71,19 @@ def record(conn: Connection, message_ids: Iterable[str], now: str) -> list[int]:
                 conn.execute("SELECT pg_advisory_xact_lock(?)", (_EVENTS_LOCK,))
             made += _insert(conn, envelope, kind, data, now)
     return made
+
+
+def record_decision(conn: Connection, decision_id: str, *, tenant: str, site: str,
+                    device_id: str, session_id: str, data: dict[str, Any], now: str
+                    ) -> list[int]:
+    """The ``decision.recorded`` event of a decision made on central (no box message is
+    behind it: its ``message_id`` is the decision's id), with its pending deliveries."""
+    if conn.dialect == "postgresql":
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (_EVENTS_LOCK,))
+    envelope = {"message_id": decision_id, "tenant": tenant, "site": site,
+                "device_id": device_id, "session_id": session_id,
+                "recorded_at": {"utc": now}}
+    return _insert(conn, envelope, "decision.recorded", data, now)
 
 
 def _insert(conn: Connection, envelope: dict[str, Any], kind: str, data: dict[str, Any],
