@@ -67,6 +67,7 @@ class Store:
         self.clock: Clock = clock or SystemClock()
         self.busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
+        self._corrupt: DatabaseCorruptError | None = None  # the last damage seen
         encrypted_db.private_dir(path.parent)
         if mark is not None:
             store_mark.check_file(path, mark)
@@ -122,7 +123,7 @@ class Store:
         with self._lock:
             try:
                 yield
-            except DatabaseError as exc:
+            except (DatabaseError, MemoryError) as exc:
                 raise self._fault(exc) from None
 
     @contextmanager
@@ -133,11 +134,11 @@ class Store:
                 raise StoreError("nested write transactions are not supported")
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
-            except DatabaseError as exc:
+            except (DatabaseError, MemoryError) as exc:
                 raise self._fault(exc) from None
             try:
                 yield self.db
-            except DatabaseError as exc:  # e.g. the page cache spilling on a full disk
+            except (DatabaseError, MemoryError) as exc:  # e.g. the page cache spilling
                 self._rollback()
                 raise self._fault(exc) from None
             except BaseException:
@@ -145,13 +146,26 @@ class Store:
                 raise
             try:
                 self.conn.execute("COMMIT")
-            except DatabaseError as exc:
+            except (DatabaseError, MemoryError) as exc:
                 self._rollback()
                 raise self._fault(exc) from None
 
-    def _fault(self, exc: sqlite3.DatabaseError) -> Exception:
-        """A storage fault as the box's error; anything else (a broken constraint) as is."""
-        return self._translate(exc) if faults.is_storage_fault(exc) else exc
+    def _fault(self, exc: sqlite3.DatabaseError | MemoryError) -> Exception:
+        """A storage fault as the box's error; anything else (a broken constraint) as is.
+
+        Once a page has failed its authentication, SQLCipher answers every later read on the
+        connection with SQLITE_NOMEM (a MemoryError here): that is the same damage again."""
+        if isinstance(exc, MemoryError):
+            if self._corrupt is not None:
+                return DatabaseCorruptError(str(self._corrupt), cause=self._corrupt.cause)
+            return StoreError(f"{self.path}: SQLite ran out of memory reading the database",
+                              cause="out of memory")
+        if not faults.is_storage_fault(exc):
+            return exc
+        error = self._translate(exc)
+        if isinstance(error, DatabaseCorruptError):
+            self._corrupt = error
+        return error
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
@@ -166,7 +180,7 @@ class Store:
         with self._lock:
             try:
                 yield self.db
-            except DatabaseError as exc:
+            except (DatabaseError, MemoryError) as exc:
                 raise self._fault(exc) from None
 
     def now(self) -> Stamp:

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,8 @@ from central.core import DB_FILE
 from central.messages import list_messages
 from central.store import ReceiverStore
 from conftest import TEST_CACHE
+from device.storage import encrypted_db
+from device.storage.database import as_dicts
 from inference.speech.quality import RELIABLE_QUALITY as MIN_QUALITY
 from kiosk.rigs import samples
 
@@ -56,9 +57,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory, model_files: samples.ModelPath
 
 
 def query(db: Path, sql: str) -> list[dict[str, Any]]:
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(sql)]
+    with contextlib.closing(encrypted_db.connect(db, read_only=True)) as conn:
+        return as_dicts(conn.execute(sql))
 
 
 def receiver_store(root: Path) -> ReceiverStore:
