@@ -83,8 +83,8 @@ class DatabaseKey:
     def load(cls, path: Path, db_path: Path) -> DatabaseKey:
         return cls(read_key(path, "database key", DatabaseKeyError,
                             f"{db_path} is not a plain SQLite file, so it is encrypted (or"
-                            f" damaged) and cannot be opened without it; restore {KEY_FILE}"
-                            " from the box's backup"), path)
+                            f" damaged) and cannot be opened without it; refusing to start."
+                            f" Restore {KEY_FILE} from the box's backup"), path)
 
     @classmethod
     def load_or_create(cls, path: Path, db_path: Path) -> DatabaseKey:

@@ -102,7 +102,7 @@ def test_a_missing_key_is_refused_and_not_replaced(tmp_path: Path) -> None:
     key = tmp_path / "secrets" / "db.key"
     key.unlink()
     with pytest.raises(DatabaseKeyError, match=f"no database key at {key}: .* cannot be opened"
-                                               " without it; restore db.key"):
+                                               " without it; refusing to start. Restore db.key"):
         Store(path)
     assert not key.exists()  # a new key would only hide the lost one
 
