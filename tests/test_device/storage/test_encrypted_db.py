@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +172,36 @@ def test_a_read_only_opener_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(DatabaseKeyError, match="no database key"):
         encrypted_db.connect(tmp_path / "kiosk.db", read_only=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_processes_starting_together_encrypt_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The device and the sync agent start at the same boot: one encrypts, the other waits
+    on the data directory's lock and then opens the encrypted file with the same key."""
+    path = make_plain_box(tmp_path / "data")
+    caplog.set_level(logging.WARNING, logger="device.storage.encrypted_db")
+    barrier = threading.Barrier(4)
+    opened: list[list[str]] = []
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            store = Store(path, mark=path.parent / "store-mark.json")
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+            return
+        try:
+            opened.append([r["display_name"] for r in
+                           store.all("SELECT display_name FROM candidates ORDER BY id")])
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failed == [] and opened == [list(NAMES)] * 4
+    assert sum("encrypted the plain database" in r.getMessage() for r in caplog.records) == 1
+    assert found_in_clear(path.parent, NAMES) == []
