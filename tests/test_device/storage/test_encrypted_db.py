@@ -13,10 +13,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from api_helpers import staff_headers
 from sqlite_utils import Database
 
-from conftest import InviteFn
+from conftest import JOB, InviteFn
 from device.composition import Kiosk
 from device.storage import encrypted_db, meta, store_mark
 from device.storage.database import Store
@@ -205,3 +207,15 @@ def test_two_processes_starting_together_encrypt_once(
     assert failed == [] and opened == [list(NAMES)] * 4
     assert sum("encrypted the plain database" in r.getMessage() for r in caplog.records) == 1
     assert found_in_clear(path.parent, NAMES) == []
+
+
+def test_a_name_sent_through_the_api_is_not_in_clear(http: httpx.Client, kiosk: Kiosk) -> None:
+    roster = {"format": "kiosk-roster/1", "invites": [
+        {"candidate_id": f"api-{n}", "job_id": JOB, "display_name": name}
+        for n, name in enumerate(NAMES)]}
+    admin = staff_headers(kiosk)
+    r = http.post("/api/v1/staff/roster", headers=admin, json=roster)
+    assert r.status_code == 200, r.text
+    listed = http.get("/api/v1/staff/sessions", headers=admin).text
+    assert all(name in listed for name in NAMES)  # the API reads them back with the key
+    assert found_in_clear(kiosk.config.data_dir, NAMES) == []
