@@ -11,6 +11,12 @@ outbox row, their text sized like the rows the engine wrote in the warm-up. Both
 sync the WAL once per commit, so the ratio is the engine's own cost per transition.
 
 Rounds alternate which side runs first; the table quotes the median round.
+
+Encryption at rest: the same minimal transactions on a database opened through
+:func:`device.storage.encrypted_db.connect` (SQLCipher, raw 256-bit key) against the
+standard ``sqlite3`` module on a plain file, same pragmas, same rows; and opening the
+database then reading every outbox row on a fresh connection, where every page is read
+from the file (and, encrypted, authenticated and decrypted).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import gc
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +41,7 @@ from benchmarks.common import (
     scratch_dir,
 )
 from device.staff.policy import Staff
+from device.storage import encrypted_db
 
 
 @dataclass(frozen=True)
@@ -112,8 +120,8 @@ def _measured_sizes(prepared: Prepared) -> RowSizes:
 class RawStore:
     """The minimal writes of one transition, on a bare sqlite3 connection."""
 
-    def __init__(self, path: Path, sessions: int, sizes: RowSizes) -> None:
-        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    def __init__(self, conn: sqlite3.Connection, sessions: int, sizes: RowSizes) -> None:
+        self.conn = conn
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.executescript(
@@ -202,7 +210,7 @@ def _measure(prepared: Prepared, data_dir: Path, plan: Plan) -> list[Row]:
     warm, measured = session_ids[: plan.warmup_sessions], session_ids[plan.warmup_sessions :]
     _cycle(prepared, warm, 2)
     sizes = _measured_sizes(prepared)
-    raw = RawStore(data_dir / "raw.db", plan.sessions, sizes)
+    raw = RawStore(plain_connection(data_dir / "raw.db"), plan.sessions, sizes)
     try:
         raw.cycle(1)  # warm-up
         ours_rounds: list[Round] = []
@@ -242,12 +250,96 @@ def _measure(prepared: Prepared, data_dir: Path, plan: Plan) -> list[Row]:
             better="higher",
             peak_rss_mib=rss,
             notes=f"median round of {shape}; range {spread}; {sized}; one WAL sync per "
-                  f"commit on both sides plus periodic checkpoints, data on {fs}",
+                  f"commit on both sides plus periodic checkpoints, data on {fs}; ours on the"
+                  " encrypted store (SQLCipher), raw on a plain file",
         )
     ]
     rows += percentile_rows("store: transition latency", ours_lat, raw_lat, "ms",
                             "Engine.staff_action vs raw transaction", rss)
+    return rows + _encryption(data_dir, plan, sizes)
+
+
+# -- encrypted at rest against plain -----------------------------------------------------
+
+
+def plain_connection(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+
+
+def _encryption(data_dir: Path, plan: Plan, sizes: RowSizes) -> list[Row]:
+    plain_path, sealed_path = data_dir / "plain" / "raw.db", data_dir / "sealed" / "raw.db"
+    plain_path.parent.mkdir()
+    plain = RawStore(plain_connection(plain_path), plan.sessions, sizes)
+    sealed = RawStore(encrypted_db.connect(sealed_path, check_same_thread=False),
+                      plan.sessions, sizes)
+    try:
+        plain.cycle(1)
+        sealed.cycle(1)
+        plain_rounds: list[Round] = []
+        sealed_rounds: list[Round] = []
+        for index in range(plan.rounds):
+            progress(f"store: encrypted vs plain, round {index + 1}/{plan.rounds}")
+            gc.collect()
+            pair = [(sealed, sealed_rounds), (plain, plain_rounds)]
+            for side, rounds in pair if index % 2 == 0 else pair[::-1]:
+                rounds.append(side.cycle(plan.cycles))
+        for side in (plain, sealed):
+            side.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        plain.close()
+        sealed.close()
+    read_plain: list[float] = []
+    read_sealed: list[float] = []
+    for _ in range(plan.rounds * 3):
+        read_plain.append(_read_all(lambda: sqlite3.connect(str(plain_path))))
+        read_sealed.append(_read_all(lambda: encrypted_db.connect(sealed_path)))
+    rss = peak_rss_mib()
+    sealed_rate = median([r.per_s for r in sealed_rounds])
+    plain_rate = median([r.per_s for r in plain_rounds])
+    size_mib = sealed_path.stat().st_size / 2**20
+    versions = (f"SQLCipher {_one(encrypted_db.connect(sealed_path), 'PRAGMA cipher_version')}"
+                f" on SQLite {_one(encrypted_db.connect(sealed_path), 'SELECT sqlite_version()')}"
+                f", plain: sqlite3 module's SQLite {sqlite3.sqlite_version}")
+    rows = [Row(
+        benchmark="store: encrypted at rest, transitions/s",
+        ours=sealed_rate, baseline=plain_rate, ratio=ratio(sealed_rate, plain_rate),
+        unit="transitions/s", better="higher", peak_rss_mib=rss,
+        notes=f"median round of {plan.rounds} rounds × {plan.transitions} minimal transition"
+              f" transactions (UPDATE + 2 INSERT, synchronous=FULL, WAL); ours: keyed"
+              f" SQLCipher connection (raw key), baseline: the same on a plain file; {versions}",
+    )]
+    rows += percentile_rows(
+        "store: encrypted at rest, transition latency",
+        [x for r in sealed_rounds for x in r.latencies_ms],
+        [x for r in plain_rounds for x in r.latencies_ms], "ms",
+        "keyed SQLCipher vs plain sqlite3, the same transactions", rss)
+    rows.append(Row(
+        benchmark="store: encrypted at rest, open + read every outbox row",
+        ours=median(read_sealed), baseline=median(read_plain),
+        ratio=ratio(median(read_sealed), median(read_plain)), unit="ms", better="lower",
+        peak_rss_mib=rss,
+        notes=f"median of {len(read_sealed)}; fresh connection each time (open, key, read"
+              f" {size_mib:.1f} MiB of pages: every page authenticated and decrypted)"
+              " vs plain sqlite3 on the same rows",
+    ))
     return rows
+
+
+def _read_all(opener: Callable[[], sqlite3.Connection]) -> float:
+    t0 = time.perf_counter_ns()
+    conn = opener()
+    try:
+        conn.execute("SELECT sum(length(payload)) FROM outbox").fetchone()
+    finally:
+        conn.close()
+    return (time.perf_counter_ns() - t0) / 1e6
+
+
+def _one(conn: sqlite3.Connection, sql: str) -> str:
+    try:
+        return str(conn.execute(sql).fetchone()[0])
+    finally:
+        conn.close()
 
 
 def filesystem_of(path: Path) -> str:

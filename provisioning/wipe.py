@@ -1,9 +1,10 @@
 """Factory reset of a box (``kiosk provision wipe``).
 
 Order matters: a ``.wipe-pending`` marker is written (and synced) first, then the media key
-is destroyed (overwritten, then unlinked) so recordings are unreadable even where the SD
-card keeps old blocks, then the database, media, logs, secrets, the enrolment file and any
-other generated state go. Installed models and the configuration file stay. The marker is
+and the database key are destroyed (overwritten, then unlinked, the directory synced) so
+recordings and ``kiosk.db`` (encrypted with SQLCipher) are unreadable even where the SD card
+keeps old blocks, then the database, media, logs, secrets, the enrolment file and any other
+generated state go. Installed models and the configuration file stay. The marker is
 removed last: while it exists the kiosk refuses to start, and running the wipe again
 finishes an interrupted one.
 """
@@ -24,6 +25,7 @@ from typing import Any
 from device.config import KioskConfig
 from device.enrolment_file import ENROLMENT_FILE
 from device.errors import KioskError
+from device.storage.encrypted_db import KEY_FILE as DB_KEY_FILE
 from provisioning import files
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,7 @@ class Wipe:
         self._write_marker(device_id)
         steps: list[tuple[str, Callable[[], None]]] = [
             ("the media key", lambda: destroy(self.data_dir / "secrets" / "media.key")),
+            ("the database key", lambda: destroy(self.data_dir / "secrets" / DB_KEY_FILE)),
             ("the database", self._database),
             ("recordings", lambda: self._tree(self.data_dir / "media")),
             ("logs", lambda: self._tree(self.data_dir / "logs")),

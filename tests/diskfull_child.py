@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import json
-import sqlite3
 import subprocess
 import sys
 import traceback
@@ -30,6 +29,7 @@ from device.jobs.package import example_package_path, load_package
 from device.ops.storage_budget import evict
 from device.sessions.recordings import attach
 from device.sessions.roster import Invite, Roster, import_roster
+from device.storage import encrypted_db
 
 CHUNK = 64 * 1024
 DAY = 86400.0
@@ -175,7 +175,7 @@ def check_database(run: Run) -> None:
     out = run.out
     out["integrity_same_connection"] = [
         r[0] for r in run.kiosk.store.conn.execute("PRAGMA integrity_check").fetchall()]
-    other = sqlite3.connect(f"file:{run.config.db_path}?mode=ro", uri=True)
+    other = encrypted_db.connect(run.config.db_path, read_only=True)
     try:
         out["integrity_other_connection"] = [
             r[0] for r in other.execute("PRAGMA integrity_check").fetchall()]

@@ -1,8 +1,10 @@
 """The box's one SQLite database: opening it safely, transactions, small helpers.
 
-WAL journal, ``synchronous=FULL`` (the outbox lives here, so every commit is on disk
-before the API answers), ``busy_timeout`` for the second process (the sync agent),
-foreign keys on, and an integrity check before anything trusts the file.
+Encrypted at rest (SQLCipher, keyed with ``<data_dir>/secrets/db.key``; the file is opened
+only through :mod:`device.storage.encrypted_db`). WAL journal, ``synchronous=FULL`` (the
+outbox lives here, so every commit is on disk before the API answers), ``busy_timeout`` for
+the second process (the sync agent), foreign keys on, and an integrity check before anything
+trusts the file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from sqlite_utils import Database
 
 from device.clock import Clock, Stamp, SystemClock
 from device.errors import DatabaseCorruptError, StoreError
-from device.storage import faults
+from device.storage import encrypted_db, faults
+from device.storage.encrypted_db import DatabaseError
 from device.storage.migrations import migrations
 from shared.canonical_json import dumps
 
@@ -52,9 +55,11 @@ class Store:
         busy_timeout_ms: int = 5000,
         check_integrity: bool = True,
         mark: Path | None = None,
+        key_file: Path | None = None,
     ) -> None:
         """``mark``: the store mark to check the database against (see
-        :mod:`device.storage.store_mark`); None opens the file unchecked."""
+        :mod:`device.storage.store_mark`); None opens the file unchecked. ``key_file``: the
+        database key, ``<its directory>/secrets/db.key`` when None."""
         from device.storage import store_mark  # it stands on this module
 
         self.path = path
@@ -62,16 +67,15 @@ class Store:
         self.clock: Clock = clock or SystemClock()
         self.busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._corrupt: DatabaseCorruptError | None = None  # the last damage seen
+        encrypted_db.private_dir(path.parent)
         if mark is not None:
             store_mark.check_file(path, mark)
         try:
-            conn = sqlite3.connect(
-                str(path), timeout=busy_timeout_ms / 1000, check_same_thread=False,
-                isolation_level=None,
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"{path}: cannot open the database: {exc}") from None
+            conn = encrypted_db.connect(path, key_file=key_file,
+                                        timeout=busy_timeout_ms / 1000, check_same_thread=False)
+        except DatabaseError as exc:  # a damaged file fails as soon as its schema is read
+            raise self._refusal(exc) from None
         self.conn = conn
         try:
             self._configure(check_integrity)
@@ -80,15 +84,18 @@ class Store:
                 migrations.apply(self.db)
             if mark is not None:
                 store_mark.check_store(self, mark)
-        except sqlite3.DatabaseError as exc:
+        except DatabaseError as exc:
             conn.close()
-            error = self._translate(exc)
-            if isinstance(error, DatabaseCorruptError):
-                error = DatabaseCorruptError(f"{error}; refusing to start", cause=error.cause)
-            raise error from None
+            raise self._refusal(exc) from None
         except StoreError:
             conn.close()
             raise
+
+    def _refusal(self, exc: sqlite3.Error) -> StoreError:
+        error = self._translate(exc)
+        if isinstance(error, DatabaseCorruptError):
+            error = DatabaseCorruptError(f"{error}; refusing to start", cause=error.cause)
+        return error
 
     def _configure(self, check_integrity: bool) -> None:
         c = self.conn
@@ -116,7 +123,7 @@ class Store:
         with self._lock:
             try:
                 yield
-            except sqlite3.DatabaseError as exc:
+            except (DatabaseError, MemoryError) as exc:
                 raise self._fault(exc) from None
 
     @contextmanager
@@ -127,11 +134,11 @@ class Store:
                 raise StoreError("nested write transactions are not supported")
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.DatabaseError as exc:
+            except (DatabaseError, MemoryError) as exc:
                 raise self._fault(exc) from None
             try:
                 yield self.db
-            except sqlite3.DatabaseError as exc:  # e.g. the page cache spilling on a full disk
+            except (DatabaseError, MemoryError) as exc:  # e.g. the page cache spilling
                 self._rollback()
                 raise self._fault(exc) from None
             except BaseException:
@@ -139,19 +146,32 @@ class Store:
                 raise
             try:
                 self.conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
+            except (DatabaseError, MemoryError) as exc:
                 self._rollback()
                 raise self._fault(exc) from None
 
-    def _fault(self, exc: sqlite3.DatabaseError) -> Exception:
-        """A storage fault as the box's error; anything else (a broken constraint) as is."""
-        return self._translate(exc) if faults.is_storage_fault(exc) else exc
+    def _fault(self, exc: sqlite3.DatabaseError | MemoryError) -> Exception:
+        """A storage fault as the box's error; anything else (a broken constraint) as is.
+
+        Once a page has failed its authentication, SQLCipher answers every later read on the
+        connection with SQLITE_NOMEM (a MemoryError here): that is the same damage again."""
+        if isinstance(exc, MemoryError):
+            if self._corrupt is not None:
+                return DatabaseCorruptError(str(self._corrupt), cause=self._corrupt.cause)
+            return StoreError(f"{self.path}: SQLite ran out of memory reading the database",
+                              cause="out of memory")
+        if not faults.is_storage_fault(exc):
+            return exc
+        error = self._translate(exc)
+        if isinstance(error, DatabaseCorruptError):
+            self._corrupt = error
+        return error
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
             try:
                 self.conn.execute("ROLLBACK")
-            except sqlite3.DatabaseError:  # the fault being reported may stop even this
+            except DatabaseError:  # the fault being reported may stop even this
                 log.warning("rollback failed on %s", self.path, exc_info=True)
 
     @contextmanager
@@ -160,7 +180,7 @@ class Store:
         with self._lock:
             try:
                 yield self.db
-            except sqlite3.DatabaseError as exc:
+            except (DatabaseError, MemoryError) as exc:
                 raise self._fault(exc) from None
 
     def now(self) -> Stamp:

@@ -22,6 +22,7 @@ from device.errors import (
     DiskFullError,
     StoreError,
 )
+from device.storage import encrypted_db
 
 #: Where to go next for a damaged file.
 RESTORE = ("Move the file aside and restore it, or run 'kiosk provision wipe' to start "
@@ -30,7 +31,7 @@ RESTORE = ("Move the file aside and restore it, or run 'kiosk provision wipe' to
 
 def is_storage_fault(exc: BaseException) -> bool:
     """A failure of the database file or the disk under it (not of the SQL or its data)."""
-    return type(exc) in (sqlite3.DatabaseError, sqlite3.OperationalError)
+    return type(exc) in (encrypted_db.DatabaseError, encrypted_db.OperationalError)
 
 
 def _name(exc: sqlite3.Error) -> str:

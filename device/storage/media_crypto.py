@@ -31,9 +31,8 @@ import hashlib
 import os
 import secrets
 import struct
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -41,13 +40,13 @@ from typing import IO, TYPE_CHECKING
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from device.errors import KioskError
+from device.storage.key_file import KEY_BYTES, create_key, read_key
 from shared.files import fsync_dir
 
 if TYPE_CHECKING:
     pass
 
 MAGIC = b"KMEDIA1\0"
-KEY_BYTES = 32
 TAG_BYTES = 16
 DEFAULT_CHUNK = 1 << 20
 #: Largest chunk a header may name: bounds what one read allocates, even for a forged file.
@@ -94,57 +93,15 @@ class MediaKey:
     @classmethod
     def load(cls, path: Path) -> MediaKey:
         """The key in ``path``; refused when the file is open to others or the wrong size."""
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise MediaCryptoError(f"no media key at {path}: sealed recordings cannot be read"
-                                   " without it") from None
-        except OSError as exc:
-            raise MediaCryptoError(f"cannot read the media key {path}: {exc.strerror}") from exc
-        try:
-            mode = os.fstat(fd).st_mode & 0o777
-            if mode & 0o077:
-                raise MediaCryptoError(
-                    f"the media key {path} is open to group or others (mode {mode:04o});"
-                    f" it must be owner-only: chmod 600 {path}")
-            data = os.read(fd, KEY_BYTES + 1)
-        finally:
-            os.close(fd)
-        if len(data) != KEY_BYTES:
-            raise MediaCryptoError(f"the media key {path} holds {len(data)} bytes, not"
-                                   f" {KEY_BYTES}: it is damaged or not a media key")
-        return cls(data)
+        return cls(read_key(path, "media key", MediaCryptoError,
+                            "sealed recordings cannot be read without it"))
 
     @classmethod
     def load_or_create(cls, path: Path) -> MediaKey:
-        """The key in ``path``, created (owner-only, in an owner-only directory) if missing.
-
-        The new key is written to a temporary file, flushed, and linked into place, which
-        fails if another process created the key first: then that key is used, so two
-        processes starting together never end up holding different keys."""
-        if path.exists():
-            return cls.load(path)
-        parent = path.parent
-        try:
-            if not parent.is_dir():
-                with suppress(FileExistsError):  # another process may be creating it too
-                    parent.mkdir(parents=True, mode=0o700)
-                    os.chmod(parent, 0o700)  # whatever the umask
-            fd, tmp = tempfile.mkstemp(prefix=".media-key-", dir=parent)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(secrets.token_bytes(KEY_BYTES))
-                    f.flush()
-                    os.fsync(f.fileno())
-                # created meanwhile by another process: that key is the one
-                with suppress(FileExistsError):
-                    os.link(tmp, path)
-                    fsync_dir(parent)
-            finally:
-                os.unlink(tmp)
-        except OSError as exc:
-            raise MediaCryptoError(f"cannot create the media key {path}: {exc.strerror}"
-                                   ) from exc
+        """The key in ``path``, created (owner-only, in an owner-only directory) if missing;
+        two processes starting together end up with the same key."""
+        if not path.exists():
+            create_key(path, "media key", MediaCryptoError)
         return cls.load(path)
 
 

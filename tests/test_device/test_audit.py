@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from conftest import InviteFn
 from device.audit import verify
 from device.composition import Kiosk
+from device.storage import encrypted_db
 from kiosk.cli import main
 
 
@@ -21,7 +21,7 @@ def _fill(kiosk: Kiosk, invite: InviteFn, n: int = 4) -> None:
 
 
 def _tamper(path: Path, *statements: str) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = encrypted_db.connect(path)
     conn.execute("DROP TRIGGER audit_no_update")
     conn.execute("DROP TRIGGER audit_no_delete")
     for sql in statements:
@@ -31,9 +31,9 @@ def _tamper(path: Path, *statements: str) -> None:
 
 def test_update_and_delete_are_refused_by_the_database(kiosk: Kiosk, invite: InviteFn) -> None:
     _fill(kiosk, invite, 1)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(encrypted_db.IntegrityError, match="append-only"):
         kiosk.store.conn.execute("UPDATE audit SET reason = 'x' WHERE seq = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(encrypted_db.IntegrityError, match="append-only"):
         kiosk.store.conn.execute("DELETE FROM audit WHERE seq = 1")
 
 

@@ -28,6 +28,8 @@ from central.core import DB_FILE
 from central.messages import list_messages
 from central.store import ReceiverStore
 from conftest import TEST_CACHE
+from device.storage import encrypted_db
+from device.storage.database import as_dicts
 from inference.speech.quality import RELIABLE_QUALITY as MIN_QUALITY
 from kiosk.rigs import samples
 
@@ -56,9 +58,15 @@ def ran(tmp_path_factory: pytest.TempPathFactory, model_files: samples.ModelPath
 
 
 def query(db: Path, sql: str) -> list[dict[str, Any]]:
+    """Rows of central's receiver database (plain SQLite, central's own store)."""
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(sql)]
+        return as_dicts(conn.execute(sql))
+
+
+def query_box(db: Path, sql: str) -> list[dict[str, Any]]:
+    """Rows of the box's kiosk.db (encrypted: opened with the box's key)."""
+    with contextlib.closing(encrypted_db.connect(db, read_only=True)) as conn:
+        return as_dicts(conn.execute(sql))
 
 
 def receiver_store(root: Path) -> ReceiverStore:
@@ -93,7 +101,7 @@ def test_central_received_every_message_once_in_order(ran: tuple[Path, dict[str,
 def test_recordings_reach_central_intact(ran: tuple[Path, dict[str, Any]]) -> None:
     """Sealed on the box, uploaded as the candidate was recorded (same SHA-256)."""
     root, summary = ran
-    recorded = {r["id"]: r for r in query(
+    recorded = {r["id"]: r for r in query_box(
         root / "box" / "kiosk.db", "SELECT id, kind, sha256, encrypted, acked FROM media")}
     got = {r["id"]: r for r in query(
         root / "central" / "receiver" / DB_FILE, "SELECT id, sha256, path, complete FROM media")}

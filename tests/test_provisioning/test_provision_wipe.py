@@ -1,5 +1,5 @@
-"""Factory reset: typed confirmation, the media key destroyed first, an interrupted wipe
-finished on re-run, and no kiosk start while one is pending."""
+"""Factory reset: typed confirmation, the media and database keys destroyed first, an
+interrupted wipe finished on re-run, and no kiosk start while one is pending."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 
 from device.composition import open_kiosk
 from device.config_loader import load_config
+from device.storage import encrypted_db
+from device.storage.encrypted_db import DatabaseKey, DatabaseKeyError
 from kiosk.cli import main
 from provisioning import files
 from provisioning import wipe as wipe_module
@@ -96,6 +98,46 @@ def test_the_media_key_is_destroyed_first_by_overwriting(
     assert name == "media.key" and db_still_there
     assert content is not None and content != original and len(content) >= len(original)
     assert seen[-1][0] == MARKER
+
+
+def test_the_database_key_is_destroyed_before_the_database(
+        box: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    key = box / "secrets" / "db.key"
+    original = key.read_bytes()
+    seen: list[tuple[str, bytes | None, bool]] = []
+    real_unlink = files.unlink
+
+    def watch(path: Path) -> None:
+        content = path.read_bytes() if path.is_file() else None
+        seen.append((path.name, content, (box / "kiosk.db").exists()))
+        real_unlink(path)
+
+    monkeypatch.setattr(files, "unlink", watch)
+    assert run(capsys, "provision", "wipe", "--yes-wipe", DEVICE)[0] == 0
+    names = [name for name, _, _ in seen]
+    assert names.index("db.key") < names.index("kiosk.db")
+    _, content, db_still_there = seen[names.index("db.key")]
+    assert db_still_there and content is not None
+    assert content != original and len(content) >= len(original)  # overwritten first
+
+
+def test_after_an_interrupted_wipe_the_database_cannot_be_opened(
+        box: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(self: wipe_module.Wipe) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(wipe_module.Wipe, "_database", fail)  # the power goes here
+    code, _, err = run(capsys, "provision", "wipe", "--yes-wipe", DEVICE)
+    assert code == 1 and "run `kiosk provision wipe` again" in err
+    db = box / "kiosk.db"
+    assert db.stat().st_size > 0 and not (box / "secrets" / "db.key").exists()
+    with pytest.raises(DatabaseKeyError, match="cannot be opened without it"):
+        encrypted_db.connect(db, read_only=True)
+    with pytest.raises(DatabaseKeyError, match="cannot be opened without it"):
+        encrypted_db.connect(db)  # and no new key is made for a database that exists
+    DatabaseKey.load_or_create(encrypted_db.key_path(db), db)  # a new key by hand
+    with pytest.raises(DatabaseKeyError, match="wrong key or not a kiosk database"):
+        encrypted_db.connect(db)
 
 
 def test_an_interrupted_wipe_blocks_the_kiosk_and_is_finished_on_re_run(

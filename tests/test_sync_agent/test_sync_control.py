@@ -3,7 +3,6 @@ honouring them against a real Mosquitto and the reference receiver."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from device.central_link.outbox import Identity
 from device.central_link.settings import replace
 from device.composition import Kiosk, open_kiosk
 from device.config import KioskConfig
+from device.storage import encrypted_db
 from device.storage.database import Store
 from device.storage.migrations import migrations
 
@@ -48,7 +48,7 @@ SYNC = "/api/v1/staff/sync"
 
 def test_an_existing_database_gains_the_control_row_and_link_columns(tmp_path: Path) -> None:
     path = tmp_path / "k.db"
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = encrypted_db.connect(path)
     migrations.apply(Database(conn), stop_before="m005_sync_control")
     conn.execute("INSERT INTO sync_link (transport, state, since, updated)"
                  " VALUES ('mqtt', 'online', 's', 'u')")
@@ -61,7 +61,7 @@ def test_an_existing_database_gains_the_control_row_and_link_columns(tmp_path: P
         link = store.one("SELECT state, last_ack, last_error, last_error_at FROM sync_link")
         assert link == {"state": "online", "last_ack": None, "last_error": None,
                         "last_error_at": None}
-        with pytest.raises(sqlite3.IntegrityError):  # one row, never two
+        with pytest.raises(encrypted_db.IntegrityError):  # one row, never two
             store.conn.execute("INSERT INTO sync_control (id) VALUES (2)")
     finally:
         store.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from conftest import LiveServer
 from device.central_link import sync_control as control
 from device.composition import Kiosk
 from device.ops import logs
+from device.storage import encrypted_db
 from kiosk.cli import main
 from tui.app import KioskApp
 from tui.client import ApiClient, Forbidden, Unreachable
@@ -123,7 +123,7 @@ def test_sync_controls_are_disabled_for_site_hr_and_the_api_refuses_them(
 
 
 def _tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = encrypted_db.connect(path)
     conn.execute("DROP TRIGGER audit_no_update")
     conn.execute("DROP TRIGGER audit_no_delete")
     conn.execute(sql)

@@ -11,6 +11,7 @@ from device.audit import SYSTEM
 from device.clock import ManualClock
 from device.composition import Kiosk
 from device.staff import tokens
+from device.storage import encrypted_db
 
 
 def test_candidate_flow_over_http(
@@ -194,8 +195,6 @@ def test_unknown_paths_are_problem_json(http: httpx.Client, path: str) -> None:
 
 
 def test_locked_database_is_503_and_nothing_half_done(kiosk: Kiosk, invite: InviteFn) -> None:
-    import sqlite3
-
     from conftest import make_config
     from device.composition import open_kiosk
 
@@ -204,7 +203,7 @@ def test_locked_database_is_503_and_nothing_half_done(kiosk: Kiosk, invite: Invi
     # a second kiosk process on the same files, with a short busy timeout
     config = make_config(kiosk.config.data_dir, KIOSK_STORE_BUSY_TIMEOUT_MS="200")
     second = open_kiosk(config)
-    holder = sqlite3.connect(config.db_path, isolation_level=None)
+    holder = encrypted_db.connect(config.db_path)
     try:
         with LiveServer(second) as server, httpx.Client(base_url=server.url) as http:
             holder.execute("BEGIN EXCLUSIVE")

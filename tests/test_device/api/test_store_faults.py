@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import resource
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,14 +14,15 @@ from api_helpers import assert_problem, check_in
 
 from conftest import InviteFn
 from device.composition import Kiosk
+from device.storage import encrypted_db
 
 
 def damage_every_page_but_the_first(path: Path) -> None:
     """Overwrite the database file's pages after the header page, as a failing disk might,
     then have another connection commit so the running box rereads the file."""
-    other = sqlite3.connect(path)
+    other = encrypted_db.connect(path)
     other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    page = other.execute("PRAGMA page_size").fetchone()[0]
+    page = int(other.execute("PRAGMA page_size").fetchone()[0])  # SQLCipher answers text
     pages = path.stat().st_size // page
     with path.open("r+b") as f:
         for n in range(1, pages):
@@ -65,7 +65,7 @@ def test_a_write_the_disk_refuses_is_503_with_its_cause(
 ) -> None:
     code = invite().invite_code
     assert code
-    other = sqlite3.connect(kiosk.config.db_path)
+    other = encrypted_db.connect(kiosk.config.db_path)
     other.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the write-ahead log starts empty
     other.close()
     file_size_limit(1024)  # smaller than one page of the write-ahead log

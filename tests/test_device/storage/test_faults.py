@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from device.errors import DatabaseReadOnlyError, DiskFullError
-from device.storage import faults
+from device.storage import encrypted_db, faults
 from device.storage.database import Store
 
 
-def failure(path: Path, uri: str, sql: str) -> sqlite3.Error:
-    conn = sqlite3.connect(uri, uri=True)
+def failure(path: Path, sql: str) -> sqlite3.Error:
+    conn = encrypted_db.connect(path, read_only=True)
     try:
         conn.execute(sql)
-    except sqlite3.Error as exc:
+    except encrypted_db.Error as exc:
         return exc
     finally:
         conn.close()
@@ -25,8 +25,8 @@ def failure(path: Path, uri: str, sql: str) -> sqlite3.Error:
 
 def test_a_read_only_database_names_its_cause(tmp_path: Path) -> None:
     path = tmp_path / "k.db"
-    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
-    exc = failure(path, f"file:{path}?mode=ro", "INSERT INTO t VALUES (1)")
+    encrypted_db.connect(path).execute("CREATE TABLE t (x)").connection.close()
+    exc = failure(path, "INSERT INTO t VALUES (1)")
     error = faults.translate(path, exc, 100)
     assert isinstance(error, DatabaseReadOnlyError) and error.status == 503
     assert error.cause == "attempt to write a readonly database" and str(path) in str(error)
@@ -47,5 +47,5 @@ def test_a_broken_constraint_is_not_a_storage_fault(tmp_path: Path) -> None:
     with store.transaction() as db:
         db.execute("CREATE TABLE once (x UNIQUE)")
         db.execute("INSERT INTO once VALUES (1)")
-    with pytest.raises(sqlite3.IntegrityError), store.transaction() as db:
+    with pytest.raises(encrypted_db.IntegrityError), store.transaction() as db:
         db.execute("INSERT INTO once VALUES (1)")

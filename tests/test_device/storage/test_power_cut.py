@@ -6,7 +6,13 @@ connection with the product's pragmas, on a VFS that models a drive with a volat
 write cache (``tests/powercut_vfs.py``). The power goes at a random disk operation
 (mid-commit, mid-checkpoint, between transactions), dropping or tearing what was not
 synced. The files are then opened as the box opens them after a reboot: with
-:class:`device.storage.database.Store` (the sqlite3 module, integrity check on).
+:class:`device.storage.database.Store` (integrity check on).
+
+APSW has no SQLCipher build, so the writer works on a plain copy of the product's database
+(SQLCipher encrypts each page inside the same pager: the journal, WAL and sync steps are
+SQLite's own). The reboot therefore also runs the upgrade's one-time encryption of a plain
+database, on files a power cut left with a hot WAL, and checks the state on the encrypted
+result.
 
 The database must then hold exactly the state left by the last transaction whose COMMIT
 returned, or by the one whose COMMIT was running when the power went: nothing committed
@@ -48,6 +54,7 @@ from device.sessions.engine import Engine
 from device.sessions.roster import Invite, Roster, invite_roster
 from device.sessions.session_rows import SessionRow
 from device.sessions.transitions import FINAL_STATES, allowed_actions
+from device.storage import encrypted_db
 from device.storage.database import Store, rows, stamp_json
 from shared.canonical_json import dumps
 
@@ -289,13 +296,22 @@ def power_cut(template: Template, where: Path, seed: int, mode: CutMode,
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """A database the product made (migrations, the example job), closed cleanly."""
-    path = tmp_path_factory.mktemp("power-cut") / "template.db"
-    store = Store(path, clock=ManualClock())
+    made = tmp_path_factory.mktemp("power-cut") / "encrypted.db"
+    store = Store(made, clock=ManualClock())
     import_package(store, example_package_path().read_bytes(), "example", SYSTEM)
     # Engine.transition and invite_roster work on the db they are given; the store the
     # engine holds is not used by them.
     engine = Engine(store, SessionConfig(), IDENTITY, b"power-cut-code-key")
     store.close()
+    path = made.with_name("template.db")
+    with contextlib.closing(encrypted_db.connect(made)) as conn:  # a plain copy, for APSW
+        conn.execute("ATTACH DATABASE ? AS plain KEY ''", (str(path),))
+        conn.execute("SELECT sqlcipher_export('plain')").fetchall()
+        conn.execute("DETACH DATABASE plain")
+    plain = apsw.Connection(str(path))  # in WAL mode, as the product's file is
+    assert plain.execute("PRAGMA journal_mode = WAL").fetchall() == [("wal",)]
+    plain.close()
+    assert path.read_bytes().startswith(encrypted_db.PLAIN_HEADER)
     assert not Path(f"{path}-wal").exists()
     return Template(path, engine)
 

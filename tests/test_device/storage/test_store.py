@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,9 @@ import pytest
 from device.clock import ManualClock
 from device.composition import Kiosk
 from device.errors import DatabaseCorruptError, DatabaseLockedError
+from device.storage import encrypted_db
 from device.storage.database import Store
+from device.storage.encrypted_db import DatabaseKeyError
 
 
 def test_pragmas_for_durability(tmp_path: Path) -> None:
@@ -39,11 +40,13 @@ def test_schema_has_every_table_and_migrations_apply_once(tmp_path: Path) -> Non
 
 
 def test_garbage_file_is_refused_with_its_path(tmp_path: Path) -> None:
+    Store(tmp_path / "other.db").close()  # the directory's database key exists
     path = tmp_path / "k.db"
     path.write_bytes(b"this is not sqlite" * 500)
-    with pytest.raises(DatabaseCorruptError) as err:
+    with pytest.raises(DatabaseKeyError) as err:
         Store(path)
     assert str(path) in str(err.value) and "refusing to start" in str(err.value)
+    assert "wrong key or not a kiosk database" in str(err.value)
 
 
 def test_damaged_pages_fail_the_integrity_check(tmp_path: Path) -> None:
@@ -65,7 +68,7 @@ def test_damaged_pages_fail_the_integrity_check(tmp_path: Path) -> None:
 def test_locked_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "k.db"
     Store(path).close()
-    holder = sqlite3.connect(path, isolation_level=None)
+    holder = encrypted_db.connect(path)
     holder.execute("BEGIN EXCLUSIVE")
     try:
         store = Store(path, busy_timeout_ms=100, check_integrity=False)  # WAL: reads go on

@@ -22,6 +22,7 @@ from device.composition import open_kiosk
 from device.config import KioskConfig
 from device.storage import store_mark
 from device.storage.database import Store
+from device.storage.encrypted_db import KEY_FILE, DatabaseKeyError
 from device.storage.store_mark import DatabaseBehindError
 from kiosk.cli import main
 from sync_agent.agent import SyncAgent
@@ -140,8 +141,11 @@ def test_another_boxs_database_is_refused(tmp_path: Path) -> None:
     other = enrolled(tmp_path / "other", "box-10")
     write_messages(other, 5)
     shutil.copy(other.db_path, config.db_path)
+    with pytest.raises(DatabaseKeyError, match="wrong key or not a kiosk database"):
+        open_kiosk(config)  # encrypted under the other box's key
+    shutil.copy(other.secrets_dir / KEY_FILE, config.secrets_dir / KEY_FILE)
     with pytest.raises(DatabaseBehindError, match="another database"):
-        open_kiosk(config)
+        open_kiosk(config)  # with its key too: still not this box's database
 
 
 def test_an_older_copy_of_the_database_is_refused(tmp_path: Path) -> None:
