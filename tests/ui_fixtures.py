@@ -244,6 +244,15 @@ class UiPage:
     def tap(self, text: str) -> None:
         self.button(text).click()
 
+    def read_to_end(self) -> None:
+        """Scroll the screen (not the page: the action bar stays) to its end."""
+        self.page.locator("#screen .screen-body").evaluate("e => e.scrollTo(0, e.scrollHeight)")
+
+    def agree(self, text: str) -> None:
+        """Read the consent to its end ("I agree" is off until then), then agree."""
+        self.read_to_end()
+        self.tap(text)
+
     def shot(self, name: str) -> None:
         """A screenshot of the screen as it is now, numbered in order of the flow."""
         if self.shots is None:

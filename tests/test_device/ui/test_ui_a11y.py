@@ -19,9 +19,13 @@ MIN_TARGET_PX = 48
 MIN_FONT_PX = 20
 ROW_PX = 12  # controls whose tops differ by less than this sit on one row
 
-#: Every control that can take the focus, in the open dialog if there is one.
+#: Every control that can take the focus, in the open dialog if there is one. Its "top" is
+#: where it is seen: the screen's scrolling part is read down to its end, and the action bar
+#: (always in view at the bottom) comes after it.
 CONTROLS_JS = """() => {
   const root = document.querySelector('dialog[open]') || document;
+  const body = document.querySelector('#screen .screen-body');
+  const dock = document.querySelector('#screen .dock');
   const found = [...root.querySelectorAll(
       'button, input, select, textarea, a[href], [tabindex]')]
     .filter((el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length > 0
@@ -29,7 +33,10 @@ CONTROLS_JS = """() => {
   return found.map((el, i) => {
     el.dataset.probe = String(i);
     const r = el.getBoundingClientRect();
-    return {probe: String(i), top: r.top + scrollY, left: r.left + scrollX,
+    let top = r.top + scrollY;
+    if (dock && dock.contains(el)) top += 100000;
+    else if (body && body.contains(el)) top += body.scrollTop;
+    return {probe: String(i), top, left: r.left + scrollX,
             width: r.width, height: r.height,
             label: (el.innerText || el.getAttribute('aria-label') || el.id || el.type).trim()};
   });
@@ -155,7 +162,7 @@ def test_every_screen_is_accessible(
     audit("decline, confirm")
     page.keyboard.press("Escape")
     page.wait_for_selector("dialog", state="detached")
-    ui.tap(s["agree"])
+    ui.agree(s["agree"])
 
     ui.wait_screen("check")
     page.wait_for_selector("#screen button.primary:not([disabled])")

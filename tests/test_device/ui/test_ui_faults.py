@@ -22,7 +22,7 @@ def to_question(ui: UiPage, code: str) -> None:
     """Check in, agree, pass the camera check: the first question is on screen."""
     ui.check_in("en", code)
     ui.wait_screen("consent")
-    ui.tap(EN["agree"])
+    ui.agree(EN["agree"])
     ui.wait_screen("check")
     ui.page.wait_for_selector("#screen button.primary:not([disabled])")
     ui.tap(EN["continue"])
@@ -177,7 +177,7 @@ def test_the_back_button_keeps_the_candidate_where_they_are(
     ui.page.wait_for_timeout(500)
     assert ui.screen() == "consent"
     assert ui.page.url.startswith(server.url)
-    ui.tap(EN["agree"])
+    ui.agree(EN["agree"])
     ui.wait_screen("check")
     ui.tap(EN["continue"])
     ui.wait_phase(".clock")
@@ -233,7 +233,7 @@ def test_a_missing_microphone_is_said_plainly_and_staff_are_alerted(
     ui = open_page(server, shots="faults/no-microphone")
     ui.check_in("en", code)
     ui.wait_screen("consent")
-    ui.tap(EN["agree"])
+    ui.agree(EN["agree"])
     ui.wait_screen("check")
     wait_until(lambda: text_of(ui, ".problem") == EN["micProblem"], what=EN["micProblem"])
     assert ui.page.is_disabled(f"#screen button:has-text('{EN['continue']}')")
