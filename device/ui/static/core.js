@@ -18,7 +18,7 @@ export class Screen {
     this.frame = document.getElementById("screen");
     this.cleanups = new Set();
     /** The scrolling part of the screen: everything but the action bar. */
-    this.root = h("div", { class: "screen-body" });
+    this.root = h("div", { class: "screen-body", tabindex: "0" });  // arrow keys scroll it
     this.actions = h("div", { class: "dock-actions" });
     this.errorBox = h("div", { class: "error", role: "alert" });
     /** The action bar, always in view: messages, then the screen's buttons. */

@@ -233,7 +233,7 @@ function readOn(s, agree) {
   agree.disabled = true;
   agree.setAttribute("aria-describedby", hintId);
   more.addEventListener("click", () => {
-    s.root.scrollBy({ top: Math.max(80, s.root.clientHeight - 60), behavior: "smooth" });
+    s.root.scrollBy({ top: Math.max(80, s.root.clientHeight - 60) });
   });
   const observer = new IntersectionObserver((entries) => {
     if (!entries.some((entry) => entry.isIntersecting)) return;

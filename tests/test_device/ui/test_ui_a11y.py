@@ -28,6 +28,7 @@ CONTROLS_JS = """() => {
   const dock = document.querySelector('#screen .dock');
   const found = [...root.querySelectorAll(
       'button, input, select, textarea, a[href], [tabindex]')]
+    .filter((el) => el !== body)  // the scrolling region: a stop for the arrow keys, no control
     .filter((el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length > 0
                     && getComputedStyle(el).visibility !== 'hidden');
   return found.map((el, i) => {
@@ -46,6 +47,7 @@ FOCUSED_JS = """() => {
   const el = document.activeElement;
   const style = getComputedStyle(el);
   return {probe: el.dataset ? el.dataset.probe || null : null,
+          region: el.classList.contains('screen-body'),
           outline: style.outlineStyle, width: parseFloat(style.outlineWidth) || 0};
 }"""
 
@@ -106,6 +108,11 @@ class Auditor:
         for _ in controls:
             page.keyboard.press("Tab")
             focused = page.evaluate(FOCUSED_JS)
+            if focused["region"]:  # the screen's scrolling part: it shows focus, then on
+                if focused["outline"] == "none" or focused["width"] < 2:
+                    self.problems.append(f"{name}: no visible focus ring on the scrolling part")
+                page.keyboard.press("Tab")
+                focused = page.evaluate(FOCUSED_JS)
             seen.append(focused["probe"])
             if focused["outline"] == "none" or focused["width"] < 2:
                 self.problems.append(f"{name}: no visible focus ring on control"
@@ -156,6 +163,9 @@ def test_every_screen_is_accessible(
     page.keyboard.press("Enter")
 
     ui.wait_screen("consent")
+    # read to the end first: "I agree" turning on (and the hint going) mid-walk moves the focus
+    ui.read_to_end()
+    page.wait_for_selector("#screen .dock button.primary:not([disabled])")
     audit("consent")
     ui.tap(s["disagree"])
     page.wait_for_selector("dialog[open]")
