@@ -190,3 +190,37 @@ def test_every_touchscreen_screen_shows_its_primary_action_without_scrolling(
     walk("receipt", DOCK, doc="receipt")
     assert ui_server.session(session_id)["state"] == "completed"
     walk.report()
+
+
+#: The problems a candidate can meet at the touchscreen; each has words in every language.
+CANDIDATE_PROBLEMS = ("invalid-code", "code-expired", "rate-limited", "illegal-transition",
+                      "rule-violation", "unauthenticated", "forbidden", "capture-unavailable",
+                      "recording-failed", "storage-full", "disk-full", "language-unavailable",
+                      "invalid-request", "not-found", "internal-error", "store-unavailable",
+                      "database-locked")
+
+
+def test_every_problem_a_candidate_can_meet_has_words_in_every_language() -> None:
+    for lang, table in strings().items():
+        for code in CANDIDATE_PROBLEMS:
+            key = "problem_" + code.replace("-", "_")
+            assert table.get(key, "").strip(), f"{lang}: no words for {code}"
+        assert "{code}" in table["problemOther"], "an unknown problem shows its code for staff"
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "ko"])
+def test_problem_details_are_in_the_candidates_language(
+    ui_servers: Callable[..., UiServer], open_page: Callable[..., UiPage], lang: str
+) -> None:
+    s = strings()[lang]
+    ui = open_page(ui_servers(capture=False))
+    ui.page.click(f"button[data-lang='{lang}']")
+    ui.wait_screen("checkin")
+    ui.type_code("WRNG2345")
+    ui.page.click(DOCK)
+    ui.page.wait_for_selector(".error-detail")
+    shown = ui.page.inner_text("#screen .error")
+    assert s["inviteUnknown"] in shown
+    assert s["details"].replace("{detail}", s["problem_invalid_code"]) in shown
+    assert "not known" not in shown and "code" not in shown.lower(), \
+        f"the box's English words reached the candidate: {shown}"
