@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from ui_fixtures import LARGE, SMALL, UiPage, UiServer, strings
 
+from device.jobs.package import example_package_path
+
 pytestmark = pytest.mark.integration
 
 #: Where an element is, whether its middle is really it (not covered or clipped), and
@@ -224,3 +226,12 @@ def test_problem_details_are_in_the_candidates_language(
     assert s["details"].replace("{detail}", s["problem_invalid_code"]) in shown
     assert "not known" not in shown and "code" not in shown.lower(), \
         f"the box's English words reached the candidate: {shown}"
+
+
+def test_the_chinese_addresses_candidates_as_nin() -> None:
+    """zh-CN speaks to a candidate with the polite 您, on the screen and in the example job."""
+    informal = {k: v for k, v in strings()["zh-CN"].items() if "你" in v}
+    assert not informal, informal
+    package = example_package_path().read_text("utf-8")
+    assert "你" not in package
+    assert "您" in package
