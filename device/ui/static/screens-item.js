@@ -6,7 +6,7 @@ import { get, post } from "./api.js";
 import { app, explain } from "./core.js";
 import { deviceProblem } from "./screens-check.js";
 import { h, uid } from "./dom.js";
-import { clock, pick, t, timeBucket, timeLeftWords } from "./i18n.js";
+import { clock, pick, t, timeBucket, timeLeftWords, withTimes } from "./i18n.js";
 
 const POLL_MS = 1000;
 const TICK_MS = 250;
@@ -73,14 +73,15 @@ function build(s, first) {
     t("partOf", { n: first.position + 1, total: first.total })}`;
   s.root.append(h("p", { class: "part" }, part),
                 h("h1", { tabindex: "-1", class: isTask ? "task-title" : "prompt" },
-                  pick(isTask ? item.title : item.prompt)));
+                  withTimes(pick(isTask ? item.title : item.prompt), first)));
   // the stage (timer, recording) comes before the instructions: it stays in view at 800×480
   const stage = h("div", { class: "stage" });
   s.root.append(stage);
   if (isTask) {
     const id = uid("instr");
     s.root.append(h("section", { class: "instructions", "aria-labelledby": id },
-                    h("h2", { id }, t("instructions")), h("p", {}, pick(item.instructions))));
+                    h("h2", { id }, t("instructions")),
+                    h("p", {}, withTimes(pick(item.instructions), first))));
   }
   let shown = "";
   let shownFollowUp = "";

@@ -175,6 +175,10 @@ def test_every_touchscreen_screen_shows_its_primary_action_without_scrolling(
     ui.tap(s["next"])
     ui.wait_phase(".instructions")
     walk("task, preparing", DOCK, LEAVE, "#screen .clock")
+    # the task's text says the time the timer allows: 10 minutes and 20 % extra
+    instructions = page.inner_text(".instructions")
+    assert s["minutes"].replace("{m}", "12") in instructions, instructions
+    assert "{answer_time}" not in instructions and "10" not in instructions
     ui.tap(s["startTask"])
     ui.wait_phase(".timer.big")
     walk("task, recording", DOCK, LEAVE, "#screen .clock", doc="demonstration-recording")
