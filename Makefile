@@ -55,7 +55,7 @@ schemas: venv
 
 docs-screenshots: venv
 	KIOSK_DOCS_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_device/ui/test_ui_touchscreen.py \
-		tests/test_device/ui/test_ui_faults.py -k "touchscreen or microphone"
+		tests/test_device/ui/test_ui_faults.py -k "en-800x480 or ko-800x480 or microphone_that_stops"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
