@@ -239,3 +239,27 @@ def test_the_chinese_addresses_candidates_as_nin() -> None:
     package = example_package_path().read_text("utf-8")
     assert "你" not in package
     assert "您" in package
+
+
+def test_a_lost_tab_takes_the_interview_up_again_with_the_invite_code(
+    ui_server: UiServer, open_page: Callable[..., UiPage]
+) -> None:
+    s = strings()["zh-CN"]
+    code, session_id = ui_server.invite()
+    lost = open_page(ui_server)
+    lost.check_in("zh-CN", code)
+    lost.wait_screen("consent")
+    lost.agree(s["agree"])
+    lost.wait_screen("check")
+    lost.context.close()  # the tab (and its sessionStorage) is gone
+
+    ui = open_page(ui_server)
+    ui.page.click("button[data-lang='zh-CN']")
+    ui.wait_screen("checkin")
+    ui.type_code(code)
+    ui.page.click(DOCK)
+    ui.wait_screen("check")  # where it stood, the camera checked first
+    ui.page.wait_for_selector("#screen button.primary:not([disabled])")
+    ui.tap(s["continue"])
+    ui.wait_phase(".clock")
+    assert ui_server.session(session_id)["state"] == "in_progress"
