@@ -34,6 +34,7 @@ def assert_problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert r.headers["content-type"].startswith(PROBLEM)
     body: dict[str, Any] = r.json()
     assert body["status"] == status and str(body["type"]).endswith("/" + code)
+    assert body["code"] == code, "the stable code clients (the touchscreen) branch on"
     assert body["detail"]
     return body
 

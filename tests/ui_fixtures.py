@@ -12,6 +12,7 @@ page throws.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import wave
@@ -47,6 +48,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 SMALL = (800, 480)
 LARGE = (1280, 800)
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ui"
+#: The pictures of docs/candidate-flow.md, rewritten from the real page when the tests run
+#: with KIOSK_DOCS_SCREENSHOTS=1 (`make docs-screenshots`).
+DOC_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images" / "candidate"
 #: How long a screen may take to appear (ms): a poll is 1 s, capture opens devices.
 WAIT_MS = 15_000
 
@@ -244,6 +248,15 @@ class UiPage:
     def tap(self, text: str) -> None:
         self.button(text).click()
 
+    def read_to_end(self) -> None:
+        """Scroll the screen (not the page: the action bar stays) to its end."""
+        self.page.locator("#screen .screen-body").evaluate("e => e.scrollTo(0, e.scrollHeight)")
+
+    def agree(self, text: str) -> None:
+        """Read the consent to its end ("I agree" is off until then), then agree."""
+        self.read_to_end()
+        self.tap(text)
+
     def shot(self, name: str) -> None:
         """A screenshot of the screen as it is now, numbered in order of the flow."""
         if self.shots is None:
@@ -252,6 +265,21 @@ class UiPage:
         self.page.wait_for_timeout(150)  # let the layout settle
         self.page.screenshot(path=str(self.shots / f"{self._shot:02d}-{name}.png"),
                              full_page=True)
+
+    def doc_shot(self, name: str) -> None:
+        """The screen as it is now, as docs/images/candidate/<name>.png, when the tests run
+        with KIOSK_DOCS_SCREENSHOTS=1 (else nothing)."""
+        if os.environ.get("KIOSK_DOCS_SCREENSHOTS") != "1":
+            return
+        self.page.wait_for_timeout(150)  # let the layout settle
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(DOC_IMAGES / f"{name}.png"), animations="disabled",
+                             caret="hide")
+
+    def type_code(self, code: str) -> None:
+        """Type a code on the on-screen keypad, as a finger would."""
+        for ch in code:
+            self.page.click(f".keypad button[data-key='{ch.upper()}']")
 
     def check_in(self, lang: str, code: str) -> None:
         self.page.click(f"button[data-lang='{lang}']")

@@ -6,7 +6,7 @@ import io
 from typing import Annotated, Any, Literal
 
 import segno
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from device.api.deps import KioskDep, SessionDep, session_header
@@ -19,6 +19,7 @@ from device.sessions import session_rows
 from device.sessions.codes import hash_token
 from device.sessions.interview import ItemView
 from device.sessions.receipt import RECEIPT_WINDOW_MIN, receipt
+from device.sessions.recovery import from_screen
 from device.sessions.session_rows import SessionRow
 
 router = APIRouter(prefix="/api/v1", tags=["candidate"])
@@ -74,8 +75,11 @@ def languages(k: KioskDep) -> LanguagesOut:
 
 
 @router.post("/checkin", response_model=OpenedOut, summary="Check in with an invite code")
-def check_in(body: CodeIn, k: KioskDep) -> OpenedOut:
-    opened = k.engine.check_in(body.code, language=body.language)
+def check_in(body: CodeIn, k: KioskDep, request: Request) -> OpenedOut:
+    """The invite code opens an invited session; on this kiosk's own screen it also takes an
+    unfinished one up again after a lost tab, with a new token (the old one stops working)."""
+    screen = from_screen(request.client.host if request.client else None)
+    opened = k.engine.check_in(body.code, language=body.language, from_screen=screen)
     return OpenedOut(session_id=opened.session_id, token=opened.token, state=opened.state)
 
 

@@ -60,7 +60,7 @@ class BodyLimit:
 
     async def _refuse(self, send: Send, status: int, detail: str) -> None:
         code = "body-too-large" if status == 413 else "invalid-request"
-        body = json.dumps({"type": PROBLEM_BASE + code, "title": "Request refused",
+        body = json.dumps({"type": PROBLEM_BASE + code, "code": code, "title": "Request refused",
                            "status": status, "detail": detail}).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", MEDIA_TYPE.encode()),

@@ -27,8 +27,10 @@ MEDIA_TYPE = "application/problem+json"
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail,
-            **extra}
+    # "code" is the stable, machine-readable name of the problem (the last part of "type"):
+    # the touchscreen picks its words in the candidate's language by it
+    body = {"type": PROBLEM_BASE + code, "code": code, "title": title, "status": status,
+            "detail": detail, **extra}
     headers = {}
     if "retry_after_s" in extra:
         headers["Retry-After"] = str(int(extra["retry_after_s"]) + 1)

@@ -31,7 +31,7 @@ from device.errors import (
 )
 from device.jobs.installed import session_package
 from device.jobs.language_gate import LanguageGate
-from device.sessions import answer_rows, results, session_rows, usage
+from device.sessions import answer_rows, recovery, results, session_rows, usage
 from device.sessions.code_limiter import CodeLimiter
 from device.sessions.codes import hash_code, hash_token, new_code, new_token
 from device.sessions.session_rows import SessionRow
@@ -186,12 +186,22 @@ class Engine:
                 f"this {purpose} code is not known here; check it or ask staff")
         return session
 
-    def check_in(self, code: str, language: str | None = None) -> Opened:
-        """Open an invited session by its invite code."""
+    def check_in(self, code: str, language: str | None = None, *,
+                 from_screen: bool = False) -> Opened:
+        """Open an invited session by its invite code; on this kiosk's own screen, the code
+        also takes an unfinished session up again after a lost tab (see ``recovery``)."""
         now = self.store.now()
         self.limiter.check(code, now.mono)
         with self.store.transaction() as db:
             session = self._by_code(db, "invite", code, now)
+            if session.state != "invited":
+                if not recovery.recoverable(session, from_screen):
+                    self.limiter.failed(code, now.mono)
+                    raise InvalidCodeError("this invite code is not known here; check it or"
+                                           " ask staff")
+                token = recovery.recover(db, session, now)
+                self.limiter.succeeded(code)
+                return Opened(session.id, token, session.state)
             for admit in self.admission:
                 admit()
             if self.languages.gating:  # never in a language the box cannot analyse
@@ -200,7 +210,8 @@ class Engine:
                     language or session.language or job.language, job.languages,
                     session_id=session.id)
             token = new_token()
-            updates: dict[str, Any] = {"token_hash": hash_token(token), "invite_hash": None}
+            # the invite code stays (hashed) until the end: a lost tab comes back with it
+            updates: dict[str, Any] = {"token_hash": hash_token(token)}
             if language:
                 updates["language"] = language
             state = self.transition(db, session, "check_in", Actor(CANDIDATE, session.id),

@@ -61,6 +61,11 @@ class ItemView:
     attempt: int
     follow_up: dict[str, Any] | None = None
     """A follow-up question the box chose for this answer (STAR element, prompt, language)."""
+    think_time_s: float | None = None
+    """The whole time to think (or prepare) the timer allows, extra time included."""
+    answer_time_s: float | None = None
+    """The whole time to answer (or do the task) the timer allows, extra time included: what
+    the item's texts say as {answer_time}."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,6 +147,7 @@ class Interview:
             think_left_s=think_left, answer_left_s=answer_left, retakes_left=retakes_left,
             attempt=answer.attempt if answer else 0,
             follow_up=json.loads(answer.follow_up) if answer and answer.follow_up else None,
+            think_time_s=t.think_s if item else None, answer_time_s=t.answer_s if item else None,
         )
 
     # -- actions -----------------------------------------------------------------

@@ -41,7 +41,9 @@ export function token() {
   return saved(KEYS.token);
 }
 
+/** The problem's stable code (its "code" member, else the last part of its type URL). */
 function problemCode(body, status) {
+  if (body && typeof body.code === "string") return body.code;
   if (body && typeof body.type === "string") return body.type.split("/").pop();
   return status === 404 ? "not-found" : "http-error";
 }

@@ -26,12 +26,13 @@ function route(session) {
     case "consented":
       return checkScreen(session);
     case "in_progress":
-      if (view.phase === "not_started") {
-        // after a resume or a pause: check the camera again, then show the item
-        if (saved(KEYS.framed) !== token()) return checkScreen(session);
-        return presentItem();
-      }
       if (view.phase === "done") return app.refresh();
+      // every resume (a new token) checks the camera again first, whatever the item's phase;
+      // only a recording under way goes on (a reload while recording keeps its token)
+      if (view.phase !== "recording" && saved(KEYS.framed) !== token()) {
+        return checkScreen(session);
+      }
+      if (view.phase === "not_started") return presentItem();
       return itemScreen(session);
     case "paused":
       return pausedScreen(session);

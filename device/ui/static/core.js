@@ -15,10 +15,20 @@ export class Screen {
     this.name = name;
     this.key = key;
     this.alive = true;
-    this.root = document.getElementById("screen");
+    this.frame = document.getElementById("screen");
     this.cleanups = new Set();
+    /** The scrolling part of the screen: everything but the action bar. */
+    this.root = h("div", { class: "screen-body", tabindex: "0" });  // arrow keys scroll it
+    this.actions = h("div", { class: "dock-actions" });
     this.errorBox = h("div", { class: "error", role: "alert" });
+    /** The action bar, always in view: messages, then the screen's buttons. */
+    this.dockEl = h("div", { class: "dock" }, this.errorBox, this.actions);
     this.update = null;
+  }
+
+  /** Put the screen's actions in the action bar (primary last, at the right). */
+  dock(...buttons) {
+    this.actions.replaceChildren(...buttons.flat().filter(Boolean));
   }
 
   /** Run fn after ms, unless the screen has gone. */
@@ -67,6 +77,18 @@ export class Screen {
   }
 }
 
+/**
+ * A problem from the box, in the candidate's language: the API's stable problem code picks
+ * the words; the box's own (English) detail is never shown to a candidate.
+ */
+export function explain(err) {
+  const code = err?.code || "";
+  if (!code || code === "network") return "";
+  const key = `problem_${code.replace(/-/g, "_")}`;
+  const text = t(key);
+  return text === key ? t("problemOther", { code }) : text;
+}
+
 export const app = {
   /** The last GET /session answer (null before check-in). */
   session: null,
@@ -87,11 +109,11 @@ export const app = {
     closeDialogs();
     const screen = new Screen(name, key);
     this.screen = screen;
-    screen.root.replaceChildren();
-    screen.root.dataset.screen = name;
+    screen.frame.replaceChildren(screen.root, screen.dockEl);
+    screen.frame.dataset.screen = name;
     renderBar(bar ? this.session : null);
     build(screen);
-    window.scrollTo(0, 0);
+    screen.root.scrollTop = 0;
     screen.root.querySelector("h1")?.focus();
     return screen;
   },
@@ -208,22 +230,22 @@ export const app = {
 
   fail(err, screen, button, handlers) {
     if (!(err instanceof ApiError)) {
-      screen?.showError(t("genericError"), String(err?.message || err));
+      screen?.showError(t("genericError"), "");
       return;
     }
     if (handlers[err.code]?.(err)) return;
     if (err.code === "unauthenticated") {
       this.ended();
     } else if (err.code === "illegal-transition" || err.code === "rule-violation") {
-      this.refresh().then(() => this.screen?.showError(t("movedOn"), err.detail, { hint: "" }));
+      this.refresh().then(() => this.screen?.showError(t("movedOn"), explain(err), { hint: "" }));
     } else if (err.code === "network") {
       screen?.showError(t("networkError"), "", { hint: "" });
     } else if (err.code === "capture-unavailable") {
-      screen?.showError(t("captureDown"), err.detail, { hint: "" });
+      screen?.showError(t("captureDown"), explain(err), { hint: "" });
     } else if (err.code === "storage-full") {
-      screen?.showError(t("storageFull"), err.detail, { hint: "" });
+      screen?.showError(t("storageFull"), explain(err), { hint: "" });
     } else {
-      screen?.showError(t("genericError"), err.detail);
+      screen?.showError(t("genericError"), explain(err));
     }
   },
 
@@ -238,8 +260,8 @@ export const app = {
 function troubleScreen(err) {
   app.mount("trouble", "trouble", (s) => {
     const message = err.code === "network" ? t("networkError") : t("genericError");
-    s.root.append(h("h1", { tabindex: "-1" }, message), s.errorBox);
-    s.showError(message, err.code === "network" ? "" : err.detail,
+    s.root.append(h("h1", { tabindex: "-1" }, message));
+    s.showError(message, err.code === "network" ? "" : explain(err),
                 { retry: () => app.refresh() });
     if (err.code === "network" || err.status >= 500) s.later(3000, () => app.refresh());
   });
@@ -288,8 +310,8 @@ export function confirmDialog({ title, body, yes, no, onYes }) {
       if (err instanceof ApiError && NAVIGATING.includes(err.code)) throw err;
       const message = err?.code === "network" ? t("networkError") : t("genericError");
       errorBox.replaceChildren(h("p", { class: "error-message" }, message));
-      if (err?.detail && err.code !== "network") {
-        errorBox.append(h("p", { class: "error-detail" }, t("details", { detail: err.detail })));
+      if (explain(err)) {
+        errorBox.append(h("p", { class: "error-detail" }, t("details", { detail: explain(err) })));
       }
       return;
     }

@@ -53,6 +53,21 @@ export function duration(seconds) {
   return m > 0 ? t("minSec", { m, s }) : t("sec", { s });
 }
 
+/** A time allowed, in words: whole minutes as minutes ("12 minutes"), else "1 min 5 s". */
+export function allowedTime(seconds) {
+  const whole = Math.max(0, Math.round(seconds || 0));
+  return whole >= 60 && whole % 60 === 0 ? t("minutes", { m: whole / 60 }) : duration(whole);
+}
+
+/** A job package text with its {answer_time} and {think_time} filled from the item view: the
+ * time the timer allows, extra time included. */
+export function withTimes(text, view) {
+  return text.replace(/\{(answer_time|think_time)\}/g, (whole, name) => {
+    const seconds = view?.[`${name}_s`];
+    return typeof seconds === "number" ? allowedTime(seconds) : whole;
+  });
+}
+
 /** What a screen reader hears about the time left, or "" between the announced marks. */
 export function timeLeftWords(bucket) {
   if (bucket.startsWith("m")) {

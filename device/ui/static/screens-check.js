@@ -74,9 +74,8 @@ function build(s) {
     h("h1", { tabindex: "-1" }, t("checkTitle")),
     h("div", { class: "check-grid" }, previewBox,
       h("div", { class: "check-side" }, state, advice, adviceOnly, mic, problem)),
-    s.errorBox,
-    h("div", { class: "actions" }, proceed),
   );
+  s.dock(proceed);
 
   let streaming = false;
   let failedAt = -Infinity;

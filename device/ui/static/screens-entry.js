@@ -1,8 +1,9 @@
 // Before the interview: language, check-in, resume by code, consent (and declining it).
 
 import { KEYS, get, post, save } from "./api.js";
-import { app, autoClose, confirmDialog } from "./core.js";
+import { app, autoClose, confirmDialog, explain } from "./core.js";
 import { h, uid } from "./dom.js";
+import { keypad } from "./keypad.js";
 import { LANGUAGES, pick, setLanguage, t } from "./i18n.js";
 
 const CLOSE_AFTER_MS = 3 * 60 * 1000;
@@ -52,7 +53,7 @@ function languageChoice(s, languages, notice) {
     },
   }, t("languageName", {}, lang)));
   if (notice) s.errorBox.append(h("p", { class: "notice" }, notice));
-  s.root.append(heading, s.errorBox, h("div", { class: "languages" }, buttons));
+  s.root.append(heading, h("div", { class: "languages" }, buttons));
 }
 
 /**
@@ -62,15 +63,17 @@ function languageChoice(s, languages, notice) {
 function codeForm(s, { label, hint, submitText, submit, secondary }) {
   const inputId = uid("code");
   const hintId = uid("hint");
+  const formId = uid("form");
+  // inputmode none: the on-screen keypad types, no system keyboard covers the screen
   const input = h("input", {
     id: inputId, class: "code-input", type: "text", name: "code", autocomplete: "off",
-    autocapitalize: "characters", spellcheck: "false", maxlength: "20",
+    autocapitalize: "characters", spellcheck: "false", maxlength: "20", inputmode: "none",
     "aria-describedby": hintId, enterkeyhint: "go",
   });
-  const button = h("button", { type: "submit", class: "primary" }, submitText);
-  const form = h("form", { class: "code-form", novalidate: true },
-    h("label", { for: inputId }, label), input, h("p", { id: hintId, class: "hint" }, hint),
-    s.errorBox, h("div", { class: "actions" }, button));
+  const button = h("button", { type: "submit", class: "primary", form: formId }, submitText);
+  const form = h("form", { id: formId, class: "code-form", novalidate: true },
+    h("label", { for: inputId }, label), input, keypad(input),
+    h("p", { id: hintId, class: "hint" }, hint));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const code = input.value.trim();
@@ -81,7 +84,8 @@ function codeForm(s, { label, hint, submitText, submit, secondary }) {
     }
     app.act(button, () => submit(code), handlersFor(s, input, button));
   });
-  s.root.append(form, h("div", { class: "actions secondary" }, secondary));
+  s.root.append(form);
+  s.dock(h("div", { class: "secondary" }, secondary), button);
   return input;
 }
 
@@ -92,29 +96,29 @@ function handlersFor(s, input, button) {
   };
   return {
     "invalid-code": (err) => {
-      s.showError(t(s.name === "resume" ? "resumeUnknown" : "inviteUnknown"), err.detail,
+      s.showError(t(s.name === "resume" ? "resumeUnknown" : "inviteUnknown"), explain(err),
                   { hint: "" });
       again();
       return true;
     },
     "invalid-request": (err) => {
-      s.showError(t(s.name === "resume" ? "resumeUnknown" : "inviteUnknown"), err.detail,
+      s.showError(t(s.name === "resume" ? "resumeUnknown" : "inviteUnknown"), explain(err),
                   { hint: "" });
       again();
       return true;
     },
     "language-unavailable": (err) => {
-      s.showError(t("languageUnavailable", { language: t("languageName") }), err.detail,
+      s.showError(t("languageUnavailable", { language: t("languageName") }), explain(err),
                   { hint: t(err.body.languages?.length ? "chooseAnother" : "askStaff") });
       return true;
     },
     "code-expired": (err) => {
-      s.showError(t("resumeExpired"), err.detail, { hint: "" });
+      s.showError(t("resumeExpired"), explain(err), { hint: "" });
       return true;
     },
     "rate-limited": (err) => {
       const key = err.body.limit === "kiosk" ? "rateLimitedKiosk" : "rateLimited";
-      waitOut(s, button, Number(err.body.retry_after_s) || 60, err.detail, key);
+      waitOut(s, button, Number(err.body.retry_after_s) || 60, explain(err), key);
       return true;
     },
   };
@@ -211,10 +215,38 @@ export function consentScreen(session) {
       section(t("rightsHeading"), h("p", {}, pick(consent.deletion_contact))),
       section(t("optionalHeading"), h("div", { class: "check" }, expression,
         h("label", { for: boxId }, pick(consent.expression_analysis)))),
-      s.errorBox,
-      h("div", { class: "actions" }, disagree, agree),
     );
+    s.dock(readOn(s, agree), disagree, agree);
   }, session, { bar: true });
+}
+
+/**
+ * "I agree" stays off until the end of the text has been on screen (at once, when it all
+ * fits). Until then a "scroll to read all" button says there is more, and scrolls on a tap
+ * or a key.
+ */
+function readOn(s, agree) {
+  const hintId = uid("more");
+  const more = h("button", { type: "button", id: hintId, class: "read-on" }, t("readOn"));
+  const end = h("div", { class: "read-end", "aria-hidden": "true" });
+  s.root.append(end);
+  agree.disabled = true;
+  agree.setAttribute("aria-describedby", hintId);
+  more.addEventListener("click", () => {
+    s.root.scrollBy({ top: Math.max(80, s.root.clientHeight - 60) });
+  });
+  const observer = new IntersectionObserver((entries) => {
+    if (!entries.some((entry) => entry.isIntersecting)) return;
+    observer.disconnect();
+    const hadFocus = document.activeElement === more;
+    agree.disabled = false;
+    agree.removeAttribute("aria-describedby");
+    more.hidden = true;
+    if (hadFocus) agree.focus();
+  }, { root: s.root, threshold: 0 });
+  observer.observe(end);
+  s.onLeave(() => observer.disconnect());
+  return more;
 }
 
 /** A closing screen (declined, ended): a message and a way back to the start. */
@@ -225,9 +257,7 @@ export function closingScreen(name, title, body) {
       app.start();
     };
     s.root.append(h("h1", { tabindex: "-1" }, title), h("p", { class: "lead" }, body),
-                  h("div", { class: "actions" },
-                    h("button", { type: "button", class: "primary", onclick: finish },
-                      t("done"))),
                   autoClose(s, CLOSE_AFTER_MS, finish));
+    s.dock(h("button", { type: "button", class: "primary", onclick: finish }, t("done")));
   });
 }

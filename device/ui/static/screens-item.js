@@ -3,10 +3,10 @@
 // sends the candidate's taps. It never starts, stops or moves on by itself.
 
 import { get, post } from "./api.js";
-import { app } from "./core.js";
+import { app, explain } from "./core.js";
 import { deviceProblem } from "./screens-check.js";
 import { h, uid } from "./dom.js";
-import { clock, pick, t, timeBucket, timeLeftWords } from "./i18n.js";
+import { clock, pick, t, timeBucket, timeLeftWords, withTimes } from "./i18n.js";
 
 const POLL_MS = 1000;
 const TICK_MS = 250;
@@ -73,14 +73,16 @@ function build(s, first) {
     t("partOf", { n: first.position + 1, total: first.total })}`;
   s.root.append(h("p", { class: "part" }, part),
                 h("h1", { tabindex: "-1", class: isTask ? "task-title" : "prompt" },
-                  pick(isTask ? item.title : item.prompt)));
+                  withTimes(pick(isTask ? item.title : item.prompt), first)));
+  // the stage (timer, recording) comes before the instructions: it stays in view at 800×480
+  const stage = h("div", { class: "stage" });
+  s.root.append(stage);
   if (isTask) {
     const id = uid("instr");
     s.root.append(h("section", { class: "instructions", "aria-labelledby": id },
-                    h("h2", { id }, t("instructions")), h("p", {}, pick(item.instructions))));
+                    h("h2", { id }, t("instructions")),
+                    h("p", {}, withTimes(pick(item.instructions), first))));
   }
-  const stage = h("div", { class: "stage" });
-  s.root.append(stage, s.errorBox);
   let shown = "";
   let shownFollowUp = "";
   let countdown = null;
@@ -93,7 +95,8 @@ function build(s, first) {
       return;
     }
     const active = document.activeElement;
-    const hadFocus = !active || active === document.body || stage.contains(active);
+    const hadFocus = !active || active === document.body || stage.contains(active)
+      || s.actions.contains(active);
     const before = shown;
     const newPhase = phase !== shown;
     shown = phase;
@@ -102,7 +105,7 @@ function build(s, first) {
     countdown = renderStage(s, stage, view, isTask);
     if (before && newPhase) announcePhase(view, countdown);
     else if (followUp) app.announce(`${t("followUp")} ${followUp}`);
-    if (before && hadFocus) stage.querySelector("button.primary")?.focus();
+    if (before && hadFocus) s.actions.querySelector("button.primary")?.focus();
   };
   app.pollSession(s, POLL_MS);
 }
@@ -128,10 +131,10 @@ function action(label, path, { primary = true, onCaptureDown = false } = {}) {
 /** Recording could not start: say which device, plainly (the box has alerted staff). */
 function captureDown(err) {
   const screen = app.screen;
-  screen?.showError(t("captureDown"), err.detail, { hint: "" });
+  screen?.showError(t("captureDown"), explain(err), { hint: "" });
   get("/capture/status").then((status) => {
     const message = deviceProblem(status);
-    if (message && screen?.alive) screen.showError(message, err.detail, { hint: "" });
+    if (message && screen?.alive) screen.showError(message, explain(err), { hint: "" });
   }).catch(() => {});
   return true;
 }
@@ -139,23 +142,23 @@ function captureDown(err) {
 function renderStage(s, stage, view, isTask) {
   let countdown = null;
   const parts = [];
+  const buttons = [];
   if (view.phase === "thinking") {
     const over = h("p", { class: "hint" }, t(isTask ? "prepOver" : "thinkOver"));
     over.hidden = true;
     countdown = new Countdown(s, t(isTask ? "prepTime" : "thinkTime"),
                               { onZero: () => { over.hidden = false; } });
     countdown.set(view.think_left_s);
-    parts.push(countdown.el, over, h("div", { class: "actions" },
-      action(t(isTask ? "startTask" : "startAnswer"), "/session/answer/start",
-             { onCaptureDown: true })));
+    parts.push(countdown.el, over);
+    buttons.push(action(t(isTask ? "startTask" : "startAnswer"), "/session/answer/start",
+                        { onCaptureDown: true }));
   } else if (view.phase === "recording") {
     countdown = new Countdown(s, t("timeLeft"), { big: isTask });
     countdown.set(view.answer_left_s);
     parts.push(h("p", { class: "rec" }, h("span", { class: "dot", "aria-hidden": "true" }),
                  t("recording")),
-               countdown.el,
-               h("div", { class: "actions" },
-                 action(t(isTask ? "finishTask" : "finishAnswer"), "/session/answer/finish")));
+               countdown.el);
+    buttons.push(action(t(isTask ? "finishTask" : "finishAnswer"), "/session/answer/finish"));
   } else if (view.phase === "finished") {
     parts.push(h("p", { class: "saved" }, h("span", { class: "tick", "aria-hidden": "true" }),
                  t(isTask ? "taskSaved" : "answerSaved")));
@@ -165,15 +168,14 @@ function renderStage(s, stage, view, isTask) {
                    t("followUp")), h("p", { class: "follow-up-text" }, followUp)));
     }
     const last = view.position + 1 >= view.total;
-    const buttons = [];
     if (view.retakes_left > 0) {
       buttons.push(action(t("retake", { n: view.retakes_left }), "/session/answer/retake",
                           { primary: false }));
     }
     buttons.push(action(t(last ? "finishInterview" : "next"), "/session/next"));
-    parts.push(h("div", { class: "actions" }, buttons));
     if (view.retakes_left > 0) parts.push(h("p", { class: "hint" }, t("retakeNote")));
   }
   stage.replaceChildren(...parts);
+  s.dock(buttons);
   return countdown;
 }

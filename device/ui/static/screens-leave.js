@@ -2,7 +2,7 @@
 // holds the interview, and the receipt at the end.
 
 import { get } from "./api.js";
-import { app, autoClose } from "./core.js";
+import { app, autoClose, explain } from "./core.js";
 import { groupCode, h, srOnly, svgDataUrl, uid } from "./dom.js";
 import { duration, pick, setLanguage, t } from "./i18n.js";
 
@@ -33,10 +33,8 @@ export function codeScreen(info) {
       ? h("img", { class: "qr", alt: t("qrAlt"), src: svgDataUrl(info.qr) }) : null;
     s.root.append(h("h1", { tabindex: "-1" }, t("pausedTitle")),
                   h("div", { class: "code-grid" }, text, qr),
-                  h("div", { class: "actions" },
-                    h("button", { type: "button", class: "primary", onclick: finish },
-                      t("done"))),
                   autoClose(s, CODE_CLOSE_MS, finish));
+    s.dock(h("button", { type: "button", class: "primary", onclick: finish }, t("done")));
   });
 }
 
@@ -48,7 +46,7 @@ export function pausedScreen(session) {
                       system: "systemPaused" }[reason] || "staffPaused";
     s.root.append(h("h1", { tabindex: "-1" }, t("devicePausedTitle")),
                   h("p", { class: "lead", role: "status" }, t(message)),
-                  h("p", { class: "hint" }, t("waitHint")), s.errorBox);
+                  h("p", { class: "hint" }, t("waitHint")));
     app.pollSession(s, PAUSED_POLL_MS);
   }, session, { bar: false });
 }
@@ -80,10 +78,8 @@ export function doneScreen(session) {
     };
     const body = h("div", { class: "receipt", "aria-busy": "true" });
     s.root.append(h("h1", { tabindex: "-1" }, t("doneTitle")), body,
-                  h("div", { class: "actions" },
-                    h("button", { type: "button", class: "primary", onclick: finish },
-                      t("done"))),
                   autoClose(s, DONE_CLOSE_MS, finish));
+    s.dock(h("button", { type: "button", class: "primary", onclick: finish }, t("done")));
     if (session.receipt) {
       shown(session.receipt);
       body.removeAttribute("aria-busy");
@@ -91,8 +87,8 @@ export function doneScreen(session) {
     }
     get("/session/receipt").then(shown).catch((err) => {
       if (!s.alive) return;
-      body.replaceChildren(...fallbackParts(session), s.errorBox);
-      s.showError(t("receiptMissing"), err.detail, { hint: "" });
+      body.replaceChildren(...fallbackParts(session));
+      s.showError(t("receiptMissing"), explain(err), { hint: "" });
     }).finally(() => body.removeAttribute("aria-busy"));
   }, session);
 }

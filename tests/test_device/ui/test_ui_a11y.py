@@ -19,17 +19,25 @@ MIN_TARGET_PX = 48
 MIN_FONT_PX = 20
 ROW_PX = 12  # controls whose tops differ by less than this sit on one row
 
-#: Every control that can take the focus, in the open dialog if there is one.
+#: Every control that can take the focus, in the open dialog if there is one. Its "top" is
+#: where it is seen: the screen's scrolling part is read down to its end, and the action bar
+#: (always in view at the bottom) comes after it.
 CONTROLS_JS = """() => {
   const root = document.querySelector('dialog[open]') || document;
+  const body = document.querySelector('#screen .screen-body');
+  const dock = document.querySelector('#screen .dock');
   const found = [...root.querySelectorAll(
       'button, input, select, textarea, a[href], [tabindex]')]
+    .filter((el) => el !== body)  // the scrolling region: a stop for the arrow keys, no control
     .filter((el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length > 0
                     && getComputedStyle(el).visibility !== 'hidden');
   return found.map((el, i) => {
     el.dataset.probe = String(i);
     const r = el.getBoundingClientRect();
-    return {probe: String(i), top: r.top + scrollY, left: r.left + scrollX,
+    let top = r.top + scrollY;
+    if (dock && dock.contains(el)) top += 100000;
+    else if (body && body.contains(el)) top += body.scrollTop;
+    return {probe: String(i), top, left: r.left + scrollX,
             width: r.width, height: r.height,
             label: (el.innerText || el.getAttribute('aria-label') || el.id || el.type).trim()};
   });
@@ -39,6 +47,7 @@ FOCUSED_JS = """() => {
   const el = document.activeElement;
   const style = getComputedStyle(el);
   return {probe: el.dataset ? el.dataset.probe || null : null,
+          region: el.classList.contains('screen-body'),
           outline: style.outlineStyle, width: parseFloat(style.outlineWidth) || 0};
 }"""
 
@@ -99,6 +108,11 @@ class Auditor:
         for _ in controls:
             page.keyboard.press("Tab")
             focused = page.evaluate(FOCUSED_JS)
+            if focused["region"]:  # the screen's scrolling part: it shows focus, then on
+                if focused["outline"] == "none" or focused["width"] < 2:
+                    self.problems.append(f"{name}: no visible focus ring on the scrolling part")
+                page.keyboard.press("Tab")
+                focused = page.evaluate(FOCUSED_JS)
             seen.append(focused["probe"])
             if focused["outline"] == "none" or focused["width"] < 2:
                 self.problems.append(f"{name}: no visible focus ring on control"
@@ -149,13 +163,16 @@ def test_every_screen_is_accessible(
     page.keyboard.press("Enter")
 
     ui.wait_screen("consent")
+    # read to the end first: "I agree" turning on (and the hint going) mid-walk moves the focus
+    ui.read_to_end()
+    page.wait_for_selector("#screen .dock button.primary:not([disabled])")
     audit("consent")
     ui.tap(s["disagree"])
     page.wait_for_selector("dialog[open]")
     audit("decline, confirm")
     page.keyboard.press("Escape")
     page.wait_for_selector("dialog", state="detached")
-    ui.tap(s["agree"])
+    ui.agree(s["agree"])
 
     ui.wait_screen("check")
     page.wait_for_selector("#screen button.primary:not([disabled])")

@@ -146,7 +146,7 @@ def test_a_whole_interview_with_a_break(
     assert not box.is_checked(), "expression analysis is off unless chosen"
     ui.shot("consent")
     box.check()
-    ui.tap(s["agree"])
+    ui.agree(s["agree"])
 
     wait_ready(ui, s, pulse, tmp_path)
     ui.shot("camera-check")
@@ -278,7 +278,7 @@ def test_every_screen_speaks_the_chosen_language(
     ui.wait_screen("consent")
     seen = {"consent": page.inner_text("h1")}
     ui.shot("consent")
-    ui.tap(s["agree"])
+    ui.agree(s["agree"])
     wait_ready(ui, s)
     seen["check"] = page.inner_text("h1")
     ui.shot("camera-check")
@@ -313,7 +313,7 @@ def test_the_server_ends_an_answer_whose_time_is_up(
     page = ui.page
     ui.check_in("en", code)
     ui.wait_screen("consent")
-    ui.tap(s["agree"])
+    ui.agree(s["agree"])
     ui.wait_screen("check")
     # the screen says "checking…" until the box's answer about its devices arrives
     wait_until(lambda: page.inner_text(".check-state") == s["captureOff"],
@@ -353,7 +353,7 @@ def test_polling_keeps_the_focus_on_the_leave_button(
     page = ui.page
     ui.check_in("en", code)
     ui.wait_screen("consent")
-    ui.tap(s["agree"])
+    ui.agree(s["agree"])
     ui.wait_screen("check")
     ui.tap(s["continue"])
     ui.wait_phase(".clock")
@@ -380,7 +380,7 @@ def test_a_follow_up_question_is_offered_to_consider(
     ui = open_page(server)
     ui.check_in("ko", code)
     ui.wait_screen("consent")
-    ui.tap(s["agree"])
+    ui.agree(s["agree"])
     ui.wait_screen("check")
     ui.tap(s["continue"])
     ui.wait_phase(".clock")
