@@ -56,7 +56,7 @@ def test_an_existing_database_gains_the_control_row_and_link_columns(tmp_path: P
     store = Store(path)
     try:
         names = [r["name"] for r in store.all("SELECT name FROM _sqlite_migrations")]
-        assert names[-1] == "m006_live_transcript"
+        assert names[-1] == "m007_retention_purge"
         assert control.load(store) == control.Control()
         link = store.one("SELECT state, last_ack, last_error, last_error_at FROM sync_link")
         assert link == {"state": "online", "last_ack": None, "last_error": None,

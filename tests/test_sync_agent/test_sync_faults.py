@@ -226,7 +226,10 @@ def test_one_dead_link_is_handled_as_one_loss(
     with running_agent(config):
         wait_state(config.db_path, "online", 15, "the agent to connect")
         proxy.blackhole()
-        wait_state(config.db_path, "offline", 2 * config.sync.keepalive_s + 5, "offline")
+        # the bound is generous: paho notices after 1.5 keepalives, then a busy machine
+        # schedules the agent and the encrypted store's write late; this test is about the
+        # loss being counted once, not about how fast it is noticed
+        wait_state(config.db_path, "offline", 4 * config.sync.keepalive_s + 15, "offline")
         tries = proxy.stats().connections + 1
         wait_until(lambda: proxy.stats().connections >= tries, 10, "a reconnect attempt")
         proxy.reset()  # end the reconnect attempt stuck in the dead link

@@ -238,7 +238,9 @@ def test_a_roster_is_applied_once_per_document_id(kiosk: Kiosk) -> None:
                              (doc.document_id,))
     assert stored is not None and "CODE0000X" not in stored["payload"]
     # another roster document, even with a lower version, is applied
-    later = signed("roster", "week-2", 1, roster_body({"candidate_id": "c-3"}),
+    # (its own code: c-1's stays reserved while c-1's session is unfinished)
+    later = signed("roster", "week-2", 1, roster_body({"candidate_id": "c-3",
+                                                       "invite_code": "CODE0000Y"}),
                    document_id="roster-late")
     assert deliver(kiosk, encode(later)).status == "applied"
     assert kiosk.store.one("SELECT count(*) AS n FROM sessions") == {"n": 3}
